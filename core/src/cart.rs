@@ -1,0 +1,301 @@
+//! The [`Cart`] type: a cart document with its typed operations, persistence and sync.
+
+use automerge::{
+    sync::{self, SyncDoc},
+    transaction::{CommitOptions, Transaction},
+    ActorId, Automerge, ChangeHash, LoadOptions, OnPartialLoad, VerificationMode,
+};
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+use crate::schema::{self, Containers, RawLine};
+use crate::view::{CartView, Line};
+
+/// A clock giving milliseconds since the Unix epoch. Hosts pass their own (`Date.now` in JS).
+pub type Clock = fn() -> i64;
+
+/// The default clock: the system clock natively; on wasm32, where `std` has no clock, always 0, so hosts must call
+/// [`Cart::set_clock`].
+pub fn system_clock() -> i64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        0
+    }
+}
+
+/// Why bytes could not be loaded into a cart. The cart is unchanged whenever one of these is returned.
+#[derive(Debug, Error)]
+pub enum LoadError {
+    /// The bytes are not a valid Automerge document or change set (truncated, corrupt, garbage).
+    #[error("not a valid Automerge encoding: {0}")]
+    Malformed(#[from] automerge::AutomergeError),
+    /// The bytes are a valid Automerge document, but not one laid out as a cart.
+    #[error("the document is not a cart (its schema change is missing)")]
+    NotACart,
+}
+
+/// Why a sync message was refused. The cart and the sync state are unchanged whenever one of these is returned.
+#[derive(Debug, Error)]
+pub enum SyncError {
+    /// The bytes are not an Automerge sync message.
+    #[error("not an Automerge sync message: {0}")]
+    Malformed(String),
+    /// The message decoded but its changes could not be applied (for example a reused sequence number).
+    #[error("the sync message's changes were refused: {0}")]
+    Rejected(#[from] automerge::AutomergeError),
+}
+
+/// Why an encoded sync state could not be decoded.
+#[derive(Debug, Error)]
+#[error("not an encoded sync state: {0}")]
+pub struct SyncStateError(String);
+
+/// Per-peer state of the Automerge sync protocol. Keep one per connection; persist it with [`SyncState::encode`]
+/// to resume cheaply with a peer seen before.
+#[derive(Debug, Clone, Default)]
+pub struct SyncState(pub(crate) sync::State);
+
+impl SyncState {
+    /// A fresh state, for a peer not seen before.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Encodes the part of the state worth keeping between connections.
+    pub fn encode(&self) -> Vec<u8> {
+        self.0.encode()
+    }
+
+    /// Decodes a state made by [`SyncState::encode`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, SyncStateError> {
+        sync::State::decode(bytes)
+            .map(SyncState)
+            .map_err(|e| SyncStateError(e.to_string()))
+    }
+}
+
+/// A shopping cart: an Automerge document with the cart's layout (see the `schema` module) and typed operations.
+///
+/// ```
+/// use cart_core::Cart;
+/// let mut phone = Cart::new();
+/// phone.add("MUG-1", 2)?;
+/// let mut laptop = Cart::load(&phone.save())?;
+/// laptop.add("MUG-1", 1)?; // concurrent with the next line
+/// phone.add("MUG-1", 1)?;
+/// phone.merge(&mut laptop)?;
+/// assert_eq!(phone.view().qty("MUG-1"), 4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Cart {
+    pub(crate) doc: Automerge,
+    pub(crate) containers: Containers,
+    pub(crate) clock: Clock,
+    /// Heads at the last full or incremental save, for [`Cart::save_incremental`].
+    saved_heads: Vec<ChangeHash>,
+}
+
+impl std::fmt::Debug for Cart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cart")
+            .field("actor", &self.doc.get_actor().to_hex_string())
+            .field("heads", &self.doc.get_heads())
+            .finish()
+    }
+}
+
+impl Default for Cart {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Cart {
+    /// An empty cart with a random actor id. On wasm32 this needs randomness: call it inside a request handler.
+    pub fn new() -> Self {
+        Self::with_actor(ActorId::random())
+    }
+
+    /// An empty cart whose edits carry `actor` (16 bytes is usual). Tests use fixed actors for reproducibility.
+    pub fn with_actor(actor: ActorId) -> Self {
+        Self::from_doc(schema::genesis(actor))
+    }
+
+    fn from_doc(doc: Automerge) -> Self {
+        Cart {
+            doc,
+            containers: Containers::fixed(),
+            clock: system_clock,
+            saved_heads: Vec::new(),
+        }
+    }
+
+    /// Loads a cart from the output of [`Cart::save`] (optionally followed by incremental saves).
+    ///
+    /// Fails, never panics, on bytes that are truncated, corrupt or not a cart.
+    pub fn load(bytes: &[u8]) -> Result<Self, LoadError> {
+        let doc = strict_load(bytes)?;
+        if !schema::is_cart(&doc) {
+            return Err(LoadError::NotACart);
+        }
+        let doc = doc.with_actor(ActorId::random());
+        let mut cart = Self::from_doc(doc);
+        cart.saved_heads = cart.doc.get_heads();
+        Ok(cart)
+    }
+
+    /// Sets the clock used to stamp new lines' `added_at`.
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
+    /// Changes the actor id used for this replica's future edits.
+    pub fn set_actor(&mut self, actor: ActorId) {
+        self.doc.set_actor(actor);
+    }
+
+    /// Saves the whole document, compacted.
+    pub fn save(&mut self) -> Vec<u8> {
+        self.saved_heads = self.doc.get_heads();
+        self.doc.save()
+    }
+
+    /// Saves the changes made or received since the last [`Cart::save`] or [`Cart::save_incremental`]; empty when
+    /// there are none. Concatenating a full save with all later incremental saves loads to the same cart.
+    pub fn save_incremental(&mut self) -> Vec<u8> {
+        let bytes = self.doc.save_after(&self.saved_heads);
+        self.saved_heads = self.doc.get_heads();
+        bytes
+    }
+
+    /// Applies saved bytes (a full save or incremental saves) from another replica of this cart.
+    ///
+    /// All or nothing: if any part of `bytes` is malformed, nothing is applied and the cart is unchanged.
+    pub fn load_incremental(&mut self, bytes: &[u8]) -> Result<(), LoadError> {
+        // Automerge applies the valid prefix of a partly corrupt buffer, so check the whole buffer first. Missing
+        // dependencies are reported only once every chunk parsed and verified: they are expected here (the changes
+        // build on this cart's history, which the scratch document lacks).
+        match strict_load(bytes) {
+            Ok(_) | Err(automerge::AutomergeError::MissingDeps) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.doc.load_incremental(bytes)?;
+        Ok(())
+    }
+
+    /// Takes every change of `other` this cart lacks.
+    pub fn merge(&mut self, other: &mut Cart) -> Result<(), LoadError> {
+        self.doc.merge(&mut other.doc)?;
+        Ok(())
+    }
+
+    /// The next message of the standard Automerge sync protocol for the peer behind `state`, or `None` when the
+    /// peer is known to be in sync.
+    pub fn generate_sync_message(&self, state: &mut SyncState) -> Option<Vec<u8>> {
+        self.doc
+            .generate_sync_message(&mut state.0)
+            .map(|m| m.encode())
+    }
+
+    /// Receives a message of the standard Automerge sync protocol from the peer behind `state`.
+    ///
+    /// Malformed or refused messages leave both the cart and `state` as they were.
+    pub fn receive_sync_message(
+        &mut self,
+        state: &mut SyncState,
+        bytes: &[u8],
+    ) -> Result<(), SyncError> {
+        let message =
+            sync::Message::decode(bytes).map_err(|e| SyncError::Malformed(e.to_string()))?;
+        let mut next = state.0.clone();
+        self.doc.receive_sync_message(&mut next, message)?;
+        state.0 = next;
+        Ok(())
+    }
+
+    /// The document heads: the cart's version.
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// The underlying Automerge document, read-only, for hosts that need more of Automerge than this type offers.
+    pub fn doc(&self) -> &Automerge {
+        &self.doc
+    }
+
+    /// The materialised cart.
+    pub fn view(&self) -> CartView {
+        view_of(self.raw_lines(None), &self.doc.get_heads())
+    }
+
+    /// The cart as it was at `heads` (which must be part of this cart's history; unknown heads read as empty).
+    pub fn view_at(&self, heads: &[ChangeHash]) -> CartView {
+        let mut sorted = heads.to_vec();
+        sorted.sort();
+        view_of(self.raw_lines(Some(heads)), &sorted)
+    }
+
+    pub(crate) fn raw_lines(&self, heads: Option<&[ChangeHash]>) -> BTreeMap<String, RawLine> {
+        schema::read_lines(&self.doc, &self.containers, heads)
+    }
+
+    /// Runs `f` in one Automerge transaction, committing only if it succeeded and changed something.
+    pub(crate) fn transact<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut Transaction<'_>, &Containers) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let now = (self.clock)();
+        let containers = self.containers.clone();
+        let mut tx = self.doc.transaction();
+        match f(&mut tx, &containers) {
+            Ok(value) => {
+                // Change times are advisory seconds; empty transactions commit nothing.
+                tx.commit_with(CommitOptions::default().with_time(now.div_euclid(1000)));
+                Ok(value)
+            }
+            Err(e) => {
+                tx.rollback();
+                Err(e)
+            }
+        }
+    }
+}
+
+fn view_of(raw: BTreeMap<String, RawLine>, heads: &[ChangeHash]) -> CartView {
+    let mut lines: Vec<Line> = raw
+        .into_iter()
+        .filter_map(|(sku, line)| {
+            let qty = line.qty();
+            (qty > 0).then(|| Line {
+                sku,
+                qty,
+                selected: line.selected.unwrap_or(true),
+                added_at: line.added_at.unwrap_or(0),
+            })
+        })
+        .collect();
+    lines.sort_by(|a, b| a.added_at.cmp(&b.added_at).then_with(|| a.sku.cmp(&b.sku)));
+    CartView {
+        line_count: lines.len(),
+        item_count: lines.iter().map(|l| u64::from(l.qty)).sum(),
+        lines,
+        version: heads.iter().map(|h| h.to_string()).collect(),
+    }
+}
+
+/// Loads `bytes` into a fresh document, refusing any partial or unverifiable input.
+fn strict_load(bytes: &[u8]) -> Result<Automerge, automerge::AutomergeError> {
+    Automerge::load_with_options(
+        bytes,
+        LoadOptions::new()
+            .on_partial_load(OnPartialLoad::Error)
+            .verification_mode(VerificationMode::Check),
+    )
+}

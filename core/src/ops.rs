@@ -1,0 +1,217 @@
+//! The shopper's edits: add, set quantity, remove, select, clear.
+
+use automerge::{transaction::Transactable, transaction::Transaction, ReadDoc, ScalarValue};
+use thiserror::Error;
+
+use crate::cart::Cart;
+use crate::limits::{validate_sku, SkuError, MAX_LINES, MAX_QTY};
+use crate::schema::{self, Containers};
+
+/// Why an edit was refused. The cart is unchanged whenever one of these is returned.
+#[derive(Debug, Error)]
+pub enum EditError {
+    /// The sku is malformed.
+    #[error("invalid sku: {0}")]
+    InvalidSku(#[from] SkuError),
+    /// The quantity given is outside what the operation accepts (`1..=999` to add, `0..=999` to set).
+    #[error("quantity {qty} is out of range; allowed {min}..={max}")]
+    InvalidQuantity {
+        /// The refused quantity.
+        qty: u32,
+        /// The smallest accepted.
+        min: u32,
+        /// The largest accepted.
+        max: u32,
+    },
+    /// The line would hold more than [`MAX_QTY`] items.
+    #[error("the line holds {current}; adding {adding} would exceed {MAX_QTY}")]
+    QuantityLimit {
+        /// The line's quantity now.
+        current: u32,
+        /// The quantity being added.
+        adding: u32,
+    },
+    /// The cart already holds [`MAX_LINES`] lines and the edit would add another.
+    #[error("the cart already holds {MAX_LINES} lines")]
+    CartFull,
+    /// The edit needs an existing line and there is none for this sku.
+    #[error("the cart has no line for sku {0:?}")]
+    LineNotFound(String),
+    /// The document refused the write: its layout was damaged by a foreign writer.
+    #[error("the cart document is damaged: {0}")]
+    Document(#[from] automerge::AutomergeError),
+}
+
+impl Cart {
+    /// Adds `n` (1..=999) of `sku`, creating the line (selected, stamped with the clock) if the cart lacks it.
+    ///
+    /// Concurrent adds on other replicas sum; a remove or set made elsewhere without seeing this add leaves it in.
+    ///
+    /// ```
+    /// let mut cart = cart_core::Cart::new();
+    /// cart.add("SOCKS-BLUE", 2)?;
+    /// cart.add("SOCKS-BLUE", 1)?;
+    /// assert_eq!(cart.view().qty("SOCKS-BLUE"), 3);
+    /// assert!(cart.add("SOCKS-BLUE", 999).is_err());
+    /// # Ok::<(), cart_core::EditError>(())
+    /// ```
+    pub fn add(&mut self, sku: &str, n: u32) -> Result<(), EditError> {
+        validate_sku(sku)?;
+        if !(1..=MAX_QTY).contains(&n) {
+            return Err(EditError::InvalidQuantity {
+                qty: n,
+                min: 1,
+                max: MAX_QTY,
+            });
+        }
+        let (current, line_count) = self.current(sku);
+        if current + n > MAX_QTY {
+            return Err(EditError::QuantityLimit { current, adding: n });
+        }
+        if current == 0 && line_count >= MAX_LINES {
+            return Err(EditError::CartFull);
+        }
+        let now = (self.clock)();
+        self.transact(|tx, c| {
+            let end = tx.length(&c.adds);
+            tx.insert(&c.adds, end, schema::encode_add(n, sku))?;
+            if current == 0 {
+                start_line(tx, c, sku, true, now)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Sets the quantity of `sku` to `n` (0..=999); 0 removes the line.
+    ///
+    /// Overrides every add this replica has seen; adds made concurrently elsewhere are added on top. Concurrent sets
+    /// of one line resolve to one deterministic winner on every replica.
+    ///
+    /// ```
+    /// let mut cart = cart_core::Cart::new();
+    /// cart.add("MUG", 3)?;
+    /// cart.set_quantity("MUG", 1)?;
+    /// assert_eq!(cart.view().qty("MUG"), 1);
+    /// cart.set_quantity("MUG", 0)?;
+    /// assert_eq!(cart.view().line_count, 0);
+    /// # Ok::<(), cart_core::EditError>(())
+    /// ```
+    pub fn set_quantity(&mut self, sku: &str, n: u32) -> Result<(), EditError> {
+        validate_sku(sku)?;
+        if n > MAX_QTY {
+            return Err(EditError::InvalidQuantity {
+                qty: n,
+                min: 0,
+                max: MAX_QTY,
+            });
+        }
+        let (current, line_count) = self.current(sku);
+        if current == 0 && n == 0 {
+            // Removing a line that is not there: nothing to record.
+            return Ok(());
+        }
+        if current == 0 && line_count >= MAX_LINES {
+            return Err(EditError::CartFull);
+        }
+        let now = (self.clock)();
+        self.transact(|tx, c| {
+            overwrite_line(tx, c, sku, n)?;
+            if current == 0 {
+                start_line(tx, c, sku, true, now)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes the line for `sku`. Removing an absent line is not an error and records nothing.
+    ///
+    /// Removes only what this replica has seen: an add made concurrently elsewhere survives.
+    pub fn remove(&mut self, sku: &str) -> Result<(), EditError> {
+        self.set_quantity(sku, 0)
+    }
+
+    /// Selects or deselects the line for `sku` for checkout. Last writer wins, deterministically on every replica.
+    pub fn set_selected(&mut self, sku: &str, selected: bool) -> Result<(), EditError> {
+        validate_sku(sku)?;
+        let lines = self.raw_lines(None);
+        let line = lines
+            .get(sku)
+            .filter(|l| l.qty() > 0)
+            .ok_or_else(|| EditError::LineNotFound(sku.to_owned()))?;
+        if line.selected.unwrap_or(true) == selected {
+            return Ok(());
+        }
+        self.transact(|tx, c| {
+            tx.put(&c.selected, sku, selected)?;
+            Ok(())
+        })
+    }
+
+    /// Removes every line this replica can see, in one change. Lines added concurrently elsewhere survive.
+    pub fn clear(&mut self) -> Result<(), EditError> {
+        let skus: Vec<String> = self
+            .raw_lines(None)
+            .into_iter()
+            .filter(|(_, l)| l.qty() > 0)
+            .map(|(sku, _)| sku)
+            .collect();
+        self.transact(|tx, c| {
+            for sku in &skus {
+                overwrite_line(tx, c, sku, 0)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The quantity of `sku` and the number of lines, as this replica sees them.
+    fn current(&self, sku: &str) -> (u32, usize) {
+        let lines = self.raw_lines(None);
+        let line_count = lines.values().filter(|l| l.qty() > 0).count();
+        (lines.get(sku).map_or(0, |l| l.qty()), line_count)
+    }
+}
+
+/// Marks a line as new: selected as given and stamped `added_at = now`.
+pub(crate) fn start_line(
+    tx: &mut Transaction<'_>,
+    c: &Containers,
+    sku: &str,
+    selected: bool,
+    now: i64,
+) -> Result<(), automerge::AutomergeError> {
+    tx.put(&c.selected, sku, selected)?;
+    tx.put(&c.added_at, sku, ScalarValue::Timestamp(now))?;
+    Ok(())
+}
+
+/// Sets the line's base quantity to `n` and deletes every add and merge contribution of it that this replica sees.
+pub(crate) fn overwrite_line(
+    tx: &mut Transaction<'_>,
+    c: &Containers,
+    sku: &str,
+    n: u32,
+) -> Result<(), automerge::AutomergeError> {
+    let mut seen_adds: Vec<usize> = Vec::new();
+    for (i, (value, _)) in tx.values(&c.adds).enumerate() {
+        if value
+            .as_str()
+            .and_then(schema::parse_add)
+            .is_some_and(|(_, s)| s == sku)
+        {
+            seen_adds.push(i);
+        }
+    }
+    let seen_merges: Vec<String> = tx
+        .keys(&c.merges)
+        .filter(|k| schema::split_merge_key(k).is_some_and(|(s, _)| s == sku))
+        .collect();
+    // Delete from the back so earlier indexes stay valid.
+    for i in seen_adds.into_iter().rev() {
+        tx.delete(&c.adds, i)?;
+    }
+    for key in seen_merges {
+        tx.delete(&c.merges, key)?;
+    }
+    tx.put(&c.base, sku, u64::from(n))?;
+    Ok(())
+}

@@ -1,0 +1,298 @@
+//! The cart's layout on Automerge, and the raw reads and writes over it.
+//!
+//! Automerge resolves two replicas that independently create an object at the same key by keeping one and hiding
+//! the other, so nothing here is ever created on demand. Every container is made once, by a *genesis* change that
+//! is byte-identical on every replica (fixed actor, time 0, no deps): every cart shares it, and independently
+//! created carts agree on every container's id. Per-sku data then lives only in scalars:
+//!
+//! | container | type | key -> value | rule |
+//! |---|---|---|---|
+//! | `base` | map | sku -> uint | the quantity last *set*; concurrent sets: Automerge's deterministic winner |
+//! | `adds` | list | element -> `"<n> <sku>"` | one element per add; concurrent inserts all survive, so adds sum |
+//! | `merges` | map | `"<sku>/<tag>"` -> uint | a login merge's contribution; replicas doing the same merge write the same key |
+//! | `merged` | map | tag -> guest heads | which guest states were merged, for idempotence |
+//! | `selected` | map | sku -> bool | last writer wins |
+//! | `addedAt` | map | sku -> timestamp | written when a line is created |
+//!
+//! quantity(sku) = base + sum(adds of sku) + sum(merge contributions of sku), clamped to 0..=999.
+//! A set (or remove, which sets 0) writes `base` and deletes every add and contribution of that sku it can see:
+//! what it saw is overridden, what it did not see (a concurrent add) survives and is added on top.
+
+use automerge::{
+    transaction::{CommitOptions, Transactable},
+    ActorId, Automerge, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT,
+};
+use std::collections::BTreeMap;
+
+use crate::limits::{is_valid_sku, MAX_QTY};
+
+/// The actor of the genesis change. Fixed, so that the change is identical on every replica.
+const GENESIS_ACTOR: &[u8; 16] = b"edge-cart/schema";
+/// Version of this layout, stored at the root as `schema`.
+pub const SCHEMA_VERSION: u64 = 1;
+
+pub(crate) const BASE: &str = "base";
+pub(crate) const ADDS: &str = "adds";
+pub(crate) const MERGES: &str = "merges";
+pub(crate) const MERGED: &str = "merged";
+pub(crate) const SELECTED: &str = "selected";
+pub(crate) const ADDED_AT: &str = "addedAt";
+
+/// The containers in the order the genesis change creates them.
+const CONTAINERS: [(&str, ObjType); 6] = [
+    (BASE, ObjType::Map),
+    (ADDS, ObjType::List),
+    (MERGES, ObjType::Map),
+    (MERGED, ObjType::Map),
+    (SELECTED, ObjType::Map),
+    (ADDED_AT, ObjType::Map),
+];
+
+/// Ids of the genesis containers. Their op ids are fixed by the genesis change, so they are the same in every cart.
+#[derive(Debug, Clone)]
+pub(crate) struct Containers {
+    pub base: ObjId,
+    pub adds: ObjId,
+    pub merges: ObjId,
+    pub merged: ObjId,
+    pub selected: ObjId,
+    pub added_at: ObjId,
+}
+
+impl Containers {
+    /// The containers as the genesis change numbers them: op 1 is `schema`, ops 2.. are the containers in order.
+    pub fn fixed() -> Self {
+        let actor = ActorId::from(GENESIS_ACTOR);
+        let id = |n: u64| ObjId::Id(n, actor.clone(), 0);
+        Containers {
+            base: id(2),
+            adds: id(3),
+            merges: id(4),
+            merged: id(5),
+            selected: id(6),
+            added_at: id(7),
+        }
+    }
+}
+
+/// A new document holding only the genesis change, its actor switched to `actor` for all later edits.
+pub(crate) fn genesis(actor: ActorId) -> Automerge {
+    let mut doc = Automerge::new().with_actor(ActorId::from(GENESIS_ACTOR));
+    let mut tx = doc.transaction();
+    // Errors here would mean Automerge refused a put on a fresh document: a broken invariant, not bad input.
+    tx.put(ROOT, "schema", SCHEMA_VERSION)
+        .expect("genesis: put schema");
+    for (key, typ) in CONTAINERS {
+        tx.put_object(ROOT, key, typ)
+            .expect("genesis: put container");
+    }
+    tx.commit_with(CommitOptions::default().with_time(0));
+    doc.with_actor(actor)
+}
+
+/// The hash of the genesis change, which every cart contains.
+pub(crate) fn genesis_hash() -> ChangeHash {
+    let doc = genesis(ActorId::from(GENESIS_ACTOR));
+    doc.get_heads()[0]
+}
+
+/// The state of one line as stored, before clamping.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct RawLine {
+    pub base: u64,
+    pub adds: u64,
+    pub merges: u64,
+    pub selected: Option<bool>,
+    pub added_at: Option<i64>,
+}
+
+impl RawLine {
+    /// The quantity the shopper sees: the stored sum clamped to `0..=MAX_QTY`.
+    pub fn qty(&self) -> u32 {
+        let sum = self
+            .base
+            .saturating_add(self.adds)
+            .saturating_add(self.merges);
+        sum.min(u64::from(MAX_QTY)) as u32
+    }
+}
+
+/// Reads every line of the document, at its current state or at `heads`.
+///
+/// Values a foreign Automerge writer may have put in the wrong shape (a string where a number belongs, an invalid
+/// sku) are skipped, never trusted and never a panic.
+pub(crate) fn read_lines(
+    doc: &Automerge,
+    c: &Containers,
+    heads: Option<&[ChangeHash]>,
+) -> BTreeMap<String, RawLine> {
+    let mut lines: BTreeMap<String, RawLine> = BTreeMap::new();
+    let keys = |obj: &ObjId| -> Vec<String> {
+        match heads {
+            Some(h) => doc.keys_at(obj, h).collect(),
+            None => doc.keys(obj).collect(),
+        }
+    };
+    let get = |obj: &ObjId, key: &str| -> Option<ScalarValue> {
+        let got = match heads {
+            Some(h) => doc.get_at(obj, key, h),
+            None => doc.get(obj, key),
+        };
+        match got {
+            Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
+            _ => None,
+        }
+    };
+
+    for sku in keys(&c.base) {
+        if is_valid_sku(&sku) {
+            let base = get(&c.base, &sku).and_then(|v| as_u64(&v)).unwrap_or(0);
+            lines.entry(sku).or_default().base = base;
+        }
+    }
+    let adds = match heads {
+        Some(h) => doc.values_at(&c.adds, h).collect::<Vec<_>>(),
+        None => doc.values(&c.adds).collect::<Vec<_>>(),
+    };
+    for (value, _) in adds {
+        if let Some((n, sku)) = value.as_str().and_then(parse_add) {
+            let line = lines.entry(sku.to_owned()).or_default();
+            line.adds = line.adds.saturating_add(n);
+        }
+    }
+    for key in keys(&c.merges) {
+        if let Some((sku, _tag)) = split_merge_key(&key) {
+            let n = merge_contribution(doc, c, &key, heads);
+            let line = lines.entry(sku.to_owned()).or_default();
+            line.merges = line.merges.saturating_add(n);
+        }
+    }
+    for (sku, line) in lines.iter_mut() {
+        line.selected = get(&c.selected, sku).and_then(|v| v.as_bool());
+        line.added_at = get(&c.added_at, sku).and_then(|v| as_i64(&v));
+    }
+    lines
+}
+
+/// A merge contribution's value. When replicas performing "the same" merge saw different user quantities they
+/// write different values under one key; the smallest wins, on every replica alike.
+fn merge_contribution(
+    doc: &Automerge,
+    c: &Containers,
+    key: &str,
+    heads: Option<&[ChangeHash]>,
+) -> u64 {
+    let all = match heads {
+        Some(h) => doc.get_all_at(&c.merges, key, h),
+        None => doc.get_all(&c.merges, key),
+    };
+    all.unwrap_or_default()
+        .into_iter()
+        .filter_map(|(v, _)| match v {
+            Value::Scalar(s) => as_u64(&s),
+            Value::Object(_) => None,
+        })
+        .min()
+        .unwrap_or(0)
+}
+
+/// Encodes one add as a list element.
+pub(crate) fn encode_add(n: u32, sku: &str) -> String {
+    format!("{n} {sku}")
+}
+
+/// Decodes a list element written by [`encode_add`]; anything else is ignored.
+pub(crate) fn parse_add(s: &str) -> Option<(u64, &str)> {
+    let (n, sku) = s.split_once(' ')?;
+    let n: u64 = n.parse().ok()?;
+    (n > 0 && is_valid_sku(sku)).then_some((n, sku))
+}
+
+/// The key of a merge contribution.
+pub(crate) fn merge_key(sku: &str, tag: &str) -> String {
+    format!("{sku}/{tag}")
+}
+
+/// Splits a merge contribution key into sku and tag.
+pub(crate) fn split_merge_key(key: &str) -> Option<(&str, &str)> {
+    let (sku, tag) = key.split_once('/')?;
+    is_valid_sku(sku).then_some((sku, tag))
+}
+
+fn as_u64(v: &ScalarValue) -> Option<u64> {
+    match v {
+        ScalarValue::Uint(n) => Some(*n),
+        ScalarValue::Int(n) => u64::try_from(*n).ok(),
+        _ => None,
+    }
+}
+
+fn as_i64(v: &ScalarValue) -> Option<i64> {
+    match v {
+        ScalarValue::Timestamp(n) | ScalarValue::Int(n) => Some(*n),
+        ScalarValue::Uint(n) => i64::try_from(*n).ok(),
+        _ => None,
+    }
+}
+
+/// Whether `doc` is laid out as a cart: it holds the genesis change.
+pub(crate) fn is_cart(doc: &Automerge) -> bool {
+    doc.get_change_by_hash(&genesis_hash()).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_genesis_change_is_identical_whatever_the_replicas_actor() {
+        let a = genesis(ActorId::from([1u8; 16]));
+        let b = genesis(ActorId::from([2u8; 16]));
+        assert_eq!(a.get_heads(), b.get_heads());
+        assert_eq!(a.save(), b.save());
+    }
+
+    #[test]
+    fn the_genesis_hash_never_changes() {
+        // Every stored cart contains this change. If an Automerge upgrade encoded it differently, new carts would no
+        // longer share containers with old ones and merges between them would hide lines: this test stops that.
+        assert_eq!(genesis_hash().to_string(), PINNED_GENESIS_HASH);
+    }
+
+    const PINNED_GENESIS_HASH: &str =
+        "8b8f591e6b28df5027a2d4c11dc3c1b67c410a27f729c9271c046d0afbc73025";
+
+    #[test]
+    fn the_fixed_container_ids_are_the_ones_the_genesis_change_creates() {
+        let doc = genesis(ActorId::from([1u8; 16]));
+        let c = Containers::fixed();
+        for (key, id) in [
+            (BASE, &c.base),
+            (ADDS, &c.adds),
+            (MERGES, &c.merges),
+            (MERGED, &c.merged),
+            (SELECTED, &c.selected),
+            (ADDED_AT, &c.added_at),
+        ] {
+            let (_, got) = doc.get(ROOT, key).unwrap().unwrap();
+            assert_eq!(&got, id, "{key}");
+        }
+    }
+
+    #[test]
+    fn malformed_add_elements_are_ignored() {
+        assert_eq!(parse_add("2 MUG"), Some((2, "MUG")));
+        for bad in [
+            "",
+            "MUG",
+            "0 MUG",
+            "-1 MUG",
+            "x MUG",
+            "2 ",
+            "2 a/b",
+            "99999999999999999999 MUG",
+        ] {
+            assert_eq!(parse_add(bad), None, "{bad:?}");
+        }
+    }
+}

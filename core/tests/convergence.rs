@@ -1,0 +1,406 @@
+//! Property tests: replicas make random edits, sync in random partial orders, reload from their incremental
+//! saves, then sync fully. All views must be byte-identical and obey the semantics, checked against a reference
+//! model of the causal history.
+
+mod common;
+use cart_core::{Cart, CartView, MergePolicy, MAX_QTY};
+use common::{json, replica, sync};
+use proptest::prelude::*;
+use std::collections::BTreeSet;
+
+const SKUS: [&str; 4] = ["A", "B", "C", "D"];
+const REPLICAS: usize = 4;
+
+#[derive(Debug, Clone)]
+enum Step {
+    Add(usize, usize, u32),
+    Set(usize, usize, u32),
+    Remove(usize, usize),
+    Select(usize, usize, bool),
+    Clear(usize),
+    Sync(usize, usize),
+    Reload(usize),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let r = 0..REPLICAS;
+    let s = 0..SKUS.len();
+    prop_oneof![
+        4 => (r.clone(), s.clone(), 1u32..=4).prop_map(|(r, s, n)| Step::Add(r, s, n)),
+        2 => (r.clone(), s.clone(), 0u32..=6).prop_map(|(r, s, n)| Step::Set(r, s, n)),
+        2 => (r.clone(), s.clone()).prop_map(|(r, s)| Step::Remove(r, s)),
+        2 => (r.clone(), s.clone(), any::<bool>()).prop_map(|(r, s, b)| Step::Select(r, s, b)),
+        1 => r.clone().prop_map(Step::Clear),
+        3 => (r.clone(), r.clone()).prop_map(|(a, b)| Step::Sync(a, b)),
+        1 => r.prop_map(Step::Reload),
+    ]
+}
+
+/// What the model remembers of one recorded edit.
+#[derive(Debug, Clone)]
+enum Kind {
+    Add(u32),
+    Set(u32),
+    Select(bool),
+}
+
+#[derive(Debug, Clone)]
+struct Event {
+    sku: &'static str,
+    kind: Kind,
+    /// Every event the editing replica had seen when it made this one.
+    seen: BTreeSet<usize>,
+}
+
+/// The reference model: the causal history of every edit, and which edits each replica knows.
+struct Model {
+    events: Vec<Event>,
+    known: Vec<BTreeSet<usize>>,
+}
+
+impl Model {
+    fn record(&mut self, r: usize, edits: Vec<(&'static str, Kind)>) {
+        let seen = self.known[r].clone();
+        for (sku, kind) in edits {
+            self.known[r].insert(self.events.len());
+            self.events.push(Event {
+                sku,
+                kind,
+                seen: seen.clone(),
+            });
+        }
+    }
+
+    fn for_sku<'a>(
+        &'a self,
+        known: &'a BTreeSet<usize>,
+        sku: &'a str,
+    ) -> impl Iterator<Item = (usize, &'a Event)> + 'a {
+        known
+            .iter()
+            .map(|&i| (i, &self.events[i]))
+            .filter(move |(_, e)| e.sku == sku)
+    }
+
+    /// The quantities the rules allow for `sku` given the edits in `known`: one per winning-set candidate.
+    fn allowed_qty(&self, known: &BTreeSet<usize>, sku: &str) -> BTreeSet<u32> {
+        let sets: Vec<(usize, u32, &BTreeSet<usize>)> = self
+            .for_sku(known, sku)
+            .filter_map(|(i, e)| match e.kind {
+                Kind::Set(n) => Some((i, n, &e.seen)),
+                _ => None,
+            })
+            .collect();
+        // S1/S3: an add counts unless some set (or remove) had seen it.
+        let live: u32 = self
+            .for_sku(known, sku)
+            .filter_map(|(i, e)| match e.kind {
+                Kind::Add(n) => Some((i, n)),
+                _ => None,
+            })
+            .filter(|(i, _)| !sets.iter().any(|(_, _, seen)| seen.contains(i)))
+            .map(|(_, n)| n)
+            .sum();
+        // S5: among sets no other set had seen, one wins; the model allows any of them.
+        let frontier: Vec<u32> = sets
+            .iter()
+            .filter(|(i, _, _)| !sets.iter().any(|(_, _, seen)| seen.contains(i)))
+            .map(|(_, n, _)| *n)
+            .collect();
+        let clamp = |q: u32| q.min(MAX_QTY);
+        if frontier.is_empty() {
+            BTreeSet::from([clamp(live)])
+        } else {
+            frontier.into_iter().map(|n| clamp(n + live)).collect()
+        }
+    }
+
+    /// S6: the selection values the rules allow (the not-overwritten writes); new lines start selected.
+    fn allowed_selected(&self, known: &BTreeSet<usize>, sku: &str) -> BTreeSet<bool> {
+        let writes: Vec<(usize, bool, &BTreeSet<usize>)> = self
+            .for_sku(known, sku)
+            .filter_map(|(i, e)| match e.kind {
+                Kind::Select(b) => Some((i, b, &e.seen)),
+                _ => None,
+            })
+            .collect();
+        let frontier: BTreeSet<bool> = writes
+            .iter()
+            .filter(|(i, _, _)| !writes.iter().any(|(_, _, seen)| seen.contains(i)))
+            .map(|(_, b, _)| *b)
+            .collect();
+        if frontier.is_empty() {
+            BTreeSet::from([true])
+        } else {
+            frontier
+        }
+    }
+
+    fn check(&self, r: usize, view: &CartView) -> Result<(), TestCaseError> {
+        for sku in SKUS {
+            let qty = view.qty(sku);
+            let allowed = self.allowed_qty(&self.known[r], sku);
+            prop_assert!(
+                allowed.contains(&qty),
+                "replica {r} sku {sku}: qty {qty}, model allows {allowed:?}"
+            );
+            if let Some(line) = view.line(sku) {
+                let sel = self.allowed_selected(&self.known[r], sku);
+                prop_assert!(
+                    sel.contains(&line.selected),
+                    "replica {r} sku {sku}: selected {}, model allows {sel:?}",
+                    line.selected
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A replica and its storage: a full save followed by every incremental save since, as a host would persist it.
+struct Replica {
+    cart: Cart,
+    stored: Vec<u8>,
+    actor: u8,
+}
+
+impl Replica {
+    fn persist(&mut self) {
+        let inc = self.cart.save_incremental();
+        self.stored.extend(inc);
+    }
+}
+
+fn run(steps: &[Step]) -> Result<(), TestCaseError> {
+    // Independently created carts (never synced): they must still converge without hiding each other's lines.
+    let mut reps: Vec<Replica> = (0..REPLICAS)
+        .map(|i| {
+            let mut cart = replica(i as u8 + 1);
+            let stored = cart.save();
+            Replica {
+                cart,
+                stored,
+                actor: i as u8 + 1,
+            }
+        })
+        .collect();
+    let mut model = Model {
+        events: Vec::new(),
+        known: vec![BTreeSet::new(); REPLICAS],
+    };
+
+    for step in steps {
+        match *step {
+            Step::Add(r, s, n) => {
+                let before = reps[r].cart.view();
+                if reps[r].cart.add(SKUS[s], n).is_ok() {
+                    let mut edits = vec![(SKUS[s], Kind::Add(n))];
+                    if before.qty(SKUS[s]) == 0 {
+                        edits.push((SKUS[s], Kind::Select(true)));
+                    }
+                    model.record(r, edits);
+                } else {
+                    prop_assert!(
+                        before.qty(SKUS[s]) + n > MAX_QTY,
+                        "add refused without reason"
+                    );
+                }
+            }
+            Step::Set(r, s, _) | Step::Remove(r, s) => {
+                let n = if let Step::Set(_, _, n) = *step { n } else { 0 };
+                let before = reps[r].cart.view().qty(SKUS[s]);
+                reps[r]
+                    .cart
+                    .set_quantity(SKUS[s], n)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                if !(before == 0 && n == 0) {
+                    let mut edits = vec![(SKUS[s], Kind::Set(n))];
+                    if before == 0 {
+                        edits.push((SKUS[s], Kind::Select(true)));
+                    }
+                    model.record(r, edits);
+                }
+            }
+            Step::Select(r, s, b) => {
+                let before = reps[r].cart.view();
+                match before.line(SKUS[s]) {
+                    Some(line) => {
+                        reps[r]
+                            .cart
+                            .set_selected(SKUS[s], b)
+                            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                        if line.selected != b {
+                            model.record(r, vec![(SKUS[s], Kind::Select(b))]);
+                        }
+                    }
+                    None => prop_assert!(reps[r].cart.set_selected(SKUS[s], b).is_err()),
+                }
+            }
+            Step::Clear(r) => {
+                let before = reps[r].cart.view();
+                reps[r]
+                    .cart
+                    .clear()
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let edits = before
+                    .lines
+                    .iter()
+                    .map(|l| {
+                        (
+                            SKUS.iter().copied().find(|s| *s == l.sku).unwrap_or("A"),
+                            Kind::Set(0),
+                        )
+                    })
+                    .collect();
+                model.record(r, edits);
+            }
+            Step::Sync(a, b) if a != b => {
+                let (x, y) = two(&mut reps, a, b);
+                sync(&mut x.cart, &mut y.cart);
+                prop_assert_eq!(json(&x.cart), json(&y.cart));
+                let union: BTreeSet<usize> =
+                    model.known[a].union(&model.known[b]).copied().collect();
+                model.known[a] = union.clone();
+                model.known[b] = union;
+            }
+            Step::Sync(..) => {}
+            Step::Reload(r) => {
+                let rep = &mut reps[r];
+                rep.persist();
+                let before = json(&rep.cart);
+                let mut cart =
+                    Cart::load(&rep.stored).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                cart.set_actor(cart_core::ActorId::from([rep.actor; 16]));
+                cart.set_clock(|| 1_700_000_000_000);
+                prop_assert_eq!(
+                    json(&cart),
+                    before,
+                    "reload from incremental saves changed the view"
+                );
+                prop_assert_eq!(json(&cart), json(&Cart::load(&rep.cart.save()).unwrap()));
+                rep.cart = cart;
+                rep.stored = rep.cart.save();
+            }
+        }
+        if let Step::Sync(..) | Step::Reload(..) = step {
+        } else {
+            reps.iter_mut().for_each(Replica::persist);
+        }
+        for (r, rep) in reps.iter().enumerate() {
+            model.check(r, &rep.cart.view())?;
+        }
+    }
+
+    // Full sync: a ring twice brings everyone everything.
+    for _ in 0..2 {
+        for i in 0..REPLICAS {
+            let (x, y) = two(&mut reps, i, (i + 1) % REPLICAS);
+            sync(&mut x.cart, &mut y.cart);
+        }
+    }
+    let all: BTreeSet<usize> = (0..model.events.len()).collect();
+    model.known = vec![all; REPLICAS];
+    let first = json(&reps[0].cart);
+    for (r, rep) in reps.iter().enumerate() {
+        prop_assert_eq!(
+            json(&rep.cart),
+            first.clone(),
+            "replica {} differs after full sync",
+            r
+        );
+        model.check(r, &rep.cart.view())?;
+    }
+    Ok(())
+}
+
+fn two<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
+    assert_ne!(a, b);
+    if a < b {
+        let (l, r) = v.split_at_mut(b);
+        (&mut l[a], &mut r[0])
+    } else {
+        let (l, r) = v.split_at_mut(a);
+        (&mut r[0], &mut l[b])
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn replicas_syncing_in_random_orders_converge_and_obey_the_rules(steps in proptest::collection::vec(step(), 1..60)) {
+        run(&steps)?;
+    }
+}
+
+// S7 against a model: independently created guest and user carts, merged by one or two user replicas, once or
+// retried, give exactly max/sum per sku and keep every line.
+#[derive(Debug, Clone)]
+struct MergeCase {
+    guest: Vec<(usize, u32)>,
+    user: Vec<(usize, u32)>,
+    sum: bool,
+    replicas: usize,
+    retry: bool,
+}
+
+fn merge_case() -> impl Strategy<Value = MergeCase> {
+    let lines = proptest::collection::vec((0..8usize, 1u32..=600), 0..12);
+    (
+        lines.clone(),
+        lines,
+        any::<bool>(),
+        1..=3usize,
+        any::<bool>(),
+    )
+        .prop_map(|(guest, user, sum, replicas, retry)| MergeCase {
+            guest,
+            user,
+            sum,
+            replicas,
+            retry,
+        })
+}
+
+fn build(r: u8, edits: &[(usize, u32)]) -> Cart {
+    let mut cart = replica(r);
+    for &(s, n) in edits {
+        let _ = cart.add(&format!("P{s}"), n); // refusals past 999 are part of the case
+    }
+    cart
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn login_merge_keeps_every_line_applies_the_policy_and_is_idempotent(case in merge_case()) {
+        let guest = build(1, &case.guest);
+        let mut user = build(2, &case.user);
+        let policy = if case.sum { MergePolicy::Sum } else { MergePolicy::Max };
+        let (g, u) = (guest.view(), user.view());
+        let mut merged: Vec<Cart> = (0..case.replicas)
+            .map(|i| common::fork(&mut user, 10 + i as u8))
+            .collect();
+        for cart in merged.iter_mut() {
+            cart.merge_guest(&guest, policy).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            if case.retry {
+                prop_assert!(cart.merge_guest(&guest, policy).unwrap().already_merged);
+            }
+        }
+        let mut first = merged.remove(0);
+        for other in merged.iter_mut() {
+            sync(&mut first, other);
+        }
+        let v = first.view();
+        for s in 0..8 {
+            let sku = format!("P{s}");
+            let (gq, uq) = (g.qty(&sku), u.qty(&sku));
+            let want = match policy {
+                MergePolicy::Max => gq.max(uq),
+                MergePolicy::Sum => (gq + uq).min(MAX_QTY),
+            };
+            prop_assert_eq!(v.qty(&sku), want, "sku {} guest {} user {}", sku, gq, uq);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every tool the build and the tests need, pinned, cached under .tools/ and node_modules/.
+# Safe to run again: each step checks what is already there, so a second run takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/versions.sh
+
+log() { printf '[setup] %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  log "adding rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# The wasm-bindgen CLI must match the wasm-bindgen crate pinned in Cargo.toml exactly.
+# worker-build would download it from GitHub, which this network does not reach, so we build it once.
+# No --locked: the registry lacks one dependency pinned by the CLI's own lockfile (see shared/TOOLCHAIN.md).
+if [ ! -x "$WASM_BINDGEN_BIN" ]; then
+  log "building wasm-bindgen-cli $WASM_BINDGEN_VERSION (one-off, ~5 min)"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --root "$TOOLS/wasm-bindgen-$WASM_BINDGEN_VERSION"
+fi
+
+if [ ! -x "$WORKER_BUILD_BIN" ]; then
+  log "building worker-build $WORKER_BUILD_VERSION (one-off, ~4 min)"
+  cargo install worker-build --version "$WORKER_BUILD_VERSION" --root "$TOOLS/worker-build-$WORKER_BUILD_VERSION"
+fi
+
+# Node 22 (for wrangler 4.1xx), wrangler and binaryen come from the npm registry, pinned by package-lock.json.
+if [ ! -x "$NODE22" ] || [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm tooling (node 22, wrangler, binaryen)"
+  # `npm ci` rejects this lock (npm 11 drops the other platforms' optional workerd builds from it), so install from it.
+  npm install --no-audit --no-fund --loglevel=error
+fi
+
+if [ "${NEED_BROWSER:-0}" = 1 ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
+  log "installing Debian's chromium and chromium-driver"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+fi
+log "tools ready"

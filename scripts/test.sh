@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Every test of every crate, then the integration tests against the real workerd. Run by `make test` and CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/versions.sh
+
+echo "== core purity and wasm32 build"
+bash scripts/check-core.sh
+
+echo "== Rust tests (all crates: unit, integration, property and doc tests)"
+cargo test --workspace
+
+echo "== integration tests against wrangler dev"
+bash scripts/with-dev-server.sh "$NODE22" --test 'tests/**/*.test.mjs'

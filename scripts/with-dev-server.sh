@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs a command against a fresh `wrangler dev` (real workerd) on a spare port, then stops the server.
+# The command sees CART_BASE_URL. Storage lives in a throwaway directory unless PERSIST_TO is given.
+set -euo pipefail
+source "$(dirname "$0")/versions.sh"
+cd "$ROOT"
+export PORT="${PORT:-8799}"
+export CART_BASE_URL="http://127.0.0.1:$PORT"
+persist_dir=$(mktemp -d)
+export PERSIST_TO="${PERSIST_TO:-$persist_dir}"
+log="${DEV_SERVER_LOG:-$persist_dir/wrangler.log}"
+
+setsid bash scripts/dev.sh >"$log" 2>&1 &
+server=$!
+stop() {
+  kill -TERM -- "-$server" 2>/dev/null || true
+  sleep 1
+  kill -KILL -- "-$server" 2>/dev/null || true
+  rm -rf "$persist_dir"
+}
+trap stop EXIT
+
+# First start includes the worker build; allow a few minutes.
+for _ in $(seq 1 300); do
+  if curl -sf "$CART_BASE_URL/health" >/dev/null; then
+    break
+  fi
+  if ! kill -0 "$server" 2>/dev/null; then
+    echo "with-dev-server: wrangler dev exited; its log:" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+  sleep 1
+done
+curl -sf "$CART_BASE_URL/health" >/dev/null || { echo "with-dev-server: no answer on $CART_BASE_URL" >&2; cat "$log" >&2; exit 1; }
+"$@"
