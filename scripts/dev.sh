@@ -4,5 +4,13 @@ set -euo pipefail
 source "$(dirname "$0")/versions.sh"
 cd "$ROOT"
 export PATH="$(dirname "$NODE22"):$PATH"
+# The JWT key for user carts: a wrangler secret in production, a random local one here (kept across runs).
+if [ ! -s .dev.vars ]; then
+  echo "CART_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > .dev.vars
+fi
+extra=()
+if [ -n "${CART_JWT_SECRET:-}" ]; then
+  extra+=(--var "CART_JWT_SECRET:$CART_JWT_SECRET")
+fi
 exec node_modules/.bin/wrangler dev --local --ip 127.0.0.1 --port "${PORT:-8787}" \
-  --var ENVIRONMENT:dev --persist-to "${PERSIST_TO:-.wrangler/state}" "$@"
+  --var "ENVIRONMENT:${CART_ENVIRONMENT:-dev}" --persist-to "${PERSIST_TO:-.wrangler/state}" "${extra[@]}" "$@"

@@ -6,6 +6,8 @@ source "$(dirname "$0")/versions.sh"
 cd "$ROOT"
 export PORT="${PORT:-8799}"
 export CART_BASE_URL="http://127.0.0.1:$PORT"
+# A known key, so tests can also forge, expire and tamper with tokens.
+export CART_JWT_SECRET="${CART_JWT_SECRET:-test-secret-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
 persist_dir=$(mktemp -d)
 export PERSIST_TO="${PERSIST_TO:-$persist_dir}"
 log="${DEV_SERVER_LOG:-$persist_dir/wrangler.log}"

@@ -167,6 +167,12 @@ impl Cart {
         self.doc.save()
     }
 
+    /// The whole document, compacted, without marking it saved: for sending a copy elsewhere (a login merge, a
+    /// share) while [`Cart::save_incremental`] keeps tracking what storage has.
+    pub fn encode(&self) -> Vec<u8> {
+        self.doc.save()
+    }
+
     /// Saves the changes made or received since the last [`Cart::save`] or [`Cart::save_incremental`]; empty when
     /// there are none. Concatenating a full save with all later incremental saves loads to the same cart.
     pub fn save_incremental(&mut self) -> Vec<u8> {

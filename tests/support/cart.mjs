@@ -1,0 +1,97 @@
+// Helpers shared by the integration tests: the server under test, ids, requests, tokens.
+import { createHmac, randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const base = process.env.CART_BASE_URL ?? 'http://127.0.0.1:8799';
+export const secret = process.env.CART_JWT_SECRET;
+
+/** A fresh guest cart id: 128 random bits, base64url (22 characters). */
+export const newCartId = () => randomBytes(16).toString('base64url');
+
+/** A unique user id for one test. */
+export const newUserId = (label = 'user') => `${label}-${randomBytes(6).toString('hex')}`;
+
+/** fetch with a JSON body; returns { status, headers, body } with body parsed when it is JSON. */
+export async function call(method, path, { json, body, headers = {}, token, url = base } = {}) {
+  const init = { method, headers: { ...headers } };
+  if (json !== undefined) {
+    init.body = JSON.stringify(json);
+    init.headers['content-type'] ??= 'application/json';
+  } else if (body !== undefined) {
+    init.body = body;
+  }
+  if (token) init.headers.authorization = `Bearer ${token}`;
+  const res = await fetch(`${url}${path}`, init);
+  const text = await res.text();
+  let parsed = text;
+  if ((res.headers.get('content-type') ?? '').includes('application/json') && text) parsed = JSON.parse(text);
+  return { status: res.status, headers: res.headers, body: parsed };
+}
+
+/** Signs an HS256 JWT with the test server's key (or another). */
+export function sign(claims, key = secret, header = { alg: 'HS256', typ: 'JWT' }) {
+  const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const unsigned = `${enc(header)}.${enc(claims)}`;
+  const sig = createHmac('sha256', key).update(unsigned).digest('base64url');
+  return `${unsigned}.${sig}`;
+}
+
+/** A valid token for `sub`, for an hour. */
+export const tokenFor = (sub) => sign({ sub, exp: Math.floor(Date.now() / 1000) + 3600 });
+
+/** Waits until `url/health` answers, or throws after `ms`. */
+export async function waitForHealth(url, ms = 180_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`no answer from ${url}/health`);
+}
+
+/**
+ * Starts a separate `wrangler dev` (the project's own scripts/dev.sh) on `port`, with storage in `persistTo`.
+ * Returns { url, stop(signal) } ; stop kills the whole process group and waits for it to exit.
+ */
+export async function startServer({ port, persistTo = mkdtempSync(join(tmpdir(), 'cart-')), env = {} }) {
+  const child = spawn('bash', ['scripts/dev.sh'], {
+    env: { ...process.env, PORT: String(port), PERSIST_TO: persistTo, ...env },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout.on('data', (d) => { log += d; });
+  child.stderr.on('data', (d) => { log += d; });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHealth(url);
+  } catch (e) {
+    try { process.kill(-child.pid, 'SIGKILL'); } catch {}
+    throw new Error(`${e.message}\n${log}`);
+  }
+  return {
+    url,
+    persistTo,
+    log: () => log,
+    async stop(signal = 'SIGTERM') {
+      try { process.kill(-child.pid, signal); } catch {}
+      const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch {} }, 5000);
+      await exited;
+      clearTimeout(timer);
+      // workerd may outlive wrangler for a moment; wait until the port is free.
+      for (let i = 0; i < 40; i++) {
+        try { await fetch(`${url}/health`); } catch { return; }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    },
+  };
+}

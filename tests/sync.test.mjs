@@ -1,0 +1,95 @@
+// The Automerge sync protocol over WebSocket (live push) and over HTTP, with the official JS Automerge as the peer.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { call, newCartId } from './support/cart.mjs';
+import { SocketPeer, httpSync, qtyOf, heads, addEntry, A } from './support/peer.mjs';
+
+const cart = (id) => `/v1/carts/${id}`;
+
+test('a WebSocket client receives a change made over HTTP without asking', async () => {
+  const id = newCartId();
+  await call('POST', `${cart(id)}/lines`, { json: { sku: 'FIRST', qty: 1 } });
+  const peer = new SocketPeer(`${cart(id)}/sync`);
+  try {
+    await peer.opened;
+    await peer.until((doc) => qtyOf(doc, 'FIRST') === 1);
+    await call('POST', `${cart(id)}/lines`, { json: { sku: 'PUSHED', qty: 3 } });
+    await peer.until((doc) => qtyOf(doc, 'PUSHED') === 3);
+    const view = (await call('GET', cart(id))).body;
+    await peer.until((doc) => heads(doc).join('.') === view.version);
+  } finally {
+    peer.close();
+  }
+});
+
+test('two sockets editing concurrently converge, and the server agrees', async () => {
+  const id = newCartId();
+  await call('POST', `${cart(id)}/lines`, { json: { sku: 'SHARED', qty: 1 } });
+  const [a, b] = [new SocketPeer(`${cart(id)}/sync`), new SocketPeer(`${cart(id)}/sync`)];
+  try {
+    await Promise.all([a.opened, b.opened]);
+    await Promise.all([a.until((d) => qtyOf(d, 'SHARED') === 1), b.until((d) => qtyOf(d, 'SHARED') === 1)]);
+    // Concurrent adds, following the cart's layout: one list element per add.
+    a.change((d) => { d.adds.push(addEntry(2, 'SHARED')); d.adds.push(addEntry(1, 'ONLY-A')); });
+    b.change((d) => { d.adds.push(addEntry(4, 'SHARED')); d.adds.push(addEntry(1, 'ONLY-B')); });
+    const done = (d) => qtyOf(d, 'SHARED') === 7 && qtyOf(d, 'ONLY-A') === 1 && qtyOf(d, 'ONLY-B') === 1;
+    await Promise.all([a.until(done), b.until(done)]);
+    await a.until((d) => heads(d).join() === heads(b.doc).join());
+    const view = (await call('GET', cart(id))).body;
+    assert.deepEqual(
+      Object.fromEntries(view.lines.map((l) => [l.sku, l.qty])),
+      { SHARED: 7, 'ONLY-A': 1, 'ONLY-B': 1 },
+    );
+    assert.equal(view.version, heads(a.doc).join('.'));
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('a garbage sync frame closes the socket with 1007 and leaves the cart unchanged', async () => {
+  const id = newCartId();
+  const before = (await call('POST', `${cart(id)}/lines`, { json: { sku: 'KEEP', qty: 2 } })).body;
+  const peer = new SocketPeer(`${cart(id)}/sync`);
+  await peer.opened;
+  peer.ws.send(new Uint8Array([0x42, 0xff, 0x00, 0x13, 0x37]));
+  const closed = await peer.closedPromise;
+  assert.equal(closed.code, 1007);
+  assert.match(closed.reason, /MALFORMED_SYNC_MESSAGE/);
+  const after = (await call('GET', cart(id))).body;
+  assert.equal(after.version, before.version);
+});
+
+test('a text frame closes the socket with 1003: the protocol is binary', async () => {
+  const peer = new SocketPeer(`${cart(newCartId())}/sync`);
+  await peer.opened;
+  peer.ws.send('hello');
+  const closed = await peer.closedPromise;
+  assert.equal(closed.code, 1003);
+});
+
+test('one-shot HTTP sync brings a fresh client the cart and takes its changes back', async () => {
+  const id = newCartId();
+  await call('POST', `${cart(id)}/lines`, { json: { sku: 'SERVER', qty: 2 } });
+  let { doc, state } = await httpSync(`${cart(id)}/sync`, A.init());
+  assert.equal(qtyOf(doc, 'SERVER'), 2);
+  doc = A.change(doc, (d) => d.adds.push(addEntry(5, 'CLIENT')));
+  ({ doc } = await httpSync(`${cart(id)}/sync`, doc, state));
+  const view = (await call('GET', cart(id))).body;
+  assert.deepEqual(Object.fromEntries(view.lines.map((l) => [l.sku, l.qty])), { SERVER: 2, CLIENT: 5 });
+  assert.equal(view.version, heads(doc).join('.'));
+});
+
+test('an HTTP sync pushes its changes to connected sockets', async () => {
+  const id = newCartId();
+  const peer = new SocketPeer(`${cart(id)}/sync`);
+  try {
+    await peer.opened;
+    let { doc } = await httpSync(`${cart(id)}/sync`, A.init());
+    doc = A.change(doc, (d) => d.adds.push(addEntry(3, 'VIA-HTTP')));
+    await httpSync(`${cart(id)}/sync`, doc);
+    await peer.until((d) => qtyOf(d, 'VIA-HTTP') === 3);
+  } finally {
+    peer.close();
+  }
+});

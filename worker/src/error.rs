@@ -1,0 +1,100 @@
+//! The one application error type: an HTTP status, a stable SNAKE_CASE code and a message, sent as
+//! `{"error": {"code": "...", "message": "..."}}`.
+
+use cart_core::{EditError, MergeError};
+use serde::Serialize;
+use worker::{console_error, Response};
+
+/// An error answer of the public API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(404, "NOT_FOUND", "no such route")
+    }
+
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        // The details go to the log, not to the client.
+        console_error!("internal error: {context}: {err}");
+        Self::new(500, "INTERNAL", "internal error")
+    }
+
+    /// The error as a JSON response. Building it cannot fail for these plain values; if it somehow did, a bare
+    /// 500 is still an answer.
+    pub fn to_response(&self) -> Response {
+        let body = Body {
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+            },
+        };
+        let response = Response::from_json(&body).map(|r| r.with_status(self.status));
+        let mut response = match response {
+            Ok(r) => r,
+            Err(_) => Response::empty()
+                .map(|r| r.with_status(500))
+                .unwrap_or_else(|_| {
+                    Response::error("internal error", 500).expect("a plain 500 response")
+                }),
+        };
+        if self.status == 401 {
+            let _ = response.headers_mut().set("WWW-Authenticate", "Bearer");
+        }
+        response
+    }
+}
+
+impl From<worker::Error> for ApiError {
+    fn from(err: worker::Error) -> Self {
+        ApiError::internal("runtime", err)
+    }
+}
+
+impl From<EditError> for ApiError {
+    fn from(err: EditError) -> Self {
+        let message = err.to_string();
+        match err {
+            EditError::InvalidSku(_) => Self::new(400, "INVALID_SKU", message),
+            EditError::InvalidQuantity { .. } => Self::new(400, "INVALID_QUANTITY", message),
+            EditError::QuantityLimit { .. } => Self::new(422, "QUANTITY_LIMIT", message),
+            EditError::CartFull => Self::new(422, "CART_FULL", message),
+            EditError::LineNotFound(_) => Self::new(404, "LINE_NOT_FOUND", message),
+            EditError::Document(e) => ApiError::internal("cart document", e),
+        }
+    }
+}
+
+impl From<MergeError> for ApiError {
+    fn from(err: MergeError) -> Self {
+        match err {
+            MergeError::Document(e) => ApiError::internal("merge", e),
+        }
+    }
+}
+
+/// Shorthand for handler results.
+pub type ApiResult<T> = std::result::Result<T, ApiError>;

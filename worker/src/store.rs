@@ -1,0 +1,172 @@
+//! Durable storage of one cart in its Durable Object's SQLite database.
+//!
+//! A compacted snapshot (`Cart::save`) plus the incremental changes saved since (`Cart::save_incremental`), each a
+//! row. Writes append one small row; when the increments outgrow the snapshot (as automerge-repo does) they are
+//! folded into a new snapshot, so storage stays proportional to the document and write cost stays flat.
+//! Statements issued without an intervening `await` commit together, so a compaction is atomic.
+
+use worker::{SqlStorage, SqlStorageValue};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Largest value written to one row: far below the 2 MB row limit.
+const CHUNK: usize = 512 * 1024;
+/// Increments below this size are never compacted: a new cart's few changes are cheaper to keep as they are.
+const MIN_COMPACT_BYTES: usize = 16 * 1024;
+
+/// Sizes of what is stored, for the dev storage route and tests.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageStats {
+    pub snapshot_bytes: usize,
+    pub change_rows: usize,
+    pub change_bytes: usize,
+    pub database_bytes: usize,
+}
+
+pub struct Store {
+    sql: SqlStorage,
+    snapshot_len: usize,
+    changes_len: usize,
+}
+
+fn db(context: &str, err: worker::Error) -> ApiError {
+    ApiError::internal(context, err)
+}
+
+impl Store {
+    /// Opens the store, creating its tables on first use.
+    pub fn open(sql: SqlStorage) -> ApiResult<Self> {
+        for table in [
+            "CREATE TABLE IF NOT EXISTS snapshot (idx INTEGER PRIMARY KEY, data BLOB NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)",
+        ] {
+            sql.exec(table, None).map_err(|e| db("create tables", e))?;
+        }
+        Ok(Store {
+            sql,
+            snapshot_len: 0,
+            changes_len: 0,
+        })
+    }
+
+    /// Reads the snapshot followed by every increment: bytes `Cart::load` accepts. Empty for a cart never written.
+    pub fn load(&mut self) -> ApiResult<Vec<u8>> {
+        let snapshot = self.blobs("SELECT data FROM snapshot ORDER BY idx")?;
+        let changes = self.blobs("SELECT data FROM changes ORDER BY seq")?;
+        self.snapshot_len = snapshot.len();
+        self.changes_len = changes.len();
+        let mut bytes = snapshot;
+        bytes.extend(changes);
+        Ok(bytes)
+    }
+
+    /// Appends the bytes of one incremental save.
+    pub fn append(&mut self, bytes: &[u8]) -> ApiResult<()> {
+        for chunk in bytes.chunks(CHUNK) {
+            self.sql
+                .exec(
+                    "INSERT INTO changes (data) VALUES (?)",
+                    vec![SqlStorageValue::Blob(chunk.to_vec())],
+                )
+                .map_err(|e| db("append change", e))?;
+        }
+        self.changes_len += bytes.len();
+        Ok(())
+    }
+
+    /// Whether the increments have outgrown the snapshot.
+    pub fn wants_compaction(&self) -> bool {
+        self.changes_len >= self.snapshot_len.max(MIN_COMPACT_BYTES)
+    }
+
+    /// Replaces snapshot and increments with one new snapshot.
+    pub fn compact(&mut self, snapshot: &[u8]) -> ApiResult<()> {
+        self.sql
+            .exec("DELETE FROM snapshot", None)
+            .map_err(|e| db("compact", e))?;
+        for (i, chunk) in snapshot.chunks(CHUNK).enumerate() {
+            self.sql
+                .exec(
+                    "INSERT INTO snapshot (idx, data) VALUES (?, ?)",
+                    vec![
+                        SqlStorageValue::Integer(i as i64),
+                        SqlStorageValue::Blob(chunk.to_vec()),
+                    ],
+                )
+                .map_err(|e| db("compact", e))?;
+        }
+        self.sql
+            .exec("DELETE FROM changes", None)
+            .map_err(|e| db("compact", e))?;
+        self.snapshot_len = snapshot.len();
+        self.changes_len = 0;
+        Ok(())
+    }
+
+    pub fn meta(&self, key: &str) -> ApiResult<Option<SqlStorageValue>> {
+        let cursor = self
+            .sql
+            .exec(
+                "SELECT value FROM meta WHERE key = ?",
+                vec![SqlStorageValue::from(key)],
+            )
+            .map_err(|e| db("read meta", e))?;
+        match cursor.raw().next() {
+            Some(row) => Ok(row.map_err(|e| db("read meta", e))?.into_iter().next()),
+            None => Ok(None),
+        }
+    }
+
+    pub fn set_meta(&self, key: &str, value: SqlStorageValue) -> ApiResult<()> {
+        self.sql
+            .exec(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                vec![SqlStorageValue::from(key), value],
+            )
+            .map_err(|e| db("write meta", e))?;
+        Ok(())
+    }
+
+    pub fn stats(&self) -> ApiResult<StorageStats> {
+        let cursor = self
+            .sql
+            .exec("SELECT COUNT(*) FROM changes", None)
+            .map_err(|e| db("stats", e))?;
+        let rows = match cursor.raw().next() {
+            Some(Ok(row)) => match row.first() {
+                Some(SqlStorageValue::Integer(n)) => *n as usize,
+                Some(SqlStorageValue::Float(n)) => *n as usize,
+                _ => 0,
+            },
+            _ => 0,
+        };
+        Ok(StorageStats {
+            snapshot_bytes: self.snapshot_len,
+            change_rows: rows,
+            change_bytes: self.changes_len,
+            database_bytes: self.sql.database_size(),
+        })
+    }
+
+    fn blobs(&self, query: &str) -> ApiResult<Vec<u8>> {
+        let cursor = self
+            .sql
+            .exec(query, None)
+            .map_err(|e| db("read blobs", e))?;
+        let mut out = Vec::new();
+        for row in cursor.raw() {
+            match row.map_err(|e| db("read blobs", e))?.into_iter().next() {
+                Some(SqlStorageValue::Blob(bytes)) => out.extend(bytes),
+                other => {
+                    return Err(ApiError::internal(
+                        "read blobs",
+                        format!("unexpected value {other:?}"),
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
+}
