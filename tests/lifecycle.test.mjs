@@ -1,0 +1,124 @@
+// The server's lifecycle: restarts and hard kills lose no acknowledged write, history stays compact, and the dev
+// routes exist only in dev. Each test starts its own wrangler dev with the project's scripts/dev.sh.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { call, newCartId, startServer } from './support/cart.mjs';
+
+function post(agent, url, json) {
+  return new Promise((resolve) => {
+    const body = JSON.stringify(json);
+    const req = http.request(url, {
+      method: 'POST',
+      agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', () => resolve(0)); // the server died mid-request: not acknowledged
+    req.end(body);
+  });
+}
+
+/** Runs `count` tasks with at most `width` in flight. */
+async function pool(count, width, task) {
+  let next = 0;
+  const results = new Array(count);
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < count) {
+      const i = next++;
+      results[i] = await task(i);
+    }
+  }));
+  return results;
+}
+
+test('every acknowledged write survives a restart and a hard kill of the server', async () => {
+  let server = await startServer({ port: 8797 });
+  const persistTo = server.persistTo;
+  const id = newCartId();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  try {
+    const statuses = await pool(40, 8, (i) => post(agent, `${server.url}/v1/carts/${id}/lines`, { sku: `S${i % 5}`, qty: 1 }));
+    assert.ok(statuses.every((s) => s === 200));
+    const before = (await call('GET', `/v1/carts/${id}`, { url: server.url })).body;
+    assert.equal(before.itemCount, 40);
+
+    await server.stop('SIGTERM');
+    server = await startServer({ port: 8797, persistTo });
+    const afterRestart = (await call('GET', `/v1/carts/${id}`, { url: server.url })).body;
+    assert.deepEqual(afterRestart.lines, before.lines);
+    assert.equal(afterRestart.version, before.version);
+
+    // A hard kill in the middle of a write load: whatever got a 2xx must be there afterwards.
+    const load = pool(400, 8, (i) => post(agent, `${server.url}/v1/carts/${id}/lines`, { sku: 'UNDER-LOAD', qty: 1 }));
+    await new Promise((r) => setTimeout(r, 400));
+    await server.stop('SIGKILL');
+    const acked = (await load).filter((s) => s === 200).length;
+    server = await startServer({ port: 8797, persistTo });
+    const afterKill = (await call('GET', `/v1/carts/${id}`, { url: server.url })).body;
+    const underLoad = afterKill.lines.find((l) => l.sku === 'UNDER-LOAD')?.qty ?? 0;
+    assert.ok(underLoad >= acked, `acknowledged ${acked}, found ${underLoad}`);
+    assert.equal(afterKill.itemCount, 40 + underLoad);
+  } finally {
+    agent.destroy();
+    await server.stop();
+  }
+});
+
+test('10,000 edits: storage stays bounded by compaction and a restart reloads the same cart', async () => {
+  let server = await startServer({ port: 8796 });
+  const persistTo = server.persistTo;
+  const id = newCartId();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  try {
+    // 120 lines, then a storefront-like mix: mostly +1, some quantity sets.
+    const statuses = await pool(10_000, 16, (i) => {
+      const sku = `SKU-${i % 120}`;
+      if (i >= 120 && i % 5 === 0) {
+        return new Promise((resolve) => {
+          const body = JSON.stringify({ qty: 1 + (i % 7) });
+          const req = http.request(`${server.url}/v1/carts/${id}/lines/${sku}`, {
+            method: 'PATCH', agent, headers: { 'content-type': 'application/json', 'content-length': body.length },
+          }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+          req.on('error', () => resolve(0));
+          req.end(body);
+        });
+      }
+      return post(agent, `${server.url}/v1/carts/${id}/lines`, { sku, qty: 1 });
+    });
+    assert.equal(statuses.filter((s) => s !== 200).length, 0, 'every edit was acknowledged');
+    const view = (await call('GET', `/v1/carts/${id}`, { url: server.url })).body;
+    assert.equal(view.lineCount, 120);
+    const stats = (await call('GET', `/v1/dev/carts/${id}/storage`, { url: server.url })).body;
+    const stored = stats.snapshotBytes + stats.changeBytes;
+    // Without compaction 10,000 incremental saves would be over a megabyte (each is ~130 bytes).
+    assert.ok(stats.snapshotBytes > 0, 'compaction produced a snapshot');
+    assert.ok(stats.changeBytes <= Math.max(stats.snapshotBytes, 16 * 1024) + 4096, JSON.stringify(stats));
+    assert.ok(stored < 256 * 1024, `stored ${stored} bytes: ${JSON.stringify(stats)}`);
+
+    await server.stop();
+    server = await startServer({ port: 8796, persistTo });
+    const reloaded = (await call('GET', `/v1/carts/${id}`, { url: server.url })).body;
+    assert.deepEqual(reloaded, view);
+  } finally {
+    agent.destroy();
+    await server.stop();
+  }
+});
+
+test('outside dev mode the dev routes do not exist', async () => {
+  const server = await startServer({ port: 8795, env: { CART_ENVIRONMENT: 'production' } });
+  try {
+    const token = await call('POST', '/v1/dev/token', { json: { userId: 'mallory' }, url: server.url });
+    assert.equal(token.status, 404);
+    assert.equal(token.body.error.code, 'NOT_FOUND');
+    const storage = await call('GET', `/v1/dev/carts/${newCartId()}/storage`, { url: server.url });
+    assert.equal(storage.status, 404);
+    const health = await call('GET', '/health', { url: server.url });
+    assert.equal(health.status, 200, 'the rest of the service is there');
+  } finally {
+    await server.stop();
+  }
+});
