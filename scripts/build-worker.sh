@@ -15,3 +15,6 @@ for tool in "$WORKER_BUILD_BIN" "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN"; do
 done
 cd worker
 "$WORKER_BUILD_BIN" --release
+# worker-build keeps the wasm name section (function names for stack traces, ~100 KB gzip); production stack
+# traces are not worth that on every cold start, so strip it and other debug sections.
+"$WASM_OPT_BIN" --all-features --strip-debug --strip-producers build/index_bg.wasm -o build/index_bg.wasm

@@ -10,5 +10,8 @@ bash scripts/check-core.sh
 echo "== Rust tests (all crates: unit, integration, property and doc tests)"
 cargo test --workspace
 
-echo "== integration tests against wrangler dev"
-bash scripts/with-dev-server.sh "$NODE22" --test 'tests/**/*.test.mjs'
+echo "== deploy build (wrangler deploy --dry-run) and its size"
+bash scripts/bundle-size.sh
+
+echo "== integration tests against wrangler dev (real workerd)"
+bash scripts/with-dev-server.sh "$NODE22" --test --test-concurrency=1 'tests/**/*.test.mjs'
