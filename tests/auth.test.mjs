@@ -2,6 +2,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, newCartId, newUserId, sign, tokenFor, secret } from './support/cart.mjs';
+import { SocketPeer, qtyOf } from './support/peer.mjs';
 
 const me = '/v1/me/cart';
 const now = () => Math.floor(Date.now() / 1000);
@@ -55,6 +56,26 @@ describe('bearer tokens', () => {
     assert.equal(res.status, 401);
     const real = await call('GET', me, { token: tokenFor(sub) });
     assert.equal(real.body.lineCount, 0);
+  });
+});
+
+describe('live sync of the user cart', () => {
+  test('a browser-style socket authenticates with access_token in the query and gets the user\'s cart', async () => {
+    const token = tokenFor(newUserId());
+    await call('POST', `${me}/lines`, { json: { sku: 'MINE', qty: 4 }, token });
+    const peer = new SocketPeer(`${me}/sync?access_token=${encodeURIComponent(token)}`);
+    try {
+      await peer.opened;
+      await peer.until((doc) => qtyOf(doc, 'MINE') === 4);
+    } finally {
+      peer.close();
+    }
+  });
+
+  test('a socket with a forged token is refused before it opens', async () => {
+    const forged = sign({ sub: newUserId(), exp: now() + 3600 }, 'a-different-secret-key');
+    const peer = new SocketPeer(`${me}/sync?access_token=${forged}`);
+    await assert.rejects(peer.opened);
   });
 });
 

@@ -274,7 +274,16 @@ async fn dev_token(req: &mut Request, env: &Env) -> ApiResult<Response> {
 }
 
 fn authenticate(req: &Request, env: &Env) -> ApiResult<String> {
-    let header = req.headers().get("authorization")?;
+    let mut header = req.headers().get("authorization")?;
+    // Browsers cannot set headers on a WebSocket handshake, so the sync upgrade may carry the token in the query.
+    let upgrade = req.headers().get("upgrade")?.unwrap_or_default();
+    if header.is_none() && upgrade.eq_ignore_ascii_case("websocket") {
+        header = req
+            .url()?
+            .query_pairs()
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| format!("Bearer {v}"));
+    }
     let secret = secret(env)?;
     auth::user_from_header(header, &secret, crate::object::now_ms() / 1000)
 }
