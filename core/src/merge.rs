@@ -193,6 +193,55 @@ impl Cart {
         Ok(report)
     }
 
+    /// Corrects an earlier login merge of `guest` now that this replica knows more of the user's cart.
+    ///
+    /// A merge made offline computed its contributions against the user's cart as this replica knew it then (for
+    /// `max`, perhaps without lines the user had added on another device). Once the replica has synced, this
+    /// recomputes each contribution of that merge against the cart as it is now and writes the correction under
+    /// the same key. Contributions a later set or remove has already overridden are left alone, so nothing comes
+    /// back. Replicas running it concurrently converge: the smallest contribution wins.
+    pub fn reconcile_guest_merge(
+        &mut self,
+        guest: &Cart,
+        policy: MergePolicy,
+    ) -> Result<(), MergeError> {
+        let mut guest_heads = guest.heads();
+        guest_heads.sort();
+        let tag = merge_tag(&guest_heads);
+        let guest_view = guest.view();
+        let lines = self.raw_lines(None);
+        let mut fixes: Vec<(String, u64)> = Vec::new();
+        for key in self.doc.keys(&self.containers.merges) {
+            let Some((sku, key_tag)) = schema::split_merge_key(&key) else {
+                continue;
+            };
+            if key_tag != tag {
+                continue;
+            }
+            let Some(line) = lines.get(sku) else { continue };
+            let current = schema::merge_contribution(&self.doc, &self.containers, &key, None);
+            let others = line
+                .base
+                .saturating_add(line.adds)
+                .saturating_add(line.merges.saturating_sub(current));
+            let g = u64::from(guest_view.qty(sku));
+            let wanted = match policy {
+                MergePolicy::Max => g.saturating_sub(others),
+                MergePolicy::Sum => g,
+            };
+            let wanted = wanted.min(u64::from(MAX_QTY).saturating_sub(others));
+            if wanted != current {
+                fixes.push((key.clone(), wanted));
+            }
+        }
+        self.transact(|tx, c| {
+            for (key, n) in &fixes {
+                tx.put(&c.merges, key.as_str(), *n)?;
+            }
+            Ok::<(), MergeError>(())
+        })
+    }
+
     /// The guest states merged so far: tag and the guest heads it stands for.
     fn merge_records(&self) -> Vec<(String, Vec<ChangeHash>)> {
         let c = &self.containers;

@@ -42,6 +42,20 @@ pub enum EditError {
     Document(#[from] automerge::AutomergeError),
 }
 
+impl EditError {
+    /// A stable SNAKE_CASE code for this error, the same in the HTTP API and the browser library.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EditError::InvalidSku(_) => "INVALID_SKU",
+            EditError::InvalidQuantity { .. } => "INVALID_QUANTITY",
+            EditError::QuantityLimit { .. } => "QUANTITY_LIMIT",
+            EditError::CartFull => "CART_FULL",
+            EditError::LineNotFound(_) => "LINE_NOT_FOUND",
+            EditError::Document(_) => "CART_DAMAGED",
+        }
+    }
+}
+
 impl Cart {
     /// Adds `n` (1..=999) of `sku`, creating the line (selected, stamped with the clock) if the cart lacks it.
     ///

@@ -93,8 +93,8 @@ pub(crate) fn genesis(actor: ActorId) -> Automerge {
 
 /// The hash of the genesis change, which every cart contains.
 pub(crate) fn genesis_hash() -> ChangeHash {
-    let doc = genesis(ActorId::from(GENESIS_ACTOR));
-    doc.get_heads()[0]
+    static HASH: std::sync::OnceLock<ChangeHash> = std::sync::OnceLock::new();
+    *HASH.get_or_init(|| genesis(ActorId::from(GENESIS_ACTOR)).get_heads()[0])
 }
 
 /// The state of one line as stored, before clamping.
@@ -205,7 +205,7 @@ fn ref_i64(v: &ValueRef<'_>) -> Option<i64> {
 
 /// A merge contribution's value. When replicas performing "the same" merge saw different user quantities they
 /// write different values under one key; the smallest wins, on every replica alike.
-fn merge_contribution(
+pub(crate) fn merge_contribution(
     doc: &Automerge,
     c: &Containers,
     key: &str,

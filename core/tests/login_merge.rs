@@ -200,3 +200,41 @@ fn merging_an_empty_guest_cart_changes_no_line() {
     assert_eq!(user.view().lines, before);
     assert!(report.added.is_empty() && report.combined.is_empty());
 }
+
+#[test]
+fn an_offline_max_merge_is_corrected_once_the_users_other_lines_arrive() {
+    let mut guest = replica(1);
+    guest.add("HAT", 2).unwrap();
+    guest.add("NEW", 1).unwrap();
+    let mut server = replica(2);
+    server.add("HAT", 5).unwrap(); // the user added 5 on another device
+    let mut phone = fork(&mut replica(9), 3); // signed in offline: knows nothing of the server's cart
+    phone.merge_guest(&guest, MergePolicy::Max).unwrap();
+    sync(&mut phone, &mut server);
+    assert_eq!(
+        phone.view().qty("HAT"),
+        7,
+        "before reconciling, the offline merge added the guest's 2"
+    );
+    phone
+        .reconcile_guest_merge(&guest, MergePolicy::Max)
+        .unwrap();
+    sync(&mut phone, &mut server);
+    assert_eq!(
+        (server.view().qty("HAT"), server.view().qty("NEW")),
+        (5, 1),
+        "max(5, 2) = 5; new lines stay"
+    );
+}
+
+#[test]
+fn reconciling_does_not_bring_back_a_merged_line_the_user_removed() {
+    let mut guest = replica(1);
+    guest.add("HAT", 2).unwrap();
+    let mut user = replica(2);
+    user.merge_guest(&guest, MergePolicy::Sum).unwrap();
+    user.remove("HAT").unwrap();
+    user.reconcile_guest_merge(&guest, MergePolicy::Sum)
+        .unwrap();
+    assert_eq!(user.view().qty("HAT"), 0);
+}

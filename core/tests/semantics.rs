@@ -344,3 +344,19 @@ fn view_at_old_heads_shows_the_cart_as_it_was() {
         then.iter().map(|h| h.to_string()).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn changes_missing_from_counts_what_a_peer_has_not_acknowledged() {
+    let mut a = replica(1);
+    assert_eq!(
+        a.changes_missing_from(&[]),
+        0,
+        "a server that never spoke has the shared genesis"
+    );
+    let server = a.heads();
+    assert_eq!(a.changes_missing_from(&server), 0);
+    a.add("X", 1).unwrap();
+    a.add("Y", 1).unwrap();
+    assert_eq!(a.changes_missing_from(&server), 2);
+    assert_eq!(a.changes_missing_from(&a.heads()), 0);
+}

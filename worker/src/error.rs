@@ -76,15 +76,13 @@ impl From<worker::Error> for ApiError {
 
 impl From<EditError> for ApiError {
     fn from(err: EditError) -> Self {
-        let message = err.to_string();
-        match err {
-            EditError::InvalidSku(_) => Self::new(400, "INVALID_SKU", message),
-            EditError::InvalidQuantity { .. } => Self::new(400, "INVALID_QUANTITY", message),
-            EditError::QuantityLimit { .. } => Self::new(422, "QUANTITY_LIMIT", message),
-            EditError::CartFull => Self::new(422, "CART_FULL", message),
-            EditError::LineNotFound(_) => Self::new(404, "LINE_NOT_FOUND", message),
-            EditError::Document(e) => ApiError::internal("cart document", e),
-        }
+        let status = match err {
+            EditError::InvalidSku(_) | EditError::InvalidQuantity { .. } => 400,
+            EditError::QuantityLimit { .. } | EditError::CartFull => 422,
+            EditError::LineNotFound(_) => 404,
+            EditError::Document(e) => return ApiError::internal("cart document", e),
+        };
+        Self::new(status, err.code(), err.to_string())
     }
 }
 

@@ -1,0 +1,639 @@
+//! `CartClient`, the class storefronts use: a cart that works offline, persists to LocalStorage before every
+//! method returns, syncs live with the worker, follows other tabs, and merges the guest cart on login.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use cart_core::{Cart, EditError, Line, MergePolicy, SyncState};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{CustomEvent, CustomEventInit, EventTarget, StorageEvent};
+
+use crate::error::{cart_error, edit_error};
+use crate::js;
+use crate::session::{random_cart_id, token_subject, Session, Who};
+use crate::store::{Store, WriteError};
+use crate::sync::{self, Socket, Transport};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Offline,
+    Connecting,
+    Online,
+}
+
+pub struct Inner {
+    pub base_url: String,
+    pub transport: Transport,
+    pub store: Store,
+    pub session: Session,
+    pub events: EventTarget,
+    pub status: Status,
+    pub wanted_online: bool,
+    /// Whether the last write to LocalStorage succeeded.
+    pub persisted: bool,
+    pub socket: Option<Socket>,
+    pub sync: SyncState,
+    /// Bumped for every new connection; events of older sockets are ignored.
+    pub generation: u32,
+    pub backoff_ms: i32,
+    pub reconnect_timer: Option<f64>,
+    pub http_busy: bool,
+    /// Errors found while holding the state, announced once it is released.
+    pub outbox: Vec<JsValue>,
+    storage_listener: Option<Closure<dyn FnMut(StorageEvent)>>,
+}
+
+impl Inner {
+    /// Writes the active cart to LocalStorage; a full quota is reported, and the cart keeps working in memory.
+    pub fn save_doc(&mut self) {
+        let bytes = self.session.cart.save();
+        let name = self.session.doc_name();
+        match self.store.set_bytes(&name, &bytes) {
+            Ok(()) => self.persisted = true,
+            Err(WriteError::Full(why)) => {
+                self.persisted = false;
+                self.outbox.push(cart_error(
+                    "STORAGE_FULL",
+                    &format!("LocalStorage refused the cart ({why}); it keeps working in memory and syncing"),
+                ));
+            }
+        }
+    }
+
+    /// After the first catch-up with the server following a login, corrects the login merge against the user's
+    /// cart as the server has it. Returns whether the cart changed.
+    pub fn reconcile(&mut self) -> bool {
+        let Who::User { sub, .. } = &self.session.who else {
+            return false;
+        };
+        let record = format!("reconcile:user:{sub}");
+        let policy_record = format!("reconcile-policy:user:{sub}");
+        let Some(stored) = self.store.get_bytes(&record) else {
+            return false;
+        };
+        if self.session.server_heads.is_empty()
+            || !self.session.cart.has_all(&self.session.server_heads)
+        {
+            return false;
+        }
+        let policy = match self.store.get(&policy_record).as_deref() {
+            Some("sum") => MergePolicy::Sum,
+            _ => MergePolicy::Max,
+        };
+        let before = self.session.cart.heads();
+        if let Ok(guest) = stored
+            .map_err(|_| ())
+            .and_then(|bytes| Cart::load(&bytes).map_err(|_| ()))
+        {
+            if let Err(e) = self.session.cart.reconcile_guest_merge(&guest, policy) {
+                self.outbox.push(cart_error("CART_DAMAGED", &e.to_string()));
+            }
+        }
+        self.store.remove(&record);
+        self.store.remove(&policy_record);
+        let changed = self.session.cart.heads() != before;
+        if changed {
+            self.save_doc();
+        }
+        changed
+    }
+
+    pub fn save_server_heads(&mut self) {
+        let text = self
+            .session
+            .server_heads
+            .iter()
+            .map(|h| h.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let _ = self.store.set(&self.session.server_name(), &text);
+    }
+}
+
+/// Announces `kind` ("change" or "status") with the current view, outside any borrow of the state.
+pub fn emit(rc: &Rc<RefCell<Inner>>, kind: &str) {
+    let (events, view, errors) = {
+        let mut inner = rc.borrow_mut();
+        (
+            inner.events.clone(),
+            view_of(&inner),
+            std::mem::take(&mut inner.outbox),
+        )
+    };
+    for error in errors {
+        dispatch(&events, "error", &error);
+    }
+    dispatch(&events, kind, &view);
+}
+
+pub fn emit_error(rc: &Rc<RefCell<Inner>>, error: JsValue) {
+    let events = rc.borrow().events.clone();
+    dispatch(&events, "error", &error);
+}
+
+fn dispatch(events: &EventTarget, kind: &str, detail: &JsValue) {
+    let init = CustomEventInit::new();
+    init.set_detail(detail);
+    if let Ok(event) = CustomEvent::new_with_event_init_dict(kind, &init) {
+        let _ = events.dispatch_event(&event);
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct View<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cart_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<&'a str>,
+    lines: &'a [Line],
+    line_count: usize,
+    item_count: u64,
+    version: String,
+    status: &'static str,
+    pending: usize,
+    persisted: bool,
+}
+
+fn view_of(inner: &Inner) -> JsValue {
+    let view = inner.session.cart.view();
+    let (cart_id, user_id) = match &inner.session.who {
+        Who::Guest { id } => (Some(id.as_str()), None),
+        Who::User { sub, .. } => (None, Some(sub.as_str())),
+    };
+    let status = match inner.status {
+        Status::Offline => "offline",
+        Status::Connecting => "connecting",
+        Status::Online => "online",
+    };
+    let pending = inner.session.pending();
+    let view = View {
+        cart_id,
+        user_id,
+        lines: &view.lines,
+        line_count: view.line_count,
+        item_count: view.item_count,
+        version: view.version_tag(),
+        status: if status == "online" && pending > 0 {
+            "syncing"
+        } else {
+            status
+        },
+        pending,
+        persisted: inner.persisted,
+    };
+    view.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap_or(JsValue::NULL)
+}
+
+/// An offline-first shopping cart bound to LocalStorage and synced with the edge-cart worker.
+#[wasm_bindgen]
+pub struct CartClient {
+    inner: Rc<RefCell<Inner>>,
+}
+
+#[wasm_bindgen]
+impl CartClient {
+    /// A cart for the API at `baseUrl` (e.g. `https://shop.example` or `http://127.0.0.1:8787`). Restores the
+    /// cart from LocalStorage (a new guest cart the first time) and starts syncing unless `autoConnect` is false.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(js_name = baseUrl)] base_url: String,
+        #[wasm_bindgen(unchecked_param_type = "CartClientOptions | undefined")] options: JsValue,
+    ) -> CartClient {
+        let prefix = js::get_string(&options, "storageKey").unwrap_or_else(|| "edge-cart".into());
+        let transport = match js::get_string(&options, "transport").as_deref() {
+            Some("http") => Transport::Http,
+            Some("none") => Transport::None,
+            _ if js::global("WebSocket").is_undefined() => Transport::Http,
+            _ => Transport::WebSocket,
+        };
+        let auto_connect = js::get(&options, "autoConnect").as_bool() != Some(false);
+        let store = Store::local(&prefix);
+        let mut problems = Vec::new();
+        let session = Session::restore(&store, &mut problems);
+        let inner = Rc::new(RefCell::new(Inner {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            transport,
+            store,
+            session,
+            events: EventTarget::new()
+                .unwrap_or_else(|_| JsValue::from(js_sys::Object::new()).unchecked_into()),
+            status: Status::Offline,
+            wanted_online: false,
+            persisted: true,
+            socket: None,
+            sync: SyncState::new(),
+            generation: 0,
+            backoff_ms: 500,
+            reconnect_timer: None,
+            http_busy: false,
+            outbox: Vec::new(),
+            storage_listener: None,
+        }));
+        inner.borrow_mut().save_doc();
+        listen_to_other_tabs(&inner);
+        // Problems found while restoring are announced after the constructor returns, once listeners exist.
+        let later = inner.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            later.borrow_mut().outbox.extend(problems);
+            emit(&later, "status");
+        });
+        if auto_connect && js::host_online() {
+            sync::connect(&inner);
+        }
+        CartClient { inner }
+    }
+
+    /// The cart now: lines, counts, version, sync status (`online`, `syncing`, `connecting`, `offline`) and the
+    /// number of changes the server has not acknowledged yet.
+    #[wasm_bindgen(unchecked_return_type = "CartView")]
+    pub fn view(&self) -> JsValue {
+        view_of(&self.inner.borrow())
+    }
+
+    /// Adds `qty` (default 1) of `sku`. Applies and persists at once, then syncs.
+    pub fn add(&self, sku: &str, qty: Option<u32>) -> Result<(), JsValue> {
+        self.edit(|cart| cart.add(sku, qty.unwrap_or(1)))
+    }
+
+    /// Sets the quantity of `sku`; 0 removes the line.
+    #[wasm_bindgen(js_name = setQuantity)]
+    pub fn set_quantity(&self, sku: &str, qty: u32) -> Result<(), JsValue> {
+        self.edit(|cart| cart.set_quantity(sku, qty))
+    }
+
+    /// Removes the line for `sku` (absent is fine).
+    pub fn remove(&self, sku: &str) -> Result<(), JsValue> {
+        self.edit(|cart| cart.remove(sku))
+    }
+
+    /// Selects or deselects the line for checkout.
+    #[wasm_bindgen(js_name = setSelected)]
+    pub fn set_selected(&self, sku: &str, selected: bool) -> Result<(), JsValue> {
+        self.edit(|cart| cart.set_selected(sku, selected))
+    }
+
+    /// Removes every line.
+    pub fn clear(&self) -> Result<(), JsValue> {
+        self.edit(Cart::clear)
+    }
+
+    /// Signs in: merges the guest cart into the user's cart (policy `max` by default, or `sum`) as CRDT changes,
+    /// so the merge is right even if repeated, done in two tabs at once, or done offline (it reaches the server
+    /// when the connection returns). Returns where the guest's lines went.
+    #[wasm_bindgen(unchecked_return_type = "MergeReport")]
+    pub fn login(
+        &self,
+        token: &str,
+        #[wasm_bindgen(unchecked_param_type = "'max' | 'sum' | undefined")] policy: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let policy = match policy.as_deref() {
+            None => MergePolicy::Max,
+            Some(p) => p
+                .parse::<MergePolicy>()
+                .map_err(|e| cart_error("INVALID_POLICY", &e.to_string()))?,
+        };
+        let sub = token_subject(token)?;
+        let report = {
+            let mut inner = self.inner.borrow_mut();
+            let inner = &mut *inner;
+            if let Who::User {
+                sub: current,
+                token: old,
+            } = &mut inner.session.who
+            {
+                if *current != sub {
+                    return Err(cart_error(
+                        "ALREADY_SIGNED_IN",
+                        "another user is signed in; call logout() first",
+                    ));
+                }
+                *old = token.to_owned();
+                inner.session.save_who(&inner.store);
+                cart_core::MergeReport {
+                    already_merged: true,
+                    ..Default::default()
+                }
+            } else {
+                let mut problems = Vec::new();
+                let who = Who::User {
+                    sub: sub.clone(),
+                    token: token.to_owned(),
+                };
+                let mut user = Session::open(&inner.store, who, &mut problems);
+                inner.outbox.extend(problems);
+                // Changes this user made here before signing out offline come back now.
+                let pending = format!("pending:user:{sub}");
+                if let Some(Ok(bytes)) = inner.store.get_bytes(&pending) {
+                    if user.cart.load_incremental(&bytes).is_ok() {
+                        inner.store.remove(&pending);
+                    }
+                }
+                let report = user
+                    .cart
+                    .merge_guest(&inner.session.cart, policy)
+                    .map_err(|e| cart_error("CART_DAMAGED", &e.to_string()))?;
+                // Offline, or with a stale copy, `max` was computed without the user's other lines: keep the guest
+                // state until the next catch-up with the server, then correct the merge (see `reconcile`).
+                let _ = inner.store.set_bytes(
+                    &format!("reconcile:user:{sub}"),
+                    &inner.session.cart.encode(),
+                );
+                let _ = inner.store.set(
+                    &format!("reconcile-policy:user:{sub}"),
+                    if policy == MergePolicy::Sum {
+                        "sum"
+                    } else {
+                        "max"
+                    },
+                );
+                let guest = std::mem::replace(&mut inner.session, user);
+                inner.session.save_who(&inner.store);
+                inner.save_doc();
+                // The guest's lines now live in the user's cart, in storage: the guest copy can go.
+                inner.store.remove(&guest.doc_name());
+                inner.store.remove(&guest.server_name());
+                report
+            }
+        };
+        sync::reconnect(&self.inner);
+        emit(&self.inner, "change");
+        report
+            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .map_err(|e| cart_error("INTERNAL", &e.to_string()))
+    }
+
+    /// Signs out: waits (up to `timeoutMs`, default 5000) for pending changes to reach the server, keeps them
+    /// aside in this browser if they could not, removes the user's cart from this browser, and starts a new guest
+    /// cart. Resolves to `true` when nothing was left pending.
+    pub async fn logout(
+        &self,
+        #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>,
+    ) -> Result<bool, JsValue> {
+        if !matches!(self.inner.borrow().session.who, Who::User { .. }) {
+            return Ok(true);
+        }
+        let flushed = self.flush(timeout_ms).await;
+        {
+            let mut inner = self.inner.borrow_mut();
+            let inner = &mut *inner;
+            if let Who::User { sub, .. } = &inner.session.who {
+                if inner.session.pending() > 0 {
+                    let bytes = inner.session.cart.save();
+                    let _ = inner
+                        .store
+                        .set_bytes(&format!("pending:user:{sub}"), &bytes);
+                }
+            }
+            inner.store.remove(&inner.session.doc_name());
+            inner.store.remove(&inner.session.server_name());
+            let mut problems = Vec::new();
+            inner.session = Session::open(
+                &inner.store,
+                Who::Guest {
+                    id: random_cart_id(),
+                },
+                &mut problems,
+            );
+            inner.outbox.extend(problems);
+            inner.session.save_who(&inner.store);
+            inner.save_doc();
+        }
+        sync::reconnect(&self.inner);
+        emit(&self.inner, "change");
+        Ok(flushed)
+    }
+
+    /// Resolves to `true` once the server has every local change, or `false` after `timeoutMs` (default 5000).
+    pub async fn flush(
+        &self,
+        #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>,
+    ) -> bool {
+        let deadline = js::now_ms() + i64::from(timeout_ms.unwrap_or(5000));
+        loop {
+            if self.inner.borrow().session.pending() == 0 {
+                return true;
+            }
+            if js::now_ms() >= deadline {
+                return false;
+            }
+            sync::pump(&self.inner);
+            sleep(50).await;
+        }
+    }
+
+    /// Starts (or resumes) syncing with the server.
+    pub fn connect(&self) {
+        sync::connect(&self.inner);
+    }
+
+    /// Stops syncing; edits keep working offline and are sent on `connect()`.
+    pub fn disconnect(&self) {
+        sync::disconnect(&self.inner);
+    }
+
+    /// Listens for `change` (the cart changed, here, in another tab or on another device), `status` (connection or
+    /// pending count changed) and `error` (a `CartError` with a `code`). The event's `detail` is the view (or error).
+    #[wasm_bindgen(js_name = addEventListener)]
+    pub fn add_event_listener(
+        &self,
+        kind: &str,
+        listener: &js_sys::Function,
+    ) -> Result<(), JsValue> {
+        self.inner
+            .borrow()
+            .events
+            .add_event_listener_with_callback(kind, listener)
+    }
+
+    #[wasm_bindgen(js_name = removeEventListener)]
+    pub fn remove_event_listener(
+        &self,
+        kind: &str,
+        listener: &js_sys::Function,
+    ) -> Result<(), JsValue> {
+        self.inner
+            .borrow()
+            .events
+            .remove_event_listener_with_callback(kind, listener)
+    }
+
+    /// Calls `callback(view)` on every change; returns a function that stops it.
+    pub fn subscribe(&self, callback: js_sys::Function) -> Result<js_sys::Function, JsValue> {
+        let listener = Closure::<dyn FnMut(CustomEvent)>::new(move |event: CustomEvent| {
+            let _ = callback.call1(&JsValue::UNDEFINED, &event.detail());
+        })
+        .into_js_value()
+        .unchecked_into::<js_sys::Function>();
+        self.add_event_listener("change", &listener)?;
+        let events = self.inner.borrow().events.clone();
+        let stop = Closure::once_into_js(move || {
+            let _ = events.remove_event_listener_with_callback("change", &listener);
+        });
+        Ok(stop.unchecked_into())
+    }
+}
+
+impl CartClient {
+    fn edit(&self, op: impl FnOnce(&mut Cart) -> Result<(), EditError>) -> Result<(), JsValue> {
+        {
+            let mut inner = self.inner.borrow_mut();
+            let before = inner.session.cart.heads();
+            op(&mut inner.session.cart).map_err(edit_error)?;
+            if inner.session.cart.heads() == before {
+                return Ok(());
+            }
+            inner.save_doc();
+        }
+        emit(&self.inner, "change");
+        sync::pump(&self.inner);
+        Ok(())
+    }
+}
+
+impl Drop for CartClient {
+    fn drop(&mut self) {
+        let mut inner = self.inner.borrow_mut();
+        inner.wanted_online = false;
+        inner.socket = None;
+        if let Some(timer) = inner.reconnect_timer.take() {
+            js::clear_timeout(timer);
+        }
+        if let Some(listener) = inner.storage_listener.take() {
+            if let Ok(target) = js::global("addEventListener")
+                .dyn_into::<js_sys::Function>()
+                .map(|_| js_sys::global())
+            {
+                let _ = target
+                    .unchecked_ref::<EventTarget>()
+                    .remove_event_listener_with_callback(
+                        "storage",
+                        listener.as_ref().unchecked_ref(),
+                    );
+            }
+        }
+    }
+}
+
+/// Other tabs write the same LocalStorage; the `storage` event tells this tab, which merges their cart (or
+/// follows their sign-in or sign-out).
+fn listen_to_other_tabs(rc: &Rc<RefCell<Inner>>) {
+    if !js::global("addEventListener").is_function() {
+        return;
+    }
+    let weak = Rc::downgrade(rc);
+    let listener = Closure::<dyn FnMut(StorageEvent)>::new(move |event: StorageEvent| {
+        if let Some(rc) = weak.upgrade() {
+            on_storage(&rc, &event);
+        }
+    });
+    let global: EventTarget = js_sys::global().unchecked_into();
+    let _ = global.add_event_listener_with_callback("storage", listener.as_ref().unchecked_ref());
+    rc.borrow_mut().storage_listener = Some(listener);
+}
+
+fn on_storage(rc: &Rc<RefCell<Inner>>, event: &StorageEvent) {
+    let Some(key) = event.key() else { return };
+    enum Action {
+        None,
+        Merged,
+        Switched,
+    }
+    let action = {
+        let mut inner = rc.borrow_mut();
+        let inner = &mut *inner;
+        let Some(name) = inner.store.name_of(&key).map(str::to_owned) else {
+            return;
+        };
+        if name == "session" {
+            let mut problems = Vec::new();
+            let restored = Session::restore(&inner.store, &mut problems);
+            inner.outbox.extend(problems);
+            if restored.who != inner.session.who {
+                inner.session = restored;
+                Action::Switched
+            } else {
+                Action::None
+            }
+        } else if name == inner.session.doc_name() {
+            match inner.store.get_bytes(&name) {
+                Some(Ok(bytes)) => {
+                    let before = inner.session.cart.heads();
+                    if inner.session.cart.load_incremental(&bytes).is_ok()
+                        && inner.session.cart.heads() != before
+                    {
+                        Action::Merged
+                    } else {
+                        Action::None
+                    }
+                }
+                _ => Action::None,
+            }
+        } else {
+            Action::None
+        }
+    };
+    match action {
+        Action::None => {}
+        Action::Merged => {
+            emit(rc, "change");
+            sync::pump(rc);
+        }
+        Action::Switched => {
+            sync::reconnect(rc);
+            emit(rc, "change");
+        }
+    }
+}
+
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        js::set_timeout(&resolve, ms);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+export interface CartClientOptions {
+  /** LocalStorage key prefix (default "edge-cart"); use different prefixes for independent carts on one origin. */
+  storageKey?: string;
+  /** "websocket" (default where available), "http" (one-shot sync exchanges, polling), or "none" (local only). */
+  transport?: "websocket" | "http" | "none";
+  /** Start syncing at once (default true). */
+  autoConnect?: boolean;
+}
+export interface CartLine { sku: string; qty: number; selected: boolean; addedAt: number; }
+export interface CartView {
+  /** The guest cart id, or undefined when signed in. */
+  cartId?: string;
+  /** The signed-in user's id (the token's `sub`), or undefined for a guest. */
+  userId?: string;
+  lines: CartLine[];
+  lineCount: number;
+  itemCount: number;
+  version: string;
+  status: "online" | "syncing" | "connecting" | "offline";
+  /** Local changes the server has not acknowledged yet. */
+  pending: number;
+  /** False when LocalStorage refused the last write (quota); the cart keeps working in memory. */
+  persisted: boolean;
+}
+export interface MergeReport {
+  alreadyMerged: boolean;
+  added: string[];
+  combined: string[];
+  unchanged: string[];
+  skippedCartFull: string[];
+  clamped: string[];
+}
+/** Thrown and dispatched errors: a real Error with name "CartError" and a stable code. */
+export interface CartError extends Error {
+  code: "INVALID_SKU" | "INVALID_QUANTITY" | "QUANTITY_LIMIT" | "CART_FULL" | "LINE_NOT_FOUND" | "CART_DAMAGED"
+    | "INVALID_TOKEN" | "INVALID_POLICY" | "ALREADY_SIGNED_IN" | "STORAGE_CORRUPT" | "STORAGE_FULL" | "SYNC_FAILED"
+    | "INTERNAL";
+}
+"#;

@@ -1,0 +1,189 @@
+//! Who is shopping (a guest, or a signed-in user) and that cart's replica, as kept in LocalStorage.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use cart_core::{Cart, ChangeHash};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::error::cart_error;
+use crate::js;
+use crate::store::Store;
+
+#[derive(Clone, PartialEq, Eq)]
+pub enum Who {
+    Guest { id: String },
+    User { sub: String, token: String },
+}
+
+impl Who {
+    /// The storage name of this identity's cart.
+    pub fn cart_key(&self) -> String {
+        match self {
+            Who::Guest { id } => format!("guest:{id}"),
+            Who::User { sub, .. } => format!("user:{sub}"),
+        }
+    }
+
+    fn to_record(&self) -> String {
+        let record = js_sys::Object::new();
+        match self {
+            Who::Guest { id } => {
+                js::set(&record, "kind", &"guest".into());
+                js::set(&record, "id", &id.into());
+            }
+            Who::User { sub, token } => {
+                js::set(&record, "kind", &"user".into());
+                js::set(&record, "sub", &sub.into());
+                js::set(&record, "token", &token.into());
+            }
+        }
+        js_sys::JSON::stringify(&record)
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_default()
+    }
+
+    fn from_record(text: &str) -> Option<Who> {
+        let record = js_sys::JSON::parse(text).ok()?;
+        match js::get_string(&record, "kind")?.as_str() {
+            "guest" => {
+                let id = js::get_string(&record, "id")?;
+                valid_cart_id(&id).then_some(Who::Guest { id })
+            }
+            "user" => Some(Who::User {
+                sub: js::get_string(&record, "sub")?,
+                token: js::get_string(&record, "token")?,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The active identity and its replica.
+pub struct Session {
+    pub who: Who,
+    pub cart: Cart,
+    /// Heads the server last reported: what it has acknowledged.
+    pub server_heads: Vec<ChangeHash>,
+}
+
+/// Problems found while reading storage, reported as `error` events once listeners can hear them.
+pub type Problems = Vec<JsValue>;
+
+impl Session {
+    /// The session in storage, or a new guest. Unreadable data is kept aside and reported, never a crash.
+    pub fn restore(store: &Store, problems: &mut Problems) -> Session {
+        let who = match store.get("session") {
+            None => None,
+            Some(text) => match Who::from_record(&text) {
+                Some(who) => Some(who),
+                None => {
+                    store.quarantine("session", &text);
+                    problems.push(cart_error(
+                        "STORAGE_CORRUPT",
+                        "the stored session was unreadable; it was kept aside",
+                    ));
+                    None
+                }
+            },
+        };
+        let who = who.unwrap_or_else(|| Who::Guest {
+            id: random_cart_id(),
+        });
+        let session = Session::open(store, who, problems);
+        session.save_who(store);
+        session
+    }
+
+    /// The cart of `who` from storage (a new one when there is none or it is unreadable).
+    pub fn open(store: &Store, who: Who, problems: &mut Problems) -> Session {
+        let key = format!("doc:{}", who.cart_key());
+        let mut cart = match store.get_bytes(&key) {
+            None => Cart::new(),
+            Some(Ok(bytes)) => match Cart::load(&bytes) {
+                Ok(cart) => cart,
+                Err(e) => {
+                    store.quarantine(&key, &store.get(&key).unwrap_or_default());
+                    problems.push(cart_error("STORAGE_CORRUPT", &format!("the stored cart was unreadable ({e}); it was kept aside and the cart will be recovered from the server")));
+                    Cart::new()
+                }
+            },
+            Some(Err(raw)) => {
+                store.quarantine(&key, &raw);
+                problems.push(cart_error("STORAGE_CORRUPT", "the stored cart was not base64; it was kept aside and the cart will be recovered from the server"));
+                Cart::new()
+            }
+        };
+        cart.set_clock(js::now_ms);
+        let server_heads = store
+            .get(&format!("server:{}", who.cart_key()))
+            .map(|text| text.split(',').filter_map(|h| h.parse().ok()).collect())
+            .unwrap_or_default();
+        Session {
+            who,
+            cart,
+            server_heads,
+        }
+    }
+
+    pub fn save_who(&self, store: &Store) {
+        let _ = store.set("session", &self.who.to_record());
+    }
+
+    pub fn doc_name(&self) -> String {
+        format!("doc:{}", self.who.cart_key())
+    }
+
+    pub fn server_name(&self) -> String {
+        format!("server:{}", self.who.cart_key())
+    }
+
+    pub fn pending(&self) -> usize {
+        self.cart.changes_missing_from(&self.server_heads)
+    }
+}
+
+/// A guest cart id: 128 random bits from `crypto.getRandomValues`, base64url (22 characters).
+pub fn random_cart_id() -> String {
+    let mut bytes = [0u8; 16];
+    let filled = js::global("crypto")
+        .dyn_into::<js_sys::Object>()
+        .ok()
+        .and_then(|crypto| {
+            js::get(&crypto, "getRandomValues")
+                .dyn_into::<js_sys::Function>()
+                .ok()
+                .map(|f| (crypto, f))
+        })
+        .and_then(|(crypto, f)| {
+            let array = js_sys::Uint8Array::new_with_length(16);
+            f.call1(&crypto, &array).ok()?;
+            array.copy_to(&mut bytes);
+            Some(())
+        });
+    if filled.is_none() {
+        // No Web Crypto: fall back to the actor id generator (getrandom, also crypto-backed where it exists).
+        bytes.copy_from_slice(&cart_core::ActorId::random().to_bytes()[..16]);
+    }
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn valid_cart_id(id: &str) -> bool {
+    (22..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The `sub` of a JWT, read without verifying it (the server verifies; the client only needs to name the cart).
+pub fn token_subject(token: &str) -> Result<String, JsValue> {
+    let invalid = || cart_error("INVALID_TOKEN", "the token is not a JWT with a `sub` claim");
+    let payload = token.split('.').nth(1).ok_or_else(invalid)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let claims = js_sys::JSON::parse(&text).map_err(|_| invalid())?;
+    js::get_string(&claims, "sub")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(invalid)
+}

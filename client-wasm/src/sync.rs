@@ -1,0 +1,381 @@
+//! Keeping the active cart in sync with the worker: a WebSocket speaking the Automerge sync protocol, with
+//! reconnect and backoff, or one-shot HTTP exchanges where sockets are unavailable.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use cart_core::SyncState;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{BinaryType, MessageEvent, WebSocket};
+
+use crate::client::{emit, Inner, Status};
+use crate::error::cart_error;
+use crate::js;
+use crate::session::Who;
+
+const MIN_BACKOFF_MS: i32 = 500;
+const MAX_BACKOFF_MS: i32 = 30_000;
+/// How often the HTTP transport asks the server for news when idle.
+const HTTP_POLL_MS: i32 = 5_000;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    WebSocket,
+    Http,
+    None,
+}
+
+/// An open (or opening) socket and the handlers that must live as long as it does.
+pub struct Socket {
+    pub ws: WebSocket,
+    _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        self.ws.set_onerror(None);
+        let _ = self.ws.close();
+    }
+}
+
+fn path(who: &Who) -> String {
+    match who {
+        Who::Guest { id } => format!("/v1/carts/{id}/sync"),
+        Who::User { token, .. } => format!(
+            "/v1/me/cart/sync?access_token={}",
+            js_sys::encode_uri_component(token)
+        ),
+    }
+}
+
+/// Starts syncing, if the client wants to be online and is not already.
+pub fn connect(rc: &Rc<RefCell<Inner>>) {
+    let transport = {
+        let mut inner = rc.borrow_mut();
+        inner.wanted_online = true;
+        if let Some(timer) = inner.reconnect_timer.take() {
+            js::clear_timeout(timer);
+        }
+        inner.transport
+    };
+    match transport {
+        Transport::WebSocket => open_socket(rc),
+        Transport::Http => http_sync(rc),
+        Transport::None => {}
+    }
+}
+
+/// Stops syncing until [`connect`]; local edits keep working and queue in the document.
+pub fn disconnect(rc: &Rc<RefCell<Inner>>) {
+    {
+        let mut inner = rc.borrow_mut();
+        inner.wanted_online = false;
+        if let Some(timer) = inner.reconnect_timer.take() {
+            js::clear_timeout(timer);
+        }
+        inner.generation += 1;
+        inner.socket = None;
+        inner.status = Status::Offline;
+    }
+    emit(rc, "status");
+}
+
+/// Drops the current connection and opens a new one (after a change of identity).
+pub fn reconnect(rc: &Rc<RefCell<Inner>>) {
+    let wanted = {
+        let mut inner = rc.borrow_mut();
+        inner.generation += 1;
+        inner.socket = None;
+        inner.status = Status::Offline;
+        inner.wanted_online
+    };
+    if wanted {
+        connect(rc);
+    }
+}
+
+fn open_socket(rc: &Rc<RefCell<Inner>>) {
+    let mut inner = rc.borrow_mut();
+    if inner.socket.is_some() {
+        return;
+    }
+    let url = format!(
+        "{}{}",
+        inner.base_url.replacen("http", "ws", 1),
+        path(&inner.session.who)
+    );
+    let ws = match WebSocket::new(&url) {
+        Ok(ws) => ws,
+        Err(_) => {
+            drop(inner);
+            schedule_reconnect(rc);
+            return;
+        }
+    };
+    ws.set_binary_type(BinaryType::Arraybuffer);
+    inner.generation += 1;
+    let generation = inner.generation;
+    let handler = |rc: &Rc<RefCell<Inner>>, f: fn(&Rc<RefCell<Inner>>, u32, JsValue)| {
+        let weak: Weak<RefCell<Inner>> = Rc::downgrade(rc);
+        Closure::wrap(Box::new(move |event: JsValue| {
+            if let Some(rc) = weak.upgrade() {
+                f(&rc, generation, event);
+            }
+        }) as Box<dyn FnMut(JsValue)>)
+    };
+    let on_open = handler(rc, on_open);
+    let on_message = handler(rc, on_message);
+    let on_close = handler(rc, on_close);
+    ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    inner.socket = Some(Socket {
+        ws,
+        _handlers: vec![on_open, on_message, on_close],
+    });
+    inner.sync = SyncState::new();
+    inner.status = Status::Connecting;
+    drop(inner);
+    emit(rc, "status");
+}
+
+fn current(rc: &Rc<RefCell<Inner>>, generation: u32) -> bool {
+    rc.borrow().generation == generation
+}
+
+fn on_open(rc: &Rc<RefCell<Inner>>, generation: u32, _event: JsValue) {
+    if !current(rc, generation) {
+        return;
+    }
+    {
+        let mut inner = rc.borrow_mut();
+        inner.status = Status::Online;
+        inner.backoff_ms = MIN_BACKOFF_MS;
+    }
+    pump(rc);
+    emit(rc, "status");
+}
+
+fn on_message(rc: &Rc<RefCell<Inner>>, generation: u32, event: JsValue) {
+    if !current(rc, generation) {
+        return;
+    }
+    let Ok(event) = event.dyn_into::<MessageEvent>() else {
+        return;
+    };
+    let Ok(buffer) = event.data().dyn_into::<js_sys::ArrayBuffer>() else {
+        return;
+    };
+    let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
+    receive(rc, &bytes);
+    pump(rc);
+}
+
+/// Applies one sync message from the server; persists and announces what it changed.
+fn receive(rc: &Rc<RefCell<Inner>>, bytes: &[u8]) {
+    let (changed, failed) = {
+        let mut inner = rc.borrow_mut();
+        let inner = &mut *inner;
+        let before = inner.session.cart.heads();
+        let pending_before = inner.session.pending();
+        match inner
+            .session
+            .cart
+            .receive_sync_message(&mut inner.sync, bytes)
+        {
+            Err(e) => (false, Some(cart_error("SYNC_FAILED", &e.to_string()))),
+            Ok(()) => {
+                if let Some(heads) = inner.sync.peer_heads() {
+                    if heads != inner.session.server_heads {
+                        inner.session.server_heads = heads;
+                        inner.save_server_heads();
+                    }
+                }
+                let mut changed = inner.session.cart.heads() != before;
+                if changed {
+                    inner.save_doc();
+                }
+                changed |= inner.reconcile();
+                (changed || inner.session.pending() != pending_before, None)
+            }
+        }
+    };
+    if let Some(error) = failed {
+        crate::client::emit_error(rc, error);
+    }
+    if changed {
+        emit(rc, "change");
+    }
+}
+
+fn on_close(rc: &Rc<RefCell<Inner>>, generation: u32, _event: JsValue) {
+    if !current(rc, generation) {
+        return;
+    }
+    {
+        let mut inner = rc.borrow_mut();
+        inner.socket = None;
+        inner.status = Status::Offline;
+    }
+    emit(rc, "status");
+    schedule_reconnect(rc);
+}
+
+fn schedule_reconnect(rc: &Rc<RefCell<Inner>>) {
+    let mut inner = rc.borrow_mut();
+    if !inner.wanted_online || inner.reconnect_timer.is_some() {
+        return;
+    }
+    // Exponential backoff with jitter, so a fleet of tabs does not reconnect in lockstep after an outage.
+    let delay =
+        inner.backoff_ms + (js_sys::Math::random() * f64::from(inner.backoff_ms) / 2.0) as i32;
+    inner.backoff_ms = (inner.backoff_ms * 2).min(MAX_BACKOFF_MS);
+    let weak = Rc::downgrade(rc);
+    let retry = Closure::once_into_js(move || {
+        if let Some(rc) = weak.upgrade() {
+            rc.borrow_mut().reconnect_timer = None;
+            connect(&rc);
+        }
+    });
+    inner.reconnect_timer = retry
+        .dyn_ref::<js_sys::Function>()
+        .and_then(|f| js::set_timeout(f, delay));
+}
+
+/// Sends the server whatever it still lacks: over the socket, or with an HTTP exchange.
+pub fn pump(rc: &Rc<RefCell<Inner>>) {
+    let transport = rc.borrow().transport;
+    if transport == Transport::Http {
+        http_sync(rc);
+        return;
+    }
+    let mut inner = rc.borrow_mut();
+    let inner = &mut *inner;
+    let Some(socket) = &inner.socket else { return };
+    if socket.ws.ready_state() != WebSocket::OPEN {
+        return;
+    }
+    while let Some(message) = inner.session.cart.generate_sync_message(&mut inner.sync) {
+        if socket.ws.send_with_u8_array(&message).is_err() {
+            break;
+        }
+    }
+}
+
+/// Runs HTTP sync exchanges until neither side has news, then polls again later.
+fn http_sync(rc: &Rc<RefCell<Inner>>) {
+    {
+        let mut inner = rc.borrow_mut();
+        if inner.http_busy || !inner.wanted_online {
+            return;
+        }
+        inner.http_busy = true;
+        // The server keeps no state between exchanges, so every round starts by announcing our heads again
+        // (keeping only the heads both sides are known to share, so the announcement stays small).
+        inner.sync = SyncState::decode(&inner.sync.encode()).unwrap_or_default();
+    }
+    let rc = rc.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let result = http_rounds(&rc).await;
+        let status = if result.is_ok() {
+            Status::Online
+        } else {
+            Status::Offline
+        };
+        let changed_status = {
+            let mut inner = rc.borrow_mut();
+            inner.http_busy = false;
+            let changed = inner.status != status;
+            inner.status = status;
+            if result.is_ok() {
+                inner.backoff_ms = MIN_BACKOFF_MS;
+            }
+            changed
+        };
+        if changed_status {
+            emit(&rc, "status");
+        }
+        schedule_poll(&rc, result.is_ok());
+    });
+}
+
+fn schedule_poll(rc: &Rc<RefCell<Inner>>, ok: bool) {
+    let mut inner = rc.borrow_mut();
+    if !inner.wanted_online || inner.reconnect_timer.is_some() {
+        return;
+    }
+    let delay = if ok { HTTP_POLL_MS } else { inner.backoff_ms };
+    if !ok {
+        inner.backoff_ms = (inner.backoff_ms * 2).min(MAX_BACKOFF_MS);
+    }
+    let weak = Rc::downgrade(rc);
+    let again = Closure::once_into_js(move || {
+        if let Some(rc) = weak.upgrade() {
+            rc.borrow_mut().reconnect_timer = None;
+            http_sync(&rc);
+        }
+    });
+    inner.reconnect_timer = again
+        .dyn_ref::<js_sys::Function>()
+        .and_then(|f| js::set_timeout(f, delay));
+}
+
+async fn http_rounds(rc: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
+    for _ in 0..20 {
+        let (url, message, token) = {
+            let mut inner = rc.borrow_mut();
+            let inner = &mut *inner;
+            let url = format!("{}{}", inner.base_url, path(&inner.session.who));
+            let token = match &inner.session.who {
+                Who::User { token, .. } => Some(token.clone()),
+                Who::Guest { .. } => None,
+            };
+            (
+                url,
+                inner.session.cart.generate_sync_message(&mut inner.sync),
+                token,
+            )
+        };
+        let Some(message) = message else {
+            return Ok(());
+        };
+        let reply = post(&url, &message, token.as_deref()).await?;
+        if !reply.is_empty() {
+            receive(rc, &reply);
+        }
+    }
+    Ok(())
+}
+
+async fn post(url: &str, body: &[u8], token: Option<&str>) -> Result<Vec<u8>, JsValue> {
+    let init = js_sys::Object::new();
+    js::set(&init, "method", &"POST".into());
+    js::set(&init, "body", &js_sys::Uint8Array::from(body).into());
+    let headers = js_sys::Object::new();
+    js::set(&headers, "content-type", &"application/octet-stream".into());
+    if let Some(token) = token {
+        js::set(&headers, "authorization", &format!("Bearer {token}").into());
+    }
+    js::set(&init, "headers", &headers);
+    let fetch: js_sys::Function = js::global("fetch").dyn_into()?;
+    let response = JsFuture::from(js_sys::Promise::from(fetch.call2(
+        &JsValue::UNDEFINED,
+        &url.into(),
+        &init,
+    )?))
+    .await?;
+    if js::get(&response, "ok").as_bool() != Some(true) {
+        return Err(cart_error(
+            "SYNC_FAILED",
+            "the server refused an HTTP sync exchange",
+        ));
+    }
+    let array_buffer: js_sys::Function = js::get(&response, "arrayBuffer").dyn_into()?;
+    let buffer = JsFuture::from(js_sys::Promise::from(array_buffer.call0(&response)?)).await?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}

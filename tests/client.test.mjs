@@ -1,0 +1,252 @@
+// The browser library (the npm package built by `make client`) under Node 22 with a real localStorage
+// (--experimental-webstorage), against the real worker: persistence, errors, corrupt and full storage, two
+// devices with offline edits, login merge, logout, and the HTTP transport. Cross-tab events need a browser.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { base, call } from './support/cart.mjs';
+import { initSync, CartClient } from '../client-wasm/pkg/cart_client.js';
+
+before(() => {
+  initSync({ module: readFileSync(new URL('../client-wasm/pkg/cart_client_bg.wasm', import.meta.url)) });
+  assert.ok(globalThis.localStorage, 'run with --experimental-webstorage --localstorage-file=...');
+});
+
+let n = 0;
+const prefix = () => `t${process.pid}-${n++}`;
+const qtys = (view) => Object.fromEntries(view.lines.map((l) => [l.sku, l.qty]));
+const until = async (predicate, ms = 10_000) => {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+};
+const devToken = async (userId) => (await call('POST', '/v1/dev/token', { json: { userId } })).body.token;
+const newUser = () => `u-${process.pid}-${n++}-${Math.random().toString(36).slice(2, 8)}`;
+
+test('a guest cart survives re-creating the client, with the same id', () => {
+  const key = prefix();
+  const first = new CartClient(base, { storageKey: key, autoConnect: false });
+  first.add('MUG', 2);
+  const { cartId } = first.view();
+  assert.match(cartId, /^[A-Za-z0-9_-]{22}$/);
+  first.free();
+  const again = new CartClient(base, { storageKey: key, autoConnect: false });
+  assert.equal(again.view().cartId, cartId);
+  assert.deepEqual(qtys(again.view()), { MUG: 2 });
+  again.free();
+});
+
+test('errors are real Error objects named CartError with a stable code', () => {
+  const cart = new CartClient(base, { storageKey: prefix(), autoConnect: false });
+  const cases = [
+    [() => cart.add('no spaces'), 'INVALID_SKU'],
+    [() => cart.add('A', 0), 'INVALID_QUANTITY'],
+    [() => cart.setSelected('ABSENT', false), 'LINE_NOT_FOUND'],
+    [() => cart.login('not-a-token'), 'INVALID_TOKEN'],
+  ];
+  for (const [f, code] of cases) {
+    assert.throws(f, (e) => e instanceof Error && e.name === 'CartError' && e.code === code && typeof e.stack === 'string');
+  }
+  cart.add('A', 999);
+  assert.throws(() => cart.add('A', 1), (e) => e.code === 'QUANTITY_LIMIT');
+  assert.deepEqual(qtys(cart.view()), { A: 999 }, 'failed edits change nothing');
+  cart.free();
+});
+
+test('every edit notifies subscribers with the new view, and unsubscribing stops it', () => {
+  const cart = new CartClient(base, { storageKey: prefix(), autoConnect: false });
+  const seen = [];
+  const stop = cart.subscribe((view) => seen.push(view.itemCount));
+  cart.add('A', 1);
+  cart.add('A', 2);
+  stop();
+  cart.add('A', 1);
+  assert.deepEqual(seen, [1, 3]);
+  cart.free();
+});
+
+test('a corrupt session is reported, kept aside, and a clean guest cart starts', async () => {
+  const key = prefix();
+  localStorage.setItem(`${key}:session`, '{this is not json');
+  const cart = new CartClient(base, { storageKey: key, autoConnect: false });
+  const errors = [];
+  cart.addEventListener('error', (e) => errors.push(e.detail.code));
+  await until(() => errors.length > 0);
+  assert.deepEqual(errors, ['STORAGE_CORRUPT']);
+  const kept = Object.keys(localStorage).filter((k) => k.startsWith(`${key}:corrupt:session:`));
+  assert.equal(kept.length, 1);
+  assert.equal(localStorage.getItem(kept[0]), '{this is not json');
+  cart.add('WORKS', 1);
+  assert.equal(cart.view().lineCount, 1);
+  cart.free();
+});
+
+test('a corrupt stored cart is kept aside and recovered from the server', async () => {
+  const key = prefix();
+  const online = new CartClient(base, { storageKey: key });
+  online.add('SAFE', 3);
+  assert.equal(await online.flush(), true);
+  const { cartId } = online.view();
+  online.free();
+  localStorage.setItem(`${key}:doc:guest:${cartId}`, 'AAAAAAAA'); // valid base64, not a cart
+  const cart = new CartClient(base, { storageKey: key });
+  const errors = [];
+  cart.addEventListener('error', (e) => errors.push(e.detail.code));
+  await until(() => cart.view().lineCount === 1);
+  assert.deepEqual(qtys(cart.view()), { SAFE: 3 });
+  assert.equal(cart.view().cartId, cartId);
+  assert.ok(errors.includes('STORAGE_CORRUPT'));
+  cart.free();
+});
+
+test('a full LocalStorage is reported and the cart keeps working in memory', async () => {
+  const cart = new CartClient(base, { storageKey: prefix(), autoConnect: false });
+  const errors = [];
+  cart.addEventListener('error', (e) => errors.push(e.detail.code));
+  // Fill LocalStorage to the last few bytes, in ever smaller pieces.
+  const filler = [];
+  for (let size = 1024 * 1024; size >= 8; size = Math.floor(size / 4)) {
+    const chunk = 'x'.repeat(size);
+    for (;;) {
+      const key = `filler-${process.pid}-${filler.length}`;
+      try {
+        localStorage.setItem(key, chunk);
+        filler.push(key);
+      } catch {
+        break;
+      }
+      assert.ok(filler.length < 10_000, 'LocalStorage never ran out of room');
+    }
+  }
+  try {
+    cart.add('BIG-DAY', 1);
+    await until(() => errors.includes('STORAGE_FULL'));
+    assert.equal(cart.view().persisted, false);
+    assert.deepEqual(qtys(cart.view()), { 'BIG-DAY': 1 });
+  } finally {
+    filler.forEach((k) => localStorage.removeItem(k));
+  }
+  cart.add('BIG-DAY', 1);
+  assert.equal(cart.view().persisted, true, 'writes succeed again once there is room');
+  cart.free();
+});
+
+test('two devices of one user, one offline, both edit and converge without losing an add', async () => {
+  const token = await devToken(newUser());
+  const phone = new CartClient(base, { storageKey: prefix() });
+  const laptop = new CartClient(base, { storageKey: prefix() });
+  phone.login(token);
+  laptop.login(token);
+  phone.add('SHARED', 1);
+  assert.equal(await phone.flush(), true);
+  await until(() => laptop.view().lines.length === 1);
+  phone.disconnect();
+  phone.add('SHARED', 2);
+  phone.add('PHONE-ONLY', 1);
+  laptop.add('SHARED', 4);
+  laptop.remove('SHARED'); // removes what the laptop saw: 1 + 4, not the phone's offline 2
+  assert.equal(phone.view().status, 'offline');
+  assert.ok(phone.view().pending > 0);
+  phone.connect();
+  assert.equal(await phone.flush(), true);
+  assert.equal(await laptop.flush(), true);
+  await until(() => phone.view().version === laptop.view().version);
+  assert.deepEqual(qtys(phone.view()), { SHARED: 2, 'PHONE-ONLY': 1 });
+  assert.deepEqual(qtys(laptop.view()), qtys(phone.view()));
+  const server = await call('GET', '/v1/me/cart', { token });
+  assert.deepEqual(qtys(server.body), qtys(phone.view()));
+  phone.free();
+  laptop.free();
+});
+
+test('login while offline merges the guest cart, and the merge reaches the server on reconnect', async () => {
+  const userId = newUser();
+  const token = await devToken(userId);
+  await call('POST', '/v1/me/cart/lines', { json: { sku: 'ALREADY', qty: 5 }, token });
+  const cart = new CartClient(base, { storageKey: prefix() });
+  cart.add('ALREADY', 2);
+  cart.disconnect();
+  cart.add('OFFLINE', 1);
+  const report = cart.login(token, 'max');
+  assert.deepEqual(report.added.sort(), ['ALREADY', 'OFFLINE']); // the server's copy is not here yet
+  assert.equal(cart.view().userId, userId);
+  cart.connect();
+  assert.equal(await cart.flush(), true);
+  await until(() => cart.view().lines.some((l) => l.sku === 'ALREADY' && l.qty === 5));
+  const server = (await call('GET', '/v1/me/cart', { token })).body;
+  // max(5 on the server, 2 from the guest) = 5: the guest's contribution never doubles the user's line.
+  assert.deepEqual(qtys(server), { ALREADY: 5, OFFLINE: 1 });
+  assert.equal(cart.login(token).alreadyMerged, true, 'logging in again merges nothing twice');
+  cart.free();
+});
+
+test('sum policy adds the guest quantities; merging the same guest state twice counts once', async () => {
+  const token = await devToken(newUser());
+  const key = prefix();
+  const tab1 = new CartClient(base, { storageKey: key, autoConnect: false });
+  tab1.add('SOCKS', 2);
+  const tab2 = new CartClient(base, { storageKey: key, autoConnect: false }); // same browser: same guest state
+  tab1.login(token, 'sum');
+  tab2.login(token, 'sum');
+  tab1.connect();
+  tab2.connect();
+  assert.equal(await tab1.flush(), true);
+  assert.equal(await tab2.flush(), true);
+  const server = (await call('GET', '/v1/me/cart', { token })).body;
+  assert.deepEqual(qtys(server), { SOCKS: 2 });
+  tab1.free();
+  tab2.free();
+});
+
+test('logout flushes, removes the user cart from this browser and starts a fresh guest cart', async () => {
+  const userId = newUser();
+  const token = await devToken(userId);
+  const key = prefix();
+  const cart = new CartClient(base, { storageKey: key });
+  const guestId = cart.view().cartId;
+  cart.login(token);
+  cart.add('KEEP', 1);
+  assert.equal(await cart.logout(), true);
+  const view = cart.view();
+  assert.equal(view.userId, undefined, 'signed out');
+  assert.notEqual(view.cartId, guestId);
+  assert.equal(view.lineCount, 0);
+  assert.deepEqual(Object.keys(localStorage).filter((k) => k.startsWith(key) && k.includes(userId)), []);
+  const server = (await call('GET', '/v1/me/cart', { token })).body;
+  assert.deepEqual(qtys(server), { KEEP: 1 }, 'the change reached the server before the cart left');
+  cart.free();
+});
+
+test('logout while offline keeps the pending changes aside and brings them back at the next login', async () => {
+  const userId = newUser();
+  const token = await devToken(userId);
+  const key = prefix();
+  const cart = new CartClient(base, { storageKey: key });
+  cart.login(token);
+  assert.equal(await cart.flush(), true);
+  cart.disconnect();
+  cart.add('UNSENT', 1);
+  assert.equal(await cart.logout(200), false);
+  assert.ok(localStorage.getItem(`${key}:pending:user:${userId}`));
+  cart.login(token);
+  assert.deepEqual(qtys(cart.view()), { UNSENT: 1 });
+  cart.connect();
+  assert.equal(await cart.flush(), true);
+  assert.deepEqual(qtys((await call('GET', '/v1/me/cart', { token })).body), { UNSENT: 1 });
+  cart.free();
+});
+
+test('the HTTP transport syncs where WebSockets are not used', async () => {
+  const cart = new CartClient(base, { storageKey: prefix(), transport: 'http' });
+  cart.add('VIA-HTTP', 2);
+  assert.equal(await cart.flush(), true);
+  const server = (await call('GET', `/v1/carts/${cart.view().cartId}`)).body;
+  assert.deepEqual(qtys(server), { 'VIA-HTTP': 2 });
+  await call('POST', `/v1/carts/${cart.view().cartId}/lines`, { json: { sku: 'FROM-SERVER', qty: 1 } });
+  cart.disconnect();
+  cart.connect();
+  await until(() => cart.view().lines.length === 2);
+  cart.free();
+});
