@@ -41,7 +41,7 @@ impl Target {
 }
 
 /// Answers one request; every failure becomes a coded JSON error.
-pub async fn handle(req: Request, env: Env) -> Response {
+pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
     let origin = req.headers().get("origin").ok().flatten();
     let own_origin = req
         .url()
@@ -53,11 +53,14 @@ pub async fn handle(req: Request, env: Env) -> Response {
     } else {
         route(req, &env).await
     };
-    let mut response = result.unwrap_or_else(|e| e.to_response());
+    let mut response = match result {
+        Ok(response) => response,
+        Err(e) => e.to_response()?,
+    };
     if response.status_code() != 101 {
         cors.decorate(&mut response, origin.as_deref());
     }
-    response
+    Ok(response)
 }
 
 async fn route(mut req: Request, env: &Env) -> ApiResult<Response> {

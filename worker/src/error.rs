@@ -43,28 +43,19 @@ impl ApiError {
         Self::new(500, "INTERNAL", "internal error")
     }
 
-    /// The error as a JSON response. Building it cannot fail for these plain values; if it somehow did, a bare
-    /// 500 is still an answer.
-    pub fn to_response(&self) -> Response {
+    /// The error as a JSON response.
+    pub fn to_response(&self) -> worker::Result<Response> {
         let body = Body {
             error: Inner {
                 code: self.code,
                 message: &self.message,
             },
         };
-        let response = Response::from_json(&body).map(|r| r.with_status(self.status));
-        let mut response = match response {
-            Ok(r) => r,
-            Err(_) => Response::empty()
-                .map(|r| r.with_status(500))
-                .unwrap_or_else(|_| {
-                    Response::error("internal error", 500).expect("a plain 500 response")
-                }),
-        };
+        let mut response = Response::from_json(&body)?.with_status(self.status);
         if self.status == 401 {
-            let _ = response.headers_mut().set("WWW-Authenticate", "Bearer");
+            response.headers_mut().set("WWW-Authenticate", "Bearer")?;
         }
-        response
+        Ok(response)
     }
 }
 

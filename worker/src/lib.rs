@@ -22,5 +22,5 @@ use worker::{event, Context, Env, Request, Response, Result};
 /// Entry point for every request the static assets did not answer.
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    Ok(api::handle(req, env).await)
+    api::handle(req, env).await
 }

@@ -59,9 +59,10 @@ impl DurableObject for CartObject {
             Vec::new()
         };
         // Nothing below awaits.
-        Ok(self
-            .handle(&path, &req, body)
-            .unwrap_or_else(|e| e.to_response()))
+        match self.handle(&path, &req, body) {
+            Ok(response) => Ok(response),
+            Err(e) => e.to_response(),
+        }
     }
 
     async fn websocket_message(
