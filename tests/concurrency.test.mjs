@@ -2,24 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { base, call, newCartId } from './support/cart.mjs';
-
-/** POSTs JSON through `agent` with node:http, resolving to the status code. */
-function post(agent, path, json) {
-  return new Promise((resolve, reject) => {
-    const body = JSON.stringify(json);
-    const req = http.request(`${base}${path}`, {
-      method: 'POST',
-      agent,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-    }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+import { base, call, newCartId, send } from './support/cart.mjs';
 
 test('200 parallel adds to one cart from several connections sum exactly', async () => {
   const id = newCartId();
@@ -27,7 +10,7 @@ test('200 parallel adds to one cart from several connections sum exactly', async
   const agents = Array.from({ length: 4 }, () => new http.Agent({ keepAlive: true, maxSockets: 8 }));
   const statuses = await Promise.all(
     Array.from({ length: 200 }, (_, i) =>
-      post(agents[i % agents.length], `/v1/carts/${id}/lines`, { sku: i % 2 ? 'ODD' : 'EVEN', qty: 1 }),
+      send(agents[i % agents.length], 'POST', `${base}/v1/carts/${id}/lines`, { sku: i % 2 ? 'ODD' : 'EVEN', qty: 1 }),
     ),
   );
   agents.forEach((a) => a.destroy());

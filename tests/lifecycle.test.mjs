@@ -3,23 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { call, newCartId, startServer } from './support/cart.mjs';
-
-function post(agent, url, json) {
-  return new Promise((resolve) => {
-    const body = JSON.stringify(json);
-    const req = http.request(url, {
-      method: 'POST',
-      agent,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-    }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    });
-    req.on('error', () => resolve(0)); // the server died mid-request: not acknowledged
-    req.end(body);
-  });
-}
+import { call, newCartId, send, startServer } from './support/cart.mjs';
 
 /** Runs `count` tasks with at most `width` in flight. */
 async function pool(count, width, task) {
@@ -40,7 +24,7 @@ test('every acknowledged write survives a restart and a hard kill of the server'
   const id = newCartId();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
   try {
-    const statuses = await pool(40, 8, (i) => post(agent, `${server.url}/v1/carts/${id}/lines`, { sku: `S${i % 5}`, qty: 1 }));
+    const statuses = await pool(40, 8, (i) => send(agent, 'POST', `${server.url}/v1/carts/${id}/lines`, { sku: `S${i % 5}`, qty: 1 }));
     assert.ok(statuses.every((s) => s === 200));
     const before = (await call('GET', `/v1/carts/${id}`, { url: server.url })).body;
     assert.equal(before.itemCount, 40);
@@ -52,7 +36,7 @@ test('every acknowledged write survives a restart and a hard kill of the server'
     assert.equal(afterRestart.version, before.version);
 
     // A hard kill in the middle of a write load: whatever got a 2xx must be there afterwards.
-    const load = pool(400, 8, (i) => post(agent, `${server.url}/v1/carts/${id}/lines`, { sku: 'UNDER-LOAD', qty: 1 }));
+    const load = pool(400, 8, (i) => send(agent, 'POST', `${server.url}/v1/carts/${id}/lines`, { sku: 'UNDER-LOAD', qty: 1 }));
     await new Promise((r) => setTimeout(r, 400));
     await server.stop('SIGKILL');
     const acked = (await load).filter((s) => s === 200).length;
@@ -77,16 +61,9 @@ test('10,000 edits: storage stays bounded by compaction and a restart reloads th
     const statuses = await pool(10_000, 16, (i) => {
       const sku = `SKU-${i % 120}`;
       if (i >= 120 && i % 5 === 0) {
-        return new Promise((resolve) => {
-          const body = JSON.stringify({ qty: 1 + (i % 7) });
-          const req = http.request(`${server.url}/v1/carts/${id}/lines/${sku}`, {
-            method: 'PATCH', agent, headers: { 'content-type': 'application/json', 'content-length': body.length },
-          }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
-          req.on('error', () => resolve(0));
-          req.end(body);
-        });
+        return send(agent, 'PATCH', `${server.url}/v1/carts/${id}/lines/${sku}`, { qty: 1 + (i % 7) });
       }
-      return post(agent, `${server.url}/v1/carts/${id}/lines`, { sku, qty: 1 });
+      return send(agent, 'POST', `${server.url}/v1/carts/${id}/lines`, { sku, qty: 1 });
     });
     assert.equal(statuses.filter((s) => s !== 200).length, 0, 'every edit was acknowledged');
     const view = (await call('GET', `/v1/carts/${id}`, { url: server.url })).body;

@@ -113,7 +113,7 @@ fn open_socket(rc: &Rc<RefCell<Inner>>) {
         Ok(ws) => ws,
         Err(_) => {
             drop(inner);
-            schedule_reconnect(rc);
+            schedule_retry(rc, false);
             return;
         }
     };
@@ -223,22 +223,27 @@ fn on_close(rc: &Rc<RefCell<Inner>>, generation: u32, _event: JsValue) {
         inner.status = Status::Offline;
     }
     emit(rc, "status");
-    schedule_reconnect(rc);
+    schedule_retry(rc, false);
 }
 
-fn schedule_reconnect(rc: &Rc<RefCell<Inner>>) {
+/// Calls [`connect`] again later: after [`HTTP_POLL_MS`] when `poll`ing after a good HTTP exchange, otherwise
+/// after the backoff, which then doubles. The backoff has jitter so a fleet of tabs does not reconnect in lockstep
+/// after an outage.
+fn schedule_retry(rc: &Rc<RefCell<Inner>>, poll: bool) {
     let mut inner = rc.borrow_mut();
     if !inner.wanted_online || inner.reconnect_timer.is_some() {
         return;
     }
-    // Exponential backoff with jitter, so a fleet of tabs does not reconnect in lockstep after an outage.
-    let delay =
-        inner.backoff_ms + (js_sys::Math::random() * f64::from(inner.backoff_ms) / 2.0) as i32;
-    inner.backoff_ms = (inner.backoff_ms * 2).min(MAX_BACKOFF_MS);
+    let delay = if poll {
+        HTTP_POLL_MS
+    } else {
+        let base = inner.backoff_ms;
+        inner.backoff_ms = (base * 2).min(MAX_BACKOFF_MS);
+        base + (js_sys::Math::random() * f64::from(base) / 2.0) as i32
+    };
     let weak = Rc::downgrade(rc);
     let retry = Closure::once_into_js(move || {
         if let Some(rc) = weak.upgrade() {
-            rc.borrow_mut().reconnect_timer = None;
             connect(&rc);
         }
     });
@@ -300,29 +305,8 @@ fn http_sync(rc: &Rc<RefCell<Inner>>) {
         if changed_status {
             emit(&rc, "status");
         }
-        schedule_poll(&rc, result.is_ok());
+        schedule_retry(&rc, result.is_ok());
     });
-}
-
-fn schedule_poll(rc: &Rc<RefCell<Inner>>, ok: bool) {
-    let mut inner = rc.borrow_mut();
-    if !inner.wanted_online || inner.reconnect_timer.is_some() {
-        return;
-    }
-    let delay = if ok { HTTP_POLL_MS } else { inner.backoff_ms };
-    if !ok {
-        inner.backoff_ms = (inner.backoff_ms * 2).min(MAX_BACKOFF_MS);
-    }
-    let weak = Rc::downgrade(rc);
-    let again = Closure::once_into_js(move || {
-        if let Some(rc) = weak.upgrade() {
-            rc.borrow_mut().reconnect_timer = None;
-            http_sync(&rc);
-        }
-    });
-    inner.reconnect_timer = again
-        .dyn_ref::<js_sys::Function>()
-        .and_then(|f| js::set_timeout(f, delay));
 }
 
 async fn http_rounds(rc: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {

@@ -1,6 +1,7 @@
 // Helpers shared by the integration tests: the server under test, ids, requests, tokens.
 import { createHmac, randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,26 @@ export async function call(method, path, { json, body, headers = {}, token, url 
   let parsed = text;
   if ((res.headers.get('content-type') ?? '').includes('application/json') && text) parsed = JSON.parse(text);
   return { status: res.status, headers: res.headers, body: parsed };
+}
+
+/**
+ * Sends JSON with node:http through `agent` (so tests control how many connections carry the load) and resolves
+ * to the status code, or 0 when the connection failed (the server died mid-request: not acknowledged).
+ */
+export function send(agent, method, url, json) {
+  return new Promise((resolve) => {
+    const body = JSON.stringify(json);
+    const req = http.request(url, {
+      method,
+      agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', () => resolve(0));
+    req.end(body);
+  });
 }
 
 /** Signs an HS256 JWT with the test server's key (or another). */
