@@ -82,6 +82,34 @@ fn main() {
     c.bench_function("load_a_120_line_cart_after_10000_edits", |b| {
         b.iter(|| Cart::load(black_box(&long_bytes)).expect("load"))
     });
+    // The Durable Object's write path on a long history: one edit, its incremental save and the view to reply with.
+    let mut i = 0usize;
+    c.bench_function(
+        "edit_save_and_view_of_a_120_line_cart_after_10000_edits",
+        |b| {
+            b.iter(|| {
+                i += 1;
+                let sku = format!("SKU-{}", i % 120);
+                if long.add(&sku, 1).is_err() {
+                    long.set_quantity(&sku, 1).expect("set");
+                }
+                black_box((long.save_incremental(), long.view()))
+            })
+        },
+    );
+    let mut fresh = cart_with_lines(4, "SKU-", 0..120);
+    fresh.save_incremental();
+    let mut j = 0usize;
+    c.bench_function("edit_save_and_view_of_a_fresh_120_line_cart", |b| {
+        b.iter(|| {
+            j += 1;
+            let sku = format!("SKU-{}", j % 120);
+            if fresh.add(&sku, 1).is_err() {
+                fresh.set_quantity(&sku, 1).expect("set");
+            }
+            black_box((fresh.save_incremental(), fresh.view()))
+        })
+    });
     c.bench_function("view_of_a_120_line_cart_after_10000_edits", |b| {
         b.iter(|| black_box(long.view()))
     });
@@ -102,6 +130,8 @@ fn main() {
         "add_one_item_to_a_120_line_cart",
         "login_merge_120_guest_lines_into_120_user_lines",
         "load_a_120_line_cart_after_10000_edits",
+        "edit_save_and_view_of_a_fresh_120_line_cart",
+        "edit_save_and_view_of_a_120_line_cart_after_10000_edits",
         "view_of_a_120_line_cart_after_10000_edits",
     ] {
         println!(

@@ -5,6 +5,7 @@ use automerge::{
     transaction::{CommitOptions, Transaction},
     ActorId, Automerge, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode,
 };
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use thiserror::Error;
 
@@ -105,6 +106,9 @@ pub struct Cart {
     pub(crate) clock: Clock,
     /// Heads at the last full or incremental save, for [`Cart::save_incremental`].
     saved_heads: Vec<ChangeHash>,
+    /// The lines as of the heads stored with them. Local edits update it in place, so an edit and the view after
+    /// it cost the same however long the history; anything else that moves the heads makes it stale.
+    cache: RefCell<Option<(Vec<ChangeHash>, BTreeMap<String, RawLine>)>>,
 }
 
 impl std::fmt::Debug for Cart {
@@ -139,6 +143,7 @@ impl Cart {
             containers: Containers::fixed(),
             clock: system_clock,
             saved_heads: Vec::new(),
+            cache: RefCell::new(None),
         }
     }
 
@@ -181,8 +186,21 @@ impl Cart {
     /// Saves the changes made or received since the last [`Cart::save`] or [`Cart::save_incremental`]; empty when
     /// there are none. Concatenating a full save with all later incremental saves loads to the same cart.
     pub fn save_incremental(&mut self) -> Vec<u8> {
+        let heads = self.doc.get_heads();
+        if heads == self.saved_heads {
+            return Vec::new();
+        }
+        // The common case, one local edit on top of the last save, needs no walk of the change graph.
+        if let Some(change) = self.doc.get_last_local_change() {
+            let mut deps = change.deps().to_vec();
+            deps.sort();
+            if heads == [change.hash()] && deps == self.saved_heads {
+                self.saved_heads = heads;
+                return change.raw_bytes().to_vec();
+            }
+        }
         let bytes = self.doc.save_after(&self.saved_heads);
-        self.saved_heads = self.doc.get_heads();
+        self.saved_heads = heads;
         bytes
     }
 
@@ -278,7 +296,34 @@ impl Cart {
     }
 
     pub(crate) fn raw_lines(&self, heads: Option<&[ChangeHash]>) -> BTreeMap<String, RawLine> {
-        schema::read_lines(&self.doc, &self.containers, heads)
+        if heads.is_some() {
+            return schema::read_lines(&self.doc, &self.containers, heads);
+        }
+        let current = self.doc.get_heads();
+        if let Some((cached_heads, lines)) = &*self.cache.borrow() {
+            if *cached_heads == current {
+                return lines.clone();
+            }
+        }
+        let lines = schema::read_lines(&self.doc, &self.containers, None);
+        *self.cache.borrow_mut() = Some((current, lines.clone()));
+        lines
+    }
+
+    /// Records `lines` as the state at the current heads, after a local edit whose effect the caller applied to
+    /// them. Tests compare this against a fresh read after every step (`cache_matches_a_fresh_read`).
+    pub(crate) fn remember(&self, lines: BTreeMap<String, RawLine>) {
+        *self.cache.borrow_mut() = Some((self.doc.get_heads(), lines));
+    }
+
+    /// Whether the cached lines equal a fresh read of the document. For tests.
+    #[doc(hidden)]
+    pub fn cache_matches_a_fresh_read(&self) -> bool {
+        let fresh = schema::read_lines(&self.doc, &self.containers, None);
+        match &*self.cache.borrow() {
+            Some((heads, lines)) if *heads == self.doc.get_heads() => *lines == fresh,
+            _ => true,
+        }
     }
 
     /// Runs `f` in one Automerge transaction, committing only if it succeeded and changed something.

@@ -117,7 +117,7 @@ impl Cart {
             }
         }
 
-        let mine = self.raw_lines(None);
+        let mut mine = self.raw_lines(None);
         let mut line_count = mine.values().filter(|l| l.qty() > 0).count();
         let mut writes: Vec<Contribution> = Vec::new();
         for g in guest.view().lines {
@@ -190,6 +190,14 @@ impl Cart {
             )?;
             Ok::<(), MergeError>(())
         })?;
+        for w in writes {
+            let line = mine.entry(w.sku).or_default();
+            line.merges += u64::from(w.give);
+            if let Some((selected, added_at)) = w.new_line {
+                line.start(selected, if added_at > 0 { added_at } else { now });
+            }
+        }
+        self.remember(mine);
         Ok(report)
     }
 

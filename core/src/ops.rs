@@ -5,7 +5,7 @@ use thiserror::Error;
 
 use crate::cart::Cart;
 use crate::limits::{validate_sku, SkuError, MAX_LINES, MAX_QTY};
-use crate::schema::{self, Containers};
+use crate::schema::{self, Containers, RawLine};
 
 /// Why an edit was refused. The cart is unchanged whenever one of these is returned.
 #[derive(Debug, Error)]
@@ -78,7 +78,8 @@ impl Cart {
                 max: MAX_QTY,
             });
         }
-        let (current, line_count) = self.current(sku);
+        let mut lines = self.raw_lines(None);
+        let (current, line_count) = current(&lines, sku);
         if current + n > MAX_QTY {
             return Err(EditError::QuantityLimit { current, adding: n });
         }
@@ -92,8 +93,15 @@ impl Cart {
             if current == 0 {
                 start_line(tx, c, sku, true, now)?;
             }
-            Ok(())
-        })
+            Ok::<(), EditError>(())
+        })?;
+        let line = lines.entry(sku.to_owned()).or_default();
+        line.adds += u64::from(n);
+        if current == 0 {
+            line.start(true, now);
+        }
+        self.remember(lines);
+        Ok(())
     }
 
     /// Sets the quantity of `sku` to `n` (0..=999); 0 removes the line.
@@ -119,7 +127,8 @@ impl Cart {
                 max: MAX_QTY,
             });
         }
-        let (current, line_count) = self.current(sku);
+        let mut lines = self.raw_lines(None);
+        let (current, line_count) = current(&lines, sku);
         if current == 0 && n == 0 {
             // Removing a line that is not there: nothing to record.
             return Ok(());
@@ -133,8 +142,15 @@ impl Cart {
             if current == 0 {
                 start_line(tx, c, sku, true, now)?;
             }
-            Ok(())
-        })
+            Ok::<(), EditError>(())
+        })?;
+        let line = lines.entry(sku.to_owned()).or_default();
+        line.overwrite(n);
+        if current == 0 {
+            line.start(true, now);
+        }
+        self.remember(lines);
+        Ok(())
     }
 
     /// Removes the line for `sku`. Removing an absent line is not an error and records nothing.
@@ -147,42 +163,51 @@ impl Cart {
     /// Selects or deselects the line for `sku` for checkout. Last writer wins, deterministically on every replica.
     pub fn set_selected(&mut self, sku: &str, selected: bool) -> Result<(), EditError> {
         validate_sku(sku)?;
-        let lines = self.raw_lines(None);
+        let mut lines = self.raw_lines(None);
         let line = lines
-            .get(sku)
+            .get_mut(sku)
             .filter(|l| l.qty() > 0)
             .ok_or_else(|| EditError::LineNotFound(sku.to_owned()))?;
         if line.selected.unwrap_or(true) == selected {
             return Ok(());
         }
+        line.selected = Some(selected);
         self.transact(|tx, c| {
             tx.put(&c.selected, sku, selected)?;
-            Ok(())
-        })
+            Ok::<(), EditError>(())
+        })?;
+        self.remember(lines);
+        Ok(())
     }
 
     /// Removes every line this replica can see, in one change. Lines added concurrently elsewhere survive.
     pub fn clear(&mut self) -> Result<(), EditError> {
-        let skus: Vec<String> = self
-            .raw_lines(None)
-            .into_iter()
+        let mut lines = self.raw_lines(None);
+        let skus: Vec<String> = lines
+            .iter()
             .filter(|(_, l)| l.qty() > 0)
-            .map(|(sku, _)| sku)
+            .map(|(sku, _)| sku.clone())
             .collect();
         self.transact(|tx, c| {
             for sku in &skus {
                 overwrite_line(tx, c, sku, 0)?;
             }
-            Ok(())
-        })
+            Ok::<(), EditError>(())
+        })?;
+        for sku in &skus {
+            if let Some(line) = lines.get_mut(sku) {
+                line.overwrite(0);
+            }
+        }
+        self.remember(lines);
+        Ok(())
     }
+}
 
-    /// The quantity of `sku` and the number of lines, as this replica sees them.
-    fn current(&self, sku: &str) -> (u32, usize) {
-        let lines = self.raw_lines(None);
-        let line_count = lines.values().filter(|l| l.qty() > 0).count();
-        (lines.get(sku).map_or(0, |l| l.qty()), line_count)
-    }
+/// The quantity of `sku` and the number of lines in `lines`.
+fn current(lines: &std::collections::BTreeMap<String, RawLine>, sku: &str) -> (u32, usize) {
+    let line_count = lines.values().filter(|l| l.qty() > 0).count();
+    (lines.get(sku).map_or(0, |l| l.qty()), line_count)
 }
 
 /// Marks a line as new: selected as given and stamped `added_at = now`.

@@ -108,6 +108,19 @@ pub(crate) struct RawLine {
 }
 
 impl RawLine {
+    /// What a set (or remove) leaves: `n` as the base, every add and contribution it saw deleted.
+    pub fn overwrite(&mut self, n: u32) {
+        self.base = u64::from(n);
+        self.adds = 0;
+        self.merges = 0;
+    }
+
+    /// What creating a line writes.
+    pub fn start(&mut self, selected: bool, added_at: i64) {
+        self.selected = Some(selected);
+        self.added_at = Some(added_at);
+    }
+
     /// The quantity the shopper sees: the stored sum clamped to `0..=MAX_QTY`.
     pub fn qty(&self) -> u32 {
         let sum = self

@@ -288,6 +288,11 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
         }
         for (r, rep) in reps.iter().enumerate() {
             model.check(r, &rep.cart.view())?;
+            prop_assert!(
+                rep.cart.cache_matches_a_fresh_read(),
+                "replica {}: cached lines drifted",
+                r
+            );
         }
     }
 
@@ -387,6 +392,9 @@ proptest! {
             if case.retry {
                 prop_assert!(cart.merge_guest(&guest, policy).unwrap().already_merged);
             }
+        }
+        for cart in &merged {
+            prop_assert!(cart.cache_matches_a_fresh_read(), "cached lines drifted after the merge");
         }
         let mut first = merged.remove(0);
         for other in merged.iter_mut() {
