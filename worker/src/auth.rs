@@ -141,34 +141,37 @@ mod tests {
     const KEY: &[u8] = b"test-secret";
 
     #[test]
-    fn a_signed_token_verifies_to_its_user() {
-        let token = sign("alice", KEY, 1_000, 60).unwrap();
-        assert_eq!(verify(&token, KEY, 1_010).unwrap(), "alice");
+    fn a_signed_token_verifies_to_its_user() -> Result<(), ApiError> {
+        let token = sign("alice", KEY, 1_000, 60)?;
+        assert_eq!(verify(&token, KEY, 1_010)?, "alice");
+        Ok(())
     }
 
     #[test]
-    fn an_expired_token_is_refused_with_its_own_code() {
-        let token = sign("alice", KEY, 1_000, 60).unwrap();
+    fn an_expired_token_is_refused_with_its_own_code() -> Result<(), ApiError> {
+        let token = sign("alice", KEY, 1_000, 60)?;
         assert_eq!(
             verify(&token, KEY, 1_000 + 60 + LEEWAY_SECS + 1)
                 .unwrap_err()
                 .code,
             "TOKEN_EXPIRED"
         );
+        Ok(())
     }
 
     #[test]
-    fn a_token_signed_with_another_key_is_refused() {
-        let token = sign("alice", b"other", 1_000, 60).unwrap();
+    fn a_token_signed_with_another_key_is_refused() -> Result<(), ApiError> {
+        let token = sign("alice", b"other", 1_000, 60)?;
         assert_eq!(
             verify(&token, KEY, 1_000).unwrap_err().code,
             "INVALID_TOKEN"
         );
+        Ok(())
     }
 
     #[test]
-    fn a_token_with_a_changed_subject_is_refused() {
-        let token = sign("alice", KEY, 1_000, 60).unwrap();
+    fn a_token_with_a_changed_subject_is_refused() -> Result<(), ApiError> {
+        let token = sign("alice", KEY, 1_000, 60)?;
         let parts: Vec<&str> = token.split('.').collect();
         let forged = URL_SAFE_NO_PAD.encode(br#"{"sub":"bob","exp":99999999999}"#);
         let token = format!("{}.{}.{}", parts[0], forged, parts[2]);
@@ -176,6 +179,7 @@ mod tests {
             verify(&token, KEY, 1_000).unwrap_err().code,
             "INVALID_TOKEN"
         );
+        Ok(())
     }
 
     #[test]
@@ -213,7 +217,7 @@ mod tests {
     }
 
     #[test]
-    fn the_authorization_header_must_be_a_bearer_token() {
+    fn the_authorization_header_must_be_a_bearer_token() -> Result<(), ApiError> {
         assert_eq!(
             user_from_header(None, KEY, 0).unwrap_err().code,
             "MISSING_TOKEN"
@@ -224,10 +228,11 @@ mod tests {
                 .code,
             "MISSING_TOKEN"
         );
-        let token = sign("carol", KEY, 0, 60).unwrap();
+        let token = sign("carol", KEY, 0, 60)?;
         assert_eq!(
-            user_from_header(Some(format!("Bearer {token}")), KEY, 0).unwrap(),
+            user_from_header(Some(format!("Bearer {token}")), KEY, 0)?,
             "carol"
         );
+        Ok(())
     }
 }
