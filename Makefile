@@ -1,7 +1,7 @@
 # The two commands: `make dev` serves the storefront and API on http://127.0.0.1:8787; `make test` runs every test.
 # Both install what they need first (pinned, cached under .tools/ and node_modules/).
 
-.PHONY: setup dev test test-core check-core test-integration bench build bundle-size client fmt
+.PHONY: setup dev test test-core check-core test-client-wasm test-integration bench build bundle-size client fmt
 
 setup:
 	bash scripts/setup.sh
@@ -9,7 +9,9 @@ setup:
 dev: setup
 	bash scripts/dev.sh
 
-test: setup
+# The tests also need a browser: Debian's chromium and chromedriver (apt, once).
+test:
+	NEED_BROWSER=1 bash scripts/setup.sh
 	bash scripts/test.sh
 
 # Pieces of `make test`, for a quicker loop.
@@ -18,6 +20,10 @@ test-core:
 
 check-core:
 	bash scripts/check-core.sh
+
+test-client-wasm:
+	NEED_BROWSER=1 bash scripts/setup.sh
+	bash scripts/test-client-wasm.sh
 
 test-integration: setup
 	bash scripts/build-client.sh

@@ -10,6 +10,9 @@ bash scripts/check-core.sh
 echo "== Rust tests (all crates: unit, integration, property and doc tests)"
 cargo test --workspace
 
+echo "== browser library in Node 22 and headless Chromium (wasm-bindgen-test)"
+bash scripts/test-client-wasm.sh
+
 echo "== deploy build (wrangler deploy --dry-run) and its size"
 bash scripts/bundle-size.sh
 

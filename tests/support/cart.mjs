@@ -46,7 +46,11 @@ export function send(agent, method, url, json) {
     }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode));
+      // A connection cut mid-body emits no 'end' and no request error: that reply was not acknowledged.
+      res.on('close', () => resolve(res.complete ? res.statusCode : 0));
+      res.on('error', () => resolve(0));
     });
+    req.setTimeout(60_000, () => req.destroy(new Error('timed out')));
     req.on('error', () => resolve(0));
     req.end(body);
   });
