@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Builds the npm-ready browser package into client-wasm/pkg/: an ES module, its wasm, TypeScript types and
-# package.json. `make client` runs it. Prints the shipped size, raw and gzip.
+# package.json. `make client` runs it, and so does the worker's build (the storefront in www/ serves a copy from
+# www/pkg/). Prints the shipped size, raw and gzip.
 set -euo pipefail
 source "$(dirname "$0")/versions.sh"
 cd "$ROOT"
 out=client-wasm/pkg
 cargo build -q -p cart-client --release --target wasm32-unknown-unknown
+built=target/wasm32-unknown-unknown/release/cart_client.wasm
+if [ "$out/cart_client_bg.wasm" -nt "$built" ] && [ "$out/package.json" -nt "$0" ] && [ -f www/pkg/cart_client.js ]; then
+  echo "client-wasm/pkg is up to date"
+  exit 0
+fi
 rm -rf "$out"
 "$WASM_BINDGEN_BIN" --target web --remove-name-section --remove-producers-section --out-dir "$out" --out-name cart_client \
   target/wasm32-unknown-unknown/release/cart_client.wasm
@@ -27,6 +33,10 @@ cat > "$out/package.json" <<JSON
 }
 JSON
 rm -f "$out/.gitignore"
+# The demo storefront imports the library as plain ES modules from its own origin.
+rm -rf www/pkg
+mkdir -p www/pkg
+cp "$out/cart_client.js" "$out/cart_client_bg.wasm" www/pkg/
 echo "| file | raw bytes | gzip -9 bytes |"
 echo "|---|---|---|"
 for f in cart_client_bg.wasm cart_client.js; do

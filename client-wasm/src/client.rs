@@ -42,7 +42,8 @@ pub struct Inner {
     pub http_busy: bool,
     /// Errors found while holding the state, announced once it is released.
     pub outbox: Vec<JsValue>,
-    storage_listener: Option<Closure<dyn FnMut(StorageEvent)>>,
+    /// Listeners on `globalThis` (other tabs' storage writes, the browser going offline and online).
+    host_listeners: Vec<(&'static str, Closure<dyn FnMut(JsValue)>)>,
 }
 
 impl Inner {
@@ -231,10 +232,10 @@ impl CartClient {
             reconnect_timer: None,
             http_busy: false,
             outbox: Vec::new(),
-            storage_listener: None,
+            host_listeners: Vec::new(),
         }));
         inner.borrow_mut().save_doc();
-        listen_to_other_tabs(&inner);
+        listen_to_host(&inner);
         // Problems found while restoring are announced after the constructor returns, once listeners exist.
         let later = inner.clone();
         wasm_bindgen_futures::spawn_local(async move {
@@ -502,37 +503,40 @@ impl Drop for CartClient {
         if let Some(timer) = inner.reconnect_timer.take() {
             js::clear_timeout(timer);
         }
-        if let Some(listener) = inner.storage_listener.take() {
-            if let Ok(target) = js::global("addEventListener")
-                .dyn_into::<js_sys::Function>()
-                .map(|_| js_sys::global())
-            {
-                let _ = target
-                    .unchecked_ref::<EventTarget>()
-                    .remove_event_listener_with_callback(
-                        "storage",
-                        listener.as_ref().unchecked_ref(),
-                    );
-            }
+        let global: EventTarget = js_sys::global().unchecked_into();
+        for (kind, listener) in inner.host_listeners.drain(..) {
+            let _ = global.remove_event_listener_with_callback(kind, listener.as_ref().unchecked_ref());
         }
     }
 }
 
-/// Other tabs write the same LocalStorage; the `storage` event tells this tab, which merges their cart (or
-/// follows their sign-in or sign-out).
-fn listen_to_other_tabs(rc: &Rc<RefCell<Inner>>) {
+/// Listens to the host: other tabs write the same LocalStorage, and the `storage` event tells this tab, which
+/// merges their cart (or follows their sign-in or sign-out); `offline` and `online` say when the network went away
+/// and came back, so the library reconnects at once rather than at the next backoff tick.
+fn listen_to_host(rc: &Rc<RefCell<Inner>>) {
     if !js::global("addEventListener").is_function() {
         return;
     }
-    let weak = Rc::downgrade(rc);
-    let listener = Closure::<dyn FnMut(StorageEvent)>::new(move |event: StorageEvent| {
-        if let Some(rc) = weak.upgrade() {
-            on_storage(&rc, &event);
-        }
-    });
     let global: EventTarget = js_sys::global().unchecked_into();
-    let _ = global.add_event_listener_with_callback("storage", listener.as_ref().unchecked_ref());
-    rc.borrow_mut().storage_listener = Some(listener);
+    let handlers: [(&'static str, fn(&Rc<RefCell<Inner>>, JsValue)); 3] = [
+        ("storage", |rc, event| {
+            if let Ok(event) = event.dyn_into::<StorageEvent>() {
+                on_storage(rc, &event);
+            }
+        }),
+        ("offline", |rc, _| sync::host_offline(rc)),
+        ("online", |rc, _| sync::host_online(rc)),
+    ];
+    for (kind, handler) in handlers {
+        let weak = Rc::downgrade(rc);
+        let listener = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            if let Some(rc) = weak.upgrade() {
+                handler(&rc, event);
+            }
+        });
+        let _ = global.add_event_listener_with_callback(kind, listener.as_ref().unchecked_ref());
+        rc.borrow_mut().host_listeners.push((kind, listener));
+    }
 }
 
 fn on_storage(rc: &Rc<RefCell<Inner>>, event: &StorageEvent) {

@@ -85,6 +85,34 @@ pub fn disconnect(rc: &Rc<RefCell<Inner>>) {
     emit(rc, "status");
 }
 
+/// The browser lost the network: drop the connection now (a socket may otherwise look open for a long while) and
+/// wait for `online`, with the backoff as a fallback for hosts that never say so.
+pub fn host_offline(rc: &Rc<RefCell<Inner>>) {
+    {
+        let mut inner = rc.borrow_mut();
+        if !inner.wanted_online {
+            return;
+        }
+        inner.generation += 1;
+        inner.socket = None;
+        inner.status = Status::Offline;
+    }
+    emit(rc, "status");
+    schedule_retry(rc, false);
+}
+
+/// The network is back: reconnect at once, with the backoff reset.
+pub fn host_online(rc: &Rc<RefCell<Inner>>) {
+    {
+        let mut inner = rc.borrow_mut();
+        if !inner.wanted_online {
+            return;
+        }
+        inner.backoff_ms = MIN_BACKOFF_MS;
+    }
+    connect(rc);
+}
+
 /// Drops the current connection and opens a new one (after a change of identity).
 pub fn reconnect(rc: &Rc<RefCell<Inner>>) {
     let wanted = {
