@@ -8,7 +8,14 @@ export PATH="$(dirname "$NODE22"):$PATH"
 if [ ! -s .dev.vars ]; then
   echo "CART_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > .dev.vars
 fi
+export PERSIST_TO="${PERSIST_TO:-.wrangler/state}"
+# The catalog lives in Workers KV; load the demo (or $CATALOG_FILE) into the local namespace.
+bash scripts/seed-catalog.sh
 extra=()
+# Extra variables as NAME:VALUE words, e.g. CART_VARS="GUEST_CART_TTL_SECONDS:5 CART_WRITE_BURST:3".
+for var in ${CART_VARS:-}; do
+  extra+=(--var "$var")
+done
 if [ -n "${CART_JWT_SECRET:-}" ]; then
   # A caller-chosen key (the tests sign their own tokens). An --env-file replaces .dev.vars entirely, whereas a
   # --var of the same name loses to .dev.vars, so the key goes in a private env file.
@@ -18,4 +25,4 @@ if [ -n "${CART_JWT_SECRET:-}" ]; then
   extra+=(--env-file "$env_file")
 fi
 exec node_modules/.bin/wrangler dev --local --ip 127.0.0.1 --port "${PORT:-8787}" \
-  --var "ENVIRONMENT:${CART_ENVIRONMENT:-dev}" --persist-to "${PERSIST_TO:-.wrangler/state}" "${extra[@]}" "$@"
+  --var "ENVIRONMENT:${CART_ENVIRONMENT:-dev}" --persist-to "$PERSIST_TO" "${extra[@]}" "$@"

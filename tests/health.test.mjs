@@ -11,10 +11,16 @@ test('health answers ok with the cart schema version', async () => {
   assert.deepEqual(await res.json(), { ok: true, schema: 1 });
 });
 
-test('the storefront page is served from www as a static asset', async () => {
+test('the storefront page and the browser library it imports are served from www as static assets', async () => {
   const res = await fetch(`${base}/`);
   assert.equal(res.status, 200);
-  assert.match(await res.text(), /<title>edge-cart<\/title>/);
+  const html = await res.text();
+  assert.match(html, /<title>edge-cart demo shop<\/title>/);
+  assert.match(html, /<script type="module" src="app.js">/);
+  const wasm = await fetch(`${base}/pkg/cart_client_bg.wasm`);
+  assert.equal(wasm.status, 200);
+  assert.equal(wasm.headers.get('content-type'), 'application/wasm');
+  assert.ok(WebAssembly.validate(new Uint8Array(await wasm.arrayBuffer())));
 });
 
 test('an unknown route is a 404', async () => {

@@ -1,7 +1,7 @@
 // The demo storefront: plain ES modules, no build step. Every cart operation goes through the browser library
 // (client-wasm, served from ./pkg/): it applies at once, persists to LocalStorage, and syncs with the worker.
 import init, { CartClient } from './pkg/cart_client.js';
-import { bySku, catalog, formatPrice } from './catalog.js';
+import { formatPrice, issueOf, ISSUE_TEXT, loadCatalog } from './catalog.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -27,9 +27,10 @@ const MESSAGES = {
 };
 
 let noticeTimer;
-function notice(text, { error = false } = {}) {
+/** Shows a message; `action` ({ label, run }) adds a button, e.g. Undo. */
+function notice(text, { error = false, action } = {}) {
   const el = $('notice');
-  el.textContent = text;
+  el.replaceChildren(text, ...(action ? [' ', h('button', { type: 'button', className: 'secondary', onclick: () => { el.hidden = true; action.run(); } }, action.label)] : []));
   el.classList.toggle('error', error);
   el.hidden = false;
   clearTimeout(noticeTimer);
@@ -82,11 +83,20 @@ function renderAccount(view) {
   $('who').textContent = view.userId ?? '';
 }
 
+/** A removal or clear the shopper can take back. */
+function removing(what, op) {
+  attempt(() => {
+    op();
+    notice(`${what}.`, { action: { label: 'Undo', run: () => attempt(() => cart.undo()) } });
+  });
+}
+
 function lineItem(line) {
   const product = bySku.get(line.sku);
   const name = product?.name ?? line.sku;
-  const setQty = (qty) => attempt(() => cart.setQuantity(line.sku, qty));
-  return h('li', { className: 'line', dataset: { sku: line.sku, qty: String(line.qty), selected: String(line.selected) } },
+  const issue = issueOf(product, line.qty);
+  const setQty = (qty) => (qty === 0 ? removing(`Removed ${name}`, () => cart.setQuantity(line.sku, 0)) : attempt(() => cart.setQuantity(line.sku, qty)));
+  return h('li', { className: `line${issue ? ' flagged' : ''}`, dataset: { sku: line.sku, qty: String(line.qty), selected: String(line.selected), issue: issue ?? '' } },
     h('input', {
       type: 'checkbox', checked: line.selected, id: `select-${line.sku}`,
       'aria-label': `Select ${name} for checkout`,
@@ -94,7 +104,7 @@ function lineItem(line) {
     }),
     h('span', { className: 'name' }, name),
     h('span', { className: 'subtotal' }, product ? formatPrice(product.price * line.qty) : ''),
-    h('span', { className: 'unit' }, product ? `${formatPrice(product.price)} each` : 'not in the catalog'),
+    h('span', { className: 'unit' }, issue ? ISSUE_TEXT[issue](product) : `${formatPrice(product.price)} each`),
     h('div', { className: 'stepper' },
       h('button', { type: 'button', 'aria-label': `One less ${name}`, onclick: () => setQty(line.qty - 1) }, '−'),
       h('input', {
@@ -108,7 +118,7 @@ function lineItem(line) {
       }),
       h('button', { type: 'button', 'aria-label': `One more ${name}`, onclick: () => attempt(() => cart.add(line.sku, 1)) }, '+'),
     ),
-    h('button', { type: 'button', className: 'remove', 'aria-label': `Remove ${name}`, onclick: () => attempt(() => cart.remove(line.sku)) }, 'Remove'),
+    h('button', { type: 'button', className: 'remove', 'aria-label': `Remove ${name}`, onclick: () => removing(`Removed ${name}`, () => cart.remove(line.sku)) }, 'Remove'),
   );
 }
 
@@ -120,10 +130,12 @@ function renderCart(view) {
   $('empty').hidden = view.lineCount > 0;
   $('clear').disabled = view.lineCount === 0;
   $('counts').textContent = `(${plural(view.lineCount, 'line')}, ${plural(view.itemCount, 'item')})`;
-  const total = view.lines
-    .filter((l) => l.selected)
-    .reduce((sum, l) => sum + (bySku.get(l.sku)?.price ?? 0) * l.qty, 0);
+  // Totals cover selected lines that can be bought as they are; flagged lines are greyed out and left out.
+  const buyable = view.lines.filter((l) => l.selected && !issueOf(bySku.get(l.sku), l.qty));
+  const total = buyable.reduce((sum, l) => sum + bySku.get(l.sku).price * l.qty, 0);
   $('selected-total').textContent = formatPrice(total);
+  $('checkout').disabled = buyable.length === 0;
+  $('share').disabled = view.lineCount === 0;
   $('cart-id').textContent = view.cartId ?? `user ${view.userId}`;
   $('version').textContent = view.version.slice(0, 12) || 'new';
 }
@@ -135,12 +147,96 @@ function render(view) {
 }
 
 function renderProducts() {
+  if (catalog.length === 0) {
+    $('products').replaceChildren(h('li', { className: 'empty' }, 'The catalog could not be loaded (offline?). Your cart still works.'));
+    return;
+  }
   $('products').replaceChildren(...catalog.map((p) => h('li', { className: 'product', dataset: { sku: p.sku } },
-    h('div', { className: 'swatch', style: `background:${p.colour}`, role: 'img', 'aria-label': p.name }),
+    h('div', { className: 'swatch', style: `background:${p.colour ?? '#ccc'}`, role: 'img', 'aria-label': p.name }),
     h('h3', {}, p.name),
-    h('p', { className: 'price' }, formatPrice(p.price)),
-    h('button', { type: 'button', 'aria-label': `Add ${p.name} to cart`, onclick: () => attempt(() => cart.add(p.sku, 1)) }, 'Add to cart'),
+    h('p', { className: 'price' }, formatPrice(p.price), p.stock === 0 ? ' · sold out' : ''),
+    h('button', { type: 'button', 'aria-label': `Add ${p.name} to cart`, disabled: p.stock === 0, onclick: () => attempt(() => cart.add(p.sku, 1)) }, p.stock === 0 ? 'Sold out' : 'Add to cart'),
   )));
+}
+
+/** A call to the cart's own API routes (as the signed-in user when there is one). */
+async function api(method, path, { json, headers = {} } = {}) {
+  const init = { method, headers: { ...headers } };
+  if (json !== undefined) {
+    init.body = JSON.stringify(json);
+    init.headers['content-type'] = 'application/json';
+  }
+  if (cart.token) init.headers.authorization = `Bearer ${cart.token}`;
+  const res = await fetch(path, init);
+  const body = await res.json().catch(() => null);
+  if (!res.ok) throw Object.assign(new Error(body?.error?.message ?? `HTTP ${res.status}`), { code: body?.error?.code });
+  return body;
+}
+
+/** Checks out the selected, available lines: a snapshot with today's prices; those lines leave the cart. */
+async function checkOut() {
+  const button = $('checkout');
+  button.disabled = true;
+  // One key per click: a retry after a network failure cannot check out twice.
+  const key = crypto.randomUUID();
+  try {
+    if (!(await cart.flush(5000))) throw new Error('Checking out needs the network: your cart is saved and will sync.');
+    let order;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        order = await api('POST', `${cart.cartPath}/checkout`, { json: { removeCheckedOut: true }, headers: { 'idempotency-key': key } });
+        break;
+      } catch (e) {
+        if (e.code || attempt >= 2) throw e;
+      }
+    }
+    $('order').hidden = false;
+    $('order-id').textContent = order.id;
+    $('order-lines').replaceChildren(...order.lines.map((l) => h('li', {}, `${l.qty} × ${l.name} — ${formatPrice(l.lineTotal)}`)));
+    $('order-total').textContent = formatPrice(order.subtotal);
+    notice(`Checked out ${plural(order.lineCount, 'line')} for ${formatPrice(order.subtotal)}.`);
+  } catch (e) {
+    notice(e.code === 'NOTHING_TO_CHECK_OUT' ? 'Nothing to check out: select lines that are in stock.' : explain(e), { error: true });
+  } finally {
+    render(cart.view());
+  }
+}
+
+/** Makes a read-only link to a copy of the cart as it is now. */
+async function shareCart() {
+  try {
+    if (!(await cart.flush(5000))) throw new Error('Sharing needs the network.');
+    const { token } = await api('POST', `${cart.cartPath}/share`);
+    const link = `${location.origin}/?share=${token}`;
+    $('share-link').value = link;
+    $('share-box').hidden = false;
+    notice('Share link ready: anyone with it can see this cart and copy it, never change yours.');
+  } catch (e) {
+    notice(explain(e), { error: true });
+  }
+}
+
+/** A shared cart from `?share=TOKEN`: shown read-only, with a button to copy its lines into this cart. */
+async function showShared(token) {
+  let shared;
+  try {
+    shared = await api('GET', `/v1/shared/${encodeURIComponent(token)}`);
+  } catch (e) {
+    notice(e.code === 'SHARE_NOT_FOUND' ? 'This share link does not exist or has expired.' : explain(e), { error: true });
+    return;
+  }
+  $('shared').hidden = false;
+  $('shared-lines').replaceChildren(...shared.lines.map((l) => h('li', { dataset: { sku: l.sku } },
+    `${l.qty} × ${l.name ?? l.sku}`, l.lineTotal !== null ? ` — ${formatPrice(l.lineTotal)}` : '')));
+  $('copy-shared').onclick = async () => {
+    try {
+      if (!(await cart.flush(5000))) throw new Error('Copying needs the network.');
+      const { merged } = await api('POST', `${cart.cartPath}/copy`, { json: { from: token } });
+      notice(merged.alreadyMerged ? 'These lines were already copied into your cart.' : `Copied ${plural(merged.added.length + merged.combined.length, 'line')} into your cart.`);
+    } catch (e) {
+      notice(explain(e), { error: true });
+    }
+  };
 }
 
 async function signIn(event) {
@@ -176,6 +272,8 @@ async function signOut() {
 }
 
 await init();
+const catalog = await loadCatalog();
+const bySku = new Map(catalog.map((p) => [p.sku, p]));
 const cart = new CartClient(location.origin);
 // For the curious, in the browser console: `edgeCart.view()`.
 globalThis.edgeCart = cart;
@@ -187,6 +285,11 @@ cart.addEventListener('status', (e) => render(e.detail));
 cart.addEventListener('error', (e) => notice(explain(e.detail), { error: true }));
 $('sign-in').addEventListener('submit', signIn);
 $('sign-out').addEventListener('click', signOut);
-$('clear').addEventListener('click', () => attempt(() => cart.clear()));
+$('clear').addEventListener('click', () => removing('Cart cleared', () => cart.clear()));
+$('checkout').addEventListener('click', checkOut);
+$('share').addEventListener('click', shareCart);
+$('copy-link').addEventListener('click', () => navigator.clipboard?.writeText($('share-link').value));
+const sharedToken = new URLSearchParams(location.search).get('share');
+if (sharedToken) showShared(sharedToken);
 $('work-offline').addEventListener('change', (e) => (e.target.checked ? cart.disconnect() : cart.connect()));
 document.body.dataset.ready = 'true';

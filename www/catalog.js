@@ -1,22 +1,43 @@
-// The demo catalog: a small built-in list (sku, name, price in cents, a colour swatch in place of a photo).
-// Lines whose sku is not here (added through the API, say) still show, with the sku as their name and no price.
+// The catalog as the storefront sees it: the worker's GET /v1/catalog (products in Workers KV), kept in
+// LocalStorage so the page still shows products offline. Lines whose sku is not in the catalog still show, flagged.
 
-export const catalog = [
-  { sku: 'TEA-SENCHA', name: 'Sencha green tea, 100 g', price: 1290, colour: '#7fa650' },
-  { sku: 'TEA-EARL', name: 'Earl Grey, 125 g', price: 990, colour: '#5b4a7a' },
-  { sku: 'MUG-STONE', name: 'Stoneware mug', price: 1800, colour: '#b6a48f' },
-  { sku: 'POT-CAST', name: 'Cast-iron teapot', price: 5400, colour: '#2f3437' },
-  { sku: 'CUP-GLASS', name: 'Double-wall glass cup', price: 1450, colour: '#9fd3e0' },
-  { sku: 'KETTLE-GOOSE', name: 'Gooseneck kettle', price: 6900, colour: '#c0c4c8' },
-  { sku: 'SCALE-01', name: 'Pocket scale, 0.1 g', price: 2200, colour: '#e0b84a' },
-  { sku: 'WHISK-BAMBOO', name: 'Bamboo matcha whisk', price: 1600, colour: '#d9c089' },
-  { sku: 'MATCHA-30', name: 'Ceremonial matcha, 30 g', price: 2900, colour: '#4f8a3c' },
-  { sku: 'TIN-WASHI', name: 'Washi paper tea tin', price: 1150, colour: '#d2665a' },
-  { sku: 'TRAY-OAK', name: 'Oak serving tray', price: 3800, colour: '#a9784c' },
-  { sku: 'CLOTH-LINEN', name: 'Linen tea towel', price: 850, colour: '#e8e1d3' },
-];
+const CACHE_KEY = 'steep:catalog';
 
-export const bySku = new Map(catalog.map((p) => [p.sku, p]));
+/** The products, from the worker, or the last copy this browser saw when offline (or [] if none). */
+export async function loadCatalog() {
+  try {
+    const res = await fetch('/v1/catalog');
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const { products } = await res.json();
+    localStorage.setItem(CACHE_KEY, JSON.stringify(products));
+    return products;
+  } catch {
+    try {
+      return JSON.parse(localStorage.getItem(CACHE_KEY) ?? '[]');
+    } catch {
+      return [];
+    }
+  }
+}
+
+/**
+ * Why a line of `qty` of `product` cannot be bought as it is, with the same codes and rules as the worker's views
+ * (worker/src/catalog.rs): UNKNOWN_SKU, OUT_OF_STOCK, ABOVE_MAX_PER_LINE, INSUFFICIENT_STOCK; null when it can.
+ */
+export function issueOf(product, qty) {
+  if (!product) return 'UNKNOWN_SKU';
+  if (product.stock === 0) return 'OUT_OF_STOCK';
+  if (product.maxPerLine !== undefined && qty > product.maxPerLine) return 'ABOVE_MAX_PER_LINE';
+  if (product.stock !== undefined && qty > product.stock) return 'INSUFFICIENT_STOCK';
+  return null;
+}
+
+export const ISSUE_TEXT = {
+  UNKNOWN_SKU: () => 'No longer sold: kept here, not in the total',
+  OUT_OF_STOCK: () => 'Sold out: kept here, not in the total',
+  ABOVE_MAX_PER_LINE: (p) => `At most ${p.maxPerLine} per order: lower the quantity`,
+  INSUFFICIENT_STOCK: (p) => `Only ${p.stock} in stock: lower the quantity`,
+};
 
 const money = new Intl.NumberFormat('en', { style: 'currency', currency: 'EUR' });
 

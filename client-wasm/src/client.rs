@@ -40,11 +40,22 @@ pub struct Inner {
     pub backoff_ms: i32,
     pub reconnect_timer: Option<f64>,
     pub http_busy: bool,
+    /// The server asked to wait this long before the next attempt (429 Retry-After, or a 1013 close).
+    pub retry_after_ms: Option<i32>,
+    /// No HTTP exchange before this time (ms since the epoch): the server's Retry-After, honoured even by `flush`.
+    pub not_before_ms: i64,
+    /// The sync state to resume from after a refused exchange (the server saw nothing of it).
+    pub resume_sync: Option<SyncState>,
     /// Errors found while holding the state, announced once it is released.
     pub outbox: Vec<JsValue>,
     /// Listeners on `globalThis` (other tabs' storage writes, the browser going offline and online).
-    host_listeners: Vec<(&'static str, Closure<dyn FnMut(JsValue)>)>,
+    host_listeners: Vec<(&'static str, HostListener)>,
 }
+
+/// A listener on `globalThis`, kept alive as long as the client.
+type HostListener = Closure<dyn FnMut(JsValue)>;
+/// What the client does with one kind of host event.
+type HostHandler = fn(&Rc<RefCell<Inner>>, JsValue);
 
 impl Inner {
     /// Writes the active cart to LocalStorage; a full quota is reported, and the cart keeps working in memory.
@@ -156,6 +167,7 @@ struct View<'a> {
     status: &'static str,
     pending: usize,
     persisted: bool,
+    can_undo: bool,
 }
 
 fn view_of(inner: &Inner) -> JsValue {
@@ -184,6 +196,7 @@ fn view_of(inner: &Inner) -> JsValue {
         },
         pending,
         persisted: inner.persisted,
+        can_undo: inner.session.undo_heads.is_some(),
     };
     view.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .unwrap_or(JsValue::NULL)
@@ -231,6 +244,9 @@ impl CartClient {
             backoff_ms: 500,
             reconnect_timer: None,
             http_busy: false,
+            retry_after_ms: None,
+            not_before_ms: 0,
+            resume_sync: None,
             outbox: Vec::new(),
             host_listeners: Vec::new(),
         }));
@@ -257,29 +273,63 @@ impl CartClient {
 
     /// Adds `qty` (default 1) of `sku`. Applies and persists at once, then syncs.
     pub fn add(&self, sku: &str, qty: Option<u32>) -> Result<(), JsValue> {
-        self.edit(|cart| cart.add(sku, qty.unwrap_or(1)))
+        self.edit(false, |cart| cart.add(sku, qty.unwrap_or(1)))
     }
 
     /// Sets the quantity of `sku`; 0 removes the line.
     #[wasm_bindgen(js_name = setQuantity)]
     pub fn set_quantity(&self, sku: &str, qty: u32) -> Result<(), JsValue> {
-        self.edit(|cart| cart.set_quantity(sku, qty))
+        self.edit(qty == 0, |cart| cart.set_quantity(sku, qty))
     }
 
     /// Removes the line for `sku` (absent is fine).
     pub fn remove(&self, sku: &str) -> Result<(), JsValue> {
-        self.edit(|cart| cart.remove(sku))
+        self.edit(true, |cart| cart.remove(sku))
     }
 
     /// Selects or deselects the line for checkout.
     #[wasm_bindgen(js_name = setSelected)]
     pub fn set_selected(&self, sku: &str, selected: bool) -> Result<(), JsValue> {
-        self.edit(|cart| cart.set_selected(sku, selected))
+        self.edit(false, |cart| cart.set_selected(sku, selected))
     }
 
     /// Removes every line.
     pub fn clear(&self) -> Result<(), JsValue> {
-        self.edit(Cart::clear)
+        self.edit(true, Cart::clear)
+    }
+
+    /// Undoes the last removal or clear made here (`view().canUndo` says whether there is one): the lines come
+    /// back with their quantities and selection, as ordinary edits that sync. Returns the skus brought back.
+    pub fn undo(&self) -> Result<Vec<String>, JsValue> {
+        let restored = {
+            let mut inner = self.inner.borrow_mut();
+            let Some(heads) = inner.session.undo_heads.take() else {
+                return Ok(Vec::new());
+            };
+            let restored = inner.session.cart.restore(&heads).map_err(edit_error)?;
+            if !restored.is_empty() {
+                inner.save_doc();
+            }
+            restored
+        };
+        emit(&self.inner, "change");
+        sync::pump(&self.inner);
+        Ok(restored)
+    }
+
+    /// The signed-in user's token (for the storefront's own API calls), or `undefined` for a guest.
+    #[wasm_bindgen(getter)]
+    pub fn token(&self) -> Option<String> {
+        match &self.inner.borrow().session.who {
+            Who::User { token, .. } => Some(token.clone()),
+            Who::Guest { .. } => None,
+        }
+    }
+
+    /// This cart's path in the HTTP API: `/v1/carts/{cartId}` for a guest, `/v1/me/cart` when signed in.
+    #[wasm_bindgen(getter, js_name = cartPath)]
+    pub fn cart_path(&self) -> String {
+        self.inner.borrow().session.api_path()
     }
 
     /// Signs in: merges the guest cart into the user's cart (policy `max` by default, or `sum`) as CRDT changes,
@@ -479,13 +529,21 @@ impl CartClient {
 }
 
 impl CartClient {
-    fn edit(&self, op: impl FnOnce(&mut Cart) -> Result<(), EditError>) -> Result<(), JsValue> {
+    /// Applies `op`; a `removal` (remove, clear, quantity 0) can be undone afterwards.
+    fn edit(
+        &self,
+        removal: bool,
+        op: impl FnOnce(&mut Cart) -> Result<(), EditError>,
+    ) -> Result<(), JsValue> {
         {
             let mut inner = self.inner.borrow_mut();
             let before = inner.session.cart.heads();
             op(&mut inner.session.cart).map_err(edit_error)?;
             if inner.session.cart.heads() == before {
                 return Ok(());
+            }
+            if removal {
+                inner.session.undo_heads = Some(before);
             }
             inner.save_doc();
         }
@@ -505,7 +563,8 @@ impl Drop for CartClient {
         }
         let global: EventTarget = js_sys::global().unchecked_into();
         for (kind, listener) in inner.host_listeners.drain(..) {
-            let _ = global.remove_event_listener_with_callback(kind, listener.as_ref().unchecked_ref());
+            let _ =
+                global.remove_event_listener_with_callback(kind, listener.as_ref().unchecked_ref());
         }
     }
 }
@@ -518,7 +577,7 @@ fn listen_to_host(rc: &Rc<RefCell<Inner>>) {
         return;
     }
     let global: EventTarget = js_sys::global().unchecked_into();
-    let handlers: [(&'static str, fn(&Rc<RefCell<Inner>>, JsValue)); 3] = [
+    let handlers: [(&'static str, HostHandler); 3] = [
         ("storage", |rc, event| {
             if let Ok(event) = event.dyn_into::<StorageEvent>() {
                 on_storage(rc, &event);
@@ -625,6 +684,8 @@ export interface CartView {
   pending: number;
   /** False when LocalStorage refused the last write (quota); the cart keeps working in memory. */
   persisted: boolean;
+  /** Whether `undo()` has a removal or clear to undo. */
+  canUndo: boolean;
 }
 export interface MergeReport {
   alreadyMerged: boolean;

@@ -64,6 +64,8 @@ pub struct Session {
     pub cart: Cart,
     /// Heads the server last reported: what it has acknowledged.
     pub server_heads: Vec<ChangeHash>,
+    /// The cart just before the last removal or clear, for `undo()` (this page only, not stored).
+    pub undo_heads: Option<Vec<ChangeHash>>,
 }
 
 /// Problems found while reading storage, reported as `error` events once listeners can hear them.
@@ -122,6 +124,7 @@ impl Session {
             who,
             cart,
             server_heads,
+            undo_heads: None,
         }
     }
 
@@ -131,6 +134,14 @@ impl Session {
 
     pub fn doc_name(&self) -> String {
         format!("doc:{}", self.who.cart_key())
+    }
+
+    /// The API path of this cart: `/v1/carts/{id}` or `/v1/me/cart`.
+    pub fn api_path(&self) -> String {
+        match &self.who {
+            Who::Guest { id } => format!("/v1/carts/{id}"),
+            Who::User { .. } => "/v1/me/cart".into(),
+        }
     }
 
     pub fn server_name(&self) -> String {

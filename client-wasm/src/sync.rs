@@ -241,14 +241,23 @@ fn receive(rc: &Rc<RefCell<Inner>>, bytes: &[u8]) {
     }
 }
 
-fn on_close(rc: &Rc<RefCell<Inner>>, generation: u32, _event: JsValue) {
+fn on_close(rc: &Rc<RefCell<Inner>>, generation: u32, event: JsValue) {
     if !current(rc, generation) {
         return;
     }
+    // 1013 "try again later" is the server's rate limit on sockets: its reason says how long to wait.
+    let wait = event
+        .dyn_into::<web_sys::CloseEvent>()
+        .ok()
+        .filter(|e| e.code() == 1013)
+        .map(|e| seconds_in(&e.reason()).unwrap_or(5) * 1000);
     {
         let mut inner = rc.borrow_mut();
         inner.socket = None;
         inner.status = Status::Offline;
+        if wait.is_some() {
+            inner.retry_after_ms = wait;
+        }
     }
     emit(rc, "status");
     schedule_retry(rc, false);
@@ -269,6 +278,8 @@ fn schedule_retry(rc: &Rc<RefCell<Inner>>, poll: bool) {
         inner.backoff_ms = (base * 2).min(MAX_BACKOFF_MS);
         base + (js_sys::Math::random() * f64::from(base) / 2.0) as i32
     };
+    // Never sooner than the server asked.
+    let delay = delay.max(inner.retry_after_ms.take().unwrap_or(0));
     let weak = Rc::downgrade(rc);
     let retry = Closure::once_into_js(move || {
         if let Some(rc) = weak.upgrade() {
@@ -304,17 +315,26 @@ pub fn pump(rc: &Rc<RefCell<Inner>>) {
 fn http_sync(rc: &Rc<RefCell<Inner>>) {
     {
         let mut inner = rc.borrow_mut();
-        if inner.http_busy || !inner.wanted_online {
+        if inner.http_busy || !inner.wanted_online || js::now_ms() < inner.not_before_ms {
             return;
         }
         inner.http_busy = true;
         // The server keeps no state between exchanges, so every round starts by announcing our heads again
-        // (keeping only the heads both sides are known to share, so the announcement stays small).
-        inner.sync = SyncState::decode(&inner.sync.encode()).unwrap_or_default();
+        // (keeping only the heads both sides are known to share, so the announcement stays small), unless the last
+        // run was cut short by a rate limit: then it resumes where it was, so a trickle of tokens still progresses.
+        inner.sync = match inner.resume_sync.take() {
+            Some(state) => state,
+            None => SyncState::decode(&inner.sync.encode()).unwrap_or_default(),
+        };
     }
     let rc = rc.clone();
     wasm_bindgen_futures::spawn_local(async move {
         let result = http_rounds(&rc).await;
+        if let Err(Failure::RetryAfter(ms)) = result {
+            let mut inner = rc.borrow_mut();
+            inner.retry_after_ms = Some(ms);
+            inner.not_before_ms = js::now_ms() + i64::from(ms);
+        }
         let status = if result.is_ok() {
             Status::Online
         } else {
@@ -337,12 +357,34 @@ fn http_sync(rc: &Rc<RefCell<Inner>>) {
     });
 }
 
-async fn http_rounds(rc: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
+/// Why an HTTP exchange failed.
+enum Failure {
+    /// The server is rate limiting this client: wait this many ms.
+    RetryAfter(i32),
+    Other,
+}
+
+impl From<JsValue> for Failure {
+    fn from(_: JsValue) -> Self {
+        Failure::Other
+    }
+}
+
+/// The first whole number in `text` ("RATE_LIMITED: retry in 3 s" -> 3).
+fn seconds_in(text: &str) -> Option<i32> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|s| !s.is_empty())
+        .and_then(|s| s.parse::<i32>().ok())
+        .map(|s| s.clamp(1, 3600))
+}
+
+async fn http_rounds(rc: &Rc<RefCell<Inner>>) -> Result<(), Failure> {
     for _ in 0..20 {
-        let (url, message, token) = {
+        let (url, message, token, before) = {
             let mut inner = rc.borrow_mut();
             let inner = &mut *inner;
             let url = format!("{}{}", inner.base_url, path(&inner.session.who));
+            let before = inner.sync.clone();
             let token = match &inner.session.who {
                 Who::User { token, .. } => Some(token.clone()),
                 Who::Guest { .. } => None,
@@ -351,12 +393,20 @@ async fn http_rounds(rc: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
                 url,
                 inner.session.cart.generate_sync_message(&mut inner.sync),
                 token,
+                before,
             )
         };
         let Some(message) = message else {
             return Ok(());
         };
-        let reply = post(&url, &message, token.as_deref()).await?;
+        let reply = match post(&url, &message, token.as_deref()).await {
+            Ok(reply) => reply,
+            Err(Failure::RetryAfter(ms)) => {
+                rc.borrow_mut().resume_sync = Some(before);
+                return Err(Failure::RetryAfter(ms));
+            }
+            Err(e) => return Err(e),
+        };
         if !reply.is_empty() {
             receive(rc, &reply);
         }
@@ -364,7 +414,7 @@ async fn http_rounds(rc: &Rc<RefCell<Inner>>) -> Result<(), JsValue> {
     Ok(())
 }
 
-async fn post(url: &str, body: &[u8], token: Option<&str>) -> Result<Vec<u8>, JsValue> {
+async fn post(url: &str, body: &[u8], token: Option<&str>) -> Result<Vec<u8>, Failure> {
     let init = js_sys::Object::new();
     js::set(&init, "method", &"POST".into());
     js::set(&init, "body", &js_sys::Uint8Array::from(body).into());
@@ -381,11 +431,19 @@ async fn post(url: &str, body: &[u8], token: Option<&str>) -> Result<Vec<u8>, Js
         &init,
     )?))
     .await?;
+    if js::get(&response, "status").as_f64() == Some(429.0) {
+        let headers = js::get(&response, "headers");
+        let retry_after = js::get(&headers, "get")
+            .dyn_into::<js_sys::Function>()
+            .ok()
+            .and_then(|get| get.call1(&headers, &"retry-after".into()).ok())
+            .and_then(|v| v.as_string())
+            .and_then(|v| seconds_in(&v))
+            .unwrap_or(5);
+        return Err(Failure::RetryAfter(retry_after * 1000));
+    }
     if js::get(&response, "ok").as_bool() != Some(true) {
-        return Err(cart_error(
-            "SYNC_FAILED",
-            "the server refused an HTTP sync exchange",
-        ));
+        return Err(Failure::Other);
     }
     let array_buffer: js_sys::Function = js::get(&response, "arrayBuffer").dyn_into()?;
     let buffer = JsFuture::from(js_sys::Promise::from(array_buffer.call0(&response)?)).await?;

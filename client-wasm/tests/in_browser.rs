@@ -39,13 +39,19 @@ async fn a_full_local_storage_is_reported_and_the_cart_keeps_working_in_memory()
     assert!(!filler.is_empty());
     // Enough new lines that the document no longer fits in what is left.
     for i in 0..40 {
-        client.add(&format!("SKU-{i}"), Some(1)).expect("edits work while storage is full");
+        client
+            .add(&format!("SKU-{i}"), Some(1))
+            .expect("edits work while storage is full");
     }
     settle(0).await;
     let view = client.view();
     assert_eq!(get(&view, "persisted"), JsValue::FALSE);
     assert_eq!(get(&view, "lineCount").as_f64(), Some(41.0));
-    assert!(errors.codes().iter().any(|c| c == "STORAGE_FULL"), "{:?}", errors.codes());
+    assert!(
+        errors.codes().iter().any(|c| c == "STORAGE_FULL"),
+        "{:?}",
+        errors.codes()
+    );
     // Space comes back: the next edit stores everything again.
     for key in &filler {
         local_storage().remove_item(key).expect("removeItem");
@@ -90,7 +96,9 @@ async fn another_tab_editing_the_cart_notifies_this_tab_at_once() {
     let doc = storage_get(&format!("{theirs}:doc:guest:{id}")).expect("stored");
     write_from_another_window(&format!("{prefix}:doc:guest:{id}"), &doc);
     settle(50).await;
-    let seen = changes.last().expect("a change event from the other tab's write");
+    let seen = changes
+        .last()
+        .expect("a change event from the other tab's write");
     assert_eq!(qty(&seen, "CUP"), 2);
     assert_eq!(qty(&seen, "TEA"), 2, "both tabs' adds count");
     assert_eq!(qty(&here.view(), "CUP"), 2);
@@ -114,7 +122,9 @@ async fn another_tab_signing_in_switches_this_tab_to_the_users_cart() {
         storage_set(&key.replacen(&prefix, &theirs, 1), &value);
     }
     let other_tab = offline_client(&theirs);
-    other_tab.login(&token_for(&sub), None).expect("login in the other tab");
+    other_tab
+        .login(&token_for(&sub), None)
+        .expect("login in the other tab");
     // The other tab writes the user's cart and then the session: this tab follows.
     for name in [format!("doc:user:{sub}"), "session".to_owned()] {
         let value = storage_get(&format!("{theirs}:{name}")).expect("stored");

@@ -87,6 +87,9 @@ impl SyncState {
     }
 }
 
+/// The lines as read at some heads, kept to skip re-reading an unchanged document.
+type LineCache = (Vec<ChangeHash>, BTreeMap<String, RawLine>);
+
 /// A shopping cart: an Automerge document with the cart's layout (see the `schema` module) and typed operations.
 ///
 /// ```
@@ -108,7 +111,7 @@ pub struct Cart {
     saved_heads: Vec<ChangeHash>,
     /// The lines as of the heads stored with them. Local edits update it in place, so an edit and the view after
     /// it cost the same however long the history; anything else that moves the heads makes it stale.
-    cache: RefCell<Option<(Vec<ChangeHash>, BTreeMap<String, RawLine>)>>,
+    cache: RefCell<Option<LineCache>>,
 }
 
 impl std::fmt::Debug for Cart {

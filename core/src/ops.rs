@@ -1,6 +1,8 @@
 //! The shopper's edits: add, set quantity, remove, select, clear.
 
-use automerge::{transaction::Transactable, transaction::Transaction, ReadDoc, ScalarValue};
+use automerge::{
+    transaction::Transactable, transaction::Transaction, ChangeHash, ReadDoc, ScalarValue,
+};
 use thiserror::Error;
 
 use crate::cart::Cart;
@@ -201,6 +203,45 @@ impl Cart {
         }
         self.remember(lines);
         Ok(())
+    }
+}
+
+impl Cart {
+    /// Brings lines back as they were at `heads`, a point in this cart's history (say, just before a remove or a
+    /// clear): each line that had a larger quantity then is raised back to it, as an add, with its old selection.
+    /// Lines that no longer fit (the cart filled up since) are skipped. Returns the skus brought back.
+    ///
+    /// An undo is ordinary edits: it syncs and merges like any add, and undoing twice restores nothing more.
+    ///
+    /// ```
+    /// let mut cart = cart_core::Cart::new();
+    /// cart.add("MUG", 2)?;
+    /// let before = cart.heads();
+    /// cart.clear()?;
+    /// assert_eq!(cart.restore(&before)?, ["MUG"]);
+    /// assert_eq!(cart.view().qty("MUG"), 2);
+    /// assert!(cart.restore(&before)?.is_empty());
+    /// # Ok::<(), cart_core::EditError>(())
+    /// ```
+    pub fn restore(&mut self, heads: &[ChangeHash]) -> Result<Vec<String>, EditError> {
+        let then = self.view_at(heads);
+        let mut restored = Vec::new();
+        for line in then.lines {
+            let now = self.view().qty(&line.sku);
+            if now >= line.qty {
+                continue;
+            }
+            match self.add(&line.sku, line.qty - now) {
+                Ok(()) => {}
+                Err(EditError::CartFull) => continue,
+                Err(e) => return Err(e),
+            }
+            if !line.selected {
+                self.set_selected(&line.sku, false)?;
+            }
+            restored.push(line.sku);
+        }
+        Ok(restored)
     }
 }
 

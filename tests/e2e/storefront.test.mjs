@@ -206,6 +206,51 @@ test('a cart that hits its limits says so clearly and stays as it was', async ()
   }
 });
 
+test('prices come from the catalog, flagged lines are greyed out, checkout and share links work, a removal can be undone', async () => {
+  const shopContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const friendContext = await browser.newContext();
+  try {
+    const shop = await openPage(shopContext, base);
+    assert.equal(await shop.locator('li.product[data-sku="BOWL-RAKU"] button').isDisabled(), true, 'sold out');
+    await addToCart(shop, 'TEA-SENCHA');
+    await addToCart(shop, 'TEA-SENCHA');
+    await addToCart(shop, 'MATCHA-30');
+    await setQuantity(shop, 'MATCHA-30', 11); // the catalog allows 10 per order
+    await until(async () => (await line(shop, 'MATCHA-30').getAttribute('data-issue')) === 'ABOVE_MAX_PER_LINE', 'the flag');
+    await line(shop, 'MATCHA-30').getByText('At most 10 per order').waitFor();
+    assert.equal(await shop.locator('#selected-total').textContent(), '€25.80', 'the flagged line is not in the total');
+
+    await shop.getByRole('button', { name: 'Share cart' }).click();
+    await until(async () => (await shop.locator('#share-link').inputValue()).includes('/?share='), 'the share link');
+    const link = await shop.locator('#share-link').inputValue();
+    await screenshot(shop, '10-flagged-line-and-share-link');
+
+    // Someone else opens the link: a read-only view, and a button to copy it into their own cart.
+    const friend = await openPage(friendContext, link);
+    await friend.locator('#shared li[data-sku="TEA-SENCHA"]').waitFor();
+    await friend.getByRole('button', { name: 'Add these to my cart' }).click();
+    await untilShown(friend, { 'TEA-SENCHA': 2, 'MATCHA-30': 11 }, 'the copied lines in the friend\'s cart');
+    await screenshot(friend, '11-shared-cart-copied');
+
+    await shop.getByRole('button', { name: 'Check out selected' }).click();
+    await shop.locator('#order').waitFor({ state: 'visible' });
+    assert.equal(await shop.locator('#order-total').textContent(), '€25.80');
+    assert.match(await shop.locator('#order-id').textContent(), /^co_/);
+    await untilShown(shop, { 'MATCHA-30': 11 }, 'the checked-out lines to leave the cart');
+    await screenshot(shop, '12-order-summary');
+
+    await removeLine(shop, 'MATCHA-30');
+    await untilShown(shop, {}, 'the removal');
+    await shop.locator('#notice').getByRole('button', { name: 'Undo' }).click();
+    await untilShown(shop, { 'MATCHA-30': 11 }, 'the undone removal');
+    await untilShown(friend, { 'TEA-SENCHA': 2, 'MATCHA-30': 11 }, 'the friend\'s cart, untouched by all this');
+    assert.deepEqual([...shop.problems, ...friend.problems], []);
+  } finally {
+    await shopContext.close();
+    await friendContext.close();
+  }
+});
+
 test('after a worker restart the page still shows the cart, and a new device gets it from the server', async () => {
   const user = newUserId('e2e-restart');
   let server = await startServer({ port: 8794 });

@@ -7,9 +7,13 @@ use serde_json::Value;
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 
 use crate::auth;
+use crate::catalog;
+use crate::commerce;
 use crate::cors::Cors;
 use crate::error::{ApiError, ApiResult};
+use crate::object::now_ms;
 use crate::protocol::{self, op};
+use crate::ratelimit::{self, Rate};
 use crate::view::{MAX_JSON_BYTES, MAX_SYNC_BYTES};
 
 /// Lifetime of tokens from the dev token route.
@@ -19,9 +23,11 @@ const MIN_SECRET_LEN: usize = 16;
 
 /// Which cart a request addresses. Guest and user carts live in separate Durable Object name spaces, so no guest
 /// id can ever name a user's cart.
-enum Target {
+/// Share links live in a third name space.
+pub enum Target {
     Guest(String),
     User(String),
+    Share(String),
 }
 
 impl Target {
@@ -29,37 +35,57 @@ impl Target {
         match self {
             Target::Guest(id) => format!("guest:{id}"),
             Target::User(sub) => format!("user:{sub}"),
+            Target::Share(token) => format!("share:{token}"),
         }
     }
 
-    fn public_id(&self) -> &str {
+    pub fn public_id(&self) -> &str {
         match self {
             Target::Guest(id) => id,
             Target::User(_) => "me",
+            Target::Share(_) => "shared",
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Target::Guest(_) => "guest",
+            Target::User(_) => "user",
+            Target::Share(_) => "share",
         }
     }
 }
 
-/// Answers one request; every failure becomes a coded JSON error.
+/// Answers one request; every failure becomes a coded JSON error. Each request is logged as one JSON line
+/// (method, route, cart, status, duration, error code) and timed in a `Server-Timing` header.
 pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
+    let started = now_ms();
+    let method = req.method();
+    let path = req.path();
     let origin = req.headers().get("origin").ok().flatten();
     let own_origin = req
         .url()
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
     let cors = Cors::new(&env, own_origin);
-    let result = if req.method() == Method::Options {
+    let result = if method == Method::Options {
         cors.preflight(origin.as_deref())
     } else {
         route(req, &env).await
     };
+    let code = result.as_ref().err().map(|e| e.code);
     let mut response = match result {
         Ok(response) => response,
         Err(e) => e.to_response()?,
     };
+    let duration = now_ms() - started;
     if response.status_code() != 101 {
         cors.decorate(&mut response, origin.as_deref());
+        response
+            .headers_mut()
+            .set("Server-Timing", &format!("total;dur={duration}"))?;
     }
+    crate::observe::log_request(&method, &path, response.status_code(), duration, code);
     Ok(response)
 }
 
@@ -73,6 +99,16 @@ async fn route(mut req: Request, env: &Env) -> ApiResult<Response> {
         .collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let method = req.method();
+    let writes = matches!(method, Method::Post | Method::Patch | Method::Delete)
+        || req.headers().get("upgrade")?.is_some();
+    if writes && segments.first() == Some(&"v1") {
+        let client = req
+            .headers()
+            .get("cf-connecting-ip")?
+            .unwrap_or_else(|| "unknown".into());
+        let rate = Rate::from_env(env, "CLIENT", ratelimit::CLIENT_DEFAULT);
+        ratelimit::take_client(&client, rate, now_ms())?;
+    }
     match segments.as_slice() {
         ["health"] => {
             only(&method, &[Method::Get])?;
@@ -90,6 +126,21 @@ async fn route(mut req: Request, env: &Env) -> ApiResult<Response> {
             only(&method, &[Method::Get])?;
             let target = Target::Guest(valid_cart_id(id)?);
             send(env, &target, op::STORAGE, Method::Get, None, &[]).await
+        }
+        ["v1", "catalog"] => {
+            only(&method, &[Method::Get])?;
+            Ok(Response::from_json(
+                &serde_json::json!({ "products": catalog::list(env).await? }),
+            )?)
+        }
+        ["v1", "shared", token] => {
+            only(&method, &[Method::Get])?;
+            let share = Target::Share(commerce::valid_share_token(token)?);
+            priced(
+                env,
+                send(env, &share, op::SHARED_VIEW, Method::Get, None, &[]).await?,
+            )
+            .await
         }
         ["v1", "carts", id, rest @ ..] => {
             let target = Target::Guest(valid_cart_id(id)?);
@@ -122,7 +173,11 @@ async fn cart_route(
             if let Some(tag) = req.headers().get("if-none-match")? {
                 headers.push(("if-none-match", tag));
             }
-            send(env, target, op::VIEW, Method::Get, None, &headers).await
+            priced(
+                env,
+                send(env, target, op::VIEW, Method::Get, None, &headers).await?,
+            )
+            .await
         }
         ["lines"] => {
             only(&method, &[Method::Post])?;
@@ -133,12 +188,13 @@ async fn cart_route(
                 Some(v) => quantity(&v)?,
             };
             let cmd = protocol::Add { sku, qty };
-            send_json(env, target, op::ADD, &cmd).await
+            priced(env, send_json(env, target, op::ADD, &cmd).await?).await
         }
         ["lines", sku] => {
             let sku = valid_sku(sku)?;
             if method == Method::Delete {
-                return send_json(env, target, op::REMOVE, &protocol::Remove { sku }).await;
+                let removed = send_json(env, target, op::REMOVE, &protocol::Remove { sku }).await?;
+                return priced(env, removed).await;
             }
             only(&method, &[Method::Patch, Method::Delete])?;
             let body: PatchLine = read_json(req).await?;
@@ -155,7 +211,32 @@ async fn cart_route(
                 qty,
                 selected: body.selected,
             };
-            send_json(env, target, op::PATCH, &cmd).await
+            priced(env, send_json(env, target, op::PATCH, &cmd).await?).await
+        }
+        ["checkout"] => {
+            only(&method, &[Method::Post])?;
+            commerce::checkout(req, env, target).await
+        }
+        ["checkouts", checkout_id] => {
+            only(&method, &[Method::Get])?;
+            let id = commerce::valid_checkout_id(checkout_id)?;
+            send(
+                env,
+                target,
+                op::CHECKOUT_GET,
+                Method::Get,
+                None,
+                &[(protocol::CHECKOUT_ID_HEADER, id)],
+            )
+            .await
+        }
+        ["share"] => {
+            only(&method, &[Method::Post])?;
+            commerce::share(req, env, target).await
+        }
+        ["copy"] => {
+            only(&method, &[Method::Post])?;
+            commerce::copy(req, env, target).await
         }
         ["sync"] if method == Method::Get => {
             let upgrade = req.headers().get("upgrade")?.unwrap_or_default();
@@ -231,20 +312,7 @@ async fn merge(req: &mut Request, env: &Env, user: String) -> ApiResult<Response
     let user = Target::User(user);
     let mut guest_copy = send(env, &guest, op::SAVE, Method::Get, None, &[]).await?;
     let bytes = guest_copy.bytes().await?;
-    let policy_name = if policy == MergePolicy::Sum {
-        "sum"
-    } else {
-        "max"
-    };
-    let merged = send(
-        env,
-        &user,
-        op::MERGE_GUEST,
-        Method::Post,
-        Some(bytes),
-        &[(protocol::POLICY_HEADER, policy_name.into())],
-    )
-    .await?;
+    let merged = merge_into(env, &user, bytes, policy).await?;
     if merged.status_code() == 200 {
         // Marked only after the merge is durable; a retry after a failure here merges nothing twice.
         send(
@@ -258,6 +326,55 @@ async fn merge(req: &mut Request, env: &Env, user: String) -> ApiResult<Response
         .await?;
     }
     Ok(merged)
+}
+
+/// Merges the cart in `bytes` into `target` by `policy` (the login merge; also copying a share into a cart):
+/// idempotent per source state. Answers `{"merged": report, "cart": view}` with the view priced.
+pub async fn merge_into(
+    env: &Env,
+    target: &Target,
+    bytes: Vec<u8>,
+    policy: MergePolicy,
+) -> ApiResult<Response> {
+    let policy_name = if policy == MergePolicy::Sum {
+        "sum"
+    } else {
+        "max"
+    };
+    let merged = send(
+        env,
+        target,
+        op::MERGE_GUEST,
+        Method::Post,
+        Some(bytes),
+        &[(protocol::POLICY_HEADER, policy_name.into())],
+    )
+    .await?;
+    priced(env, merged).await
+}
+
+/// Adds catalog prices, availability and totals to a JSON cart view answered by a cart object (also inside a
+/// merge answer, under `cart`). Other answers pass through.
+pub async fn priced(env: &Env, mut response: Response) -> ApiResult<Response> {
+    let json = response
+        .headers()
+        .get("content-type")?
+        .is_some_and(|t| t.starts_with("application/json"));
+    if !json || !(200..300).contains(&response.status_code()) {
+        return Ok(response);
+    }
+    let status = response.status_code();
+    let mut body: Value = response.json().await?;
+    if body.get("lines").is_some() {
+        catalog::price_view(env, &mut body).await?;
+    } else if let Some(cart) = body.get_mut("cart") {
+        catalog::price_view(env, cart).await?;
+    }
+    let mut priced = Response::from_json(&body)?.with_status(status);
+    if let Some(tag) = response.headers().get("etag")? {
+        priced.headers_mut().set("etag", &tag)?;
+    }
+    Ok(priced)
 }
 
 async fn dev_token(req: &mut Request, env: &Env) -> ApiResult<Response> {
@@ -361,7 +478,7 @@ fn quantity(v: &Value) -> ApiResult<u32> {
         })
 }
 
-async fn read_body(req: &mut Request, limit: usize) -> ApiResult<Vec<u8>> {
+pub async fn read_body(req: &mut Request, limit: usize) -> ApiResult<Vec<u8>> {
     let too_large = || {
         ApiError::new(
             413,
@@ -381,7 +498,7 @@ async fn read_body(req: &mut Request, limit: usize) -> ApiResult<Vec<u8>> {
     Ok(bytes)
 }
 
-async fn read_json<T: serde::de::DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
+pub async fn read_json<T: serde::de::DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
     let content_type = req.headers().get("content-type")?.unwrap_or_default();
     if !content_type
         .trim_start()
@@ -411,7 +528,7 @@ fn stub(env: &Env, target: &Target) -> ApiResult<Stub> {
         .get_stub()?)
 }
 
-async fn send_json<T: serde::Serialize>(
+pub async fn send_json<T: serde::Serialize>(
     env: &Env,
     target: &Target,
     path: &str,
@@ -423,7 +540,7 @@ async fn send_json<T: serde::Serialize>(
 
 /// Sends one command to the cart's object. Non-WebSocket answers are copied into a fresh response, whose headers
 /// (unlike a subrequest's) can still be changed.
-async fn send(
+pub async fn send(
     env: &Env,
     target: &Target,
     path: &str,
@@ -433,6 +550,7 @@ async fn send(
 ) -> ApiResult<Response> {
     let headers = Headers::new();
     headers.set(protocol::CART_ID_HEADER, target.public_id())?;
+    headers.set(protocol::KIND_HEADER, target.kind())?;
     for (name, value) in extra {
         headers.set(name, value)?;
     }
@@ -448,7 +566,7 @@ async fn send(
     }
     let status = response.status_code();
     let copied = Headers::new();
-    for name in ["content-type", "etag", "www-authenticate"] {
+    for name in ["content-type", "etag", "www-authenticate", "retry-after"] {
         if let Some(value) = response.headers().get(name)? {
             copied.set(name, &value)?;
         }

@@ -6,8 +6,8 @@ use worker::{Env, Headers, Response};
 use crate::error::ApiError;
 
 const ALLOW_METHODS: &str = "GET, POST, PATCH, DELETE, OPTIONS";
-const ALLOW_HEADERS: &str = "Authorization, Content-Type, If-None-Match";
-const EXPOSE_HEADERS: &str = "ETag, Retry-After";
+const ALLOW_HEADERS: &str = "Authorization, Content-Type, If-None-Match, Idempotency-Key";
+const EXPOSE_HEADERS: &str = "ETag, Retry-After, Server-Timing";
 
 pub struct Cors {
     own_origin: String,

@@ -11,6 +11,8 @@ pub struct ApiError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for a `Retry-After` header (429).
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -30,7 +32,13 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn not_found() -> Self {
@@ -54,6 +62,11 @@ impl ApiError {
         let mut response = Response::from_json(&body)?.with_status(self.status);
         if self.status == 401 {
             response.headers_mut().set("WWW-Authenticate", "Bearer")?;
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .set("Retry-After", &seconds.to_string())?;
         }
         Ok(response)
     }

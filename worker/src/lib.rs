@@ -4,14 +4,23 @@
 //! - `api`: public routes, auth, validation, limits; forwards one command per request to the cart's object.
 //! - `object`: `CartObject`, the Durable Object: core operation, durable write, reply, push to sockets.
 //! - `store`: the object's SQLite storage (snapshot + incremental changes, compaction).
+//! - `catalog`: products in Workers KV, joined into every view (prices, availability, totals).
+//! - `commerce`: checkout snapshots (idempotent) and share links; `object/commerce.rs` is the object's side.
+//! - `expiry`: idle expiry by Durable Object alarms. `ratelimit`: token buckets per cart and per client.
+//! - `observe`: a JSON log line per request.
 //! - `auth`: HS256 JWT verification and (dev) signing. `cors`: CORS. `error`: coded JSON errors.
 
 mod api;
 mod auth;
+mod catalog;
+mod commerce;
 mod cors;
 mod error;
+mod expiry;
 mod object;
+mod observe;
 mod protocol;
+mod ratelimit;
 mod store;
 mod view;
 

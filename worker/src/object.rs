@@ -4,7 +4,9 @@
 //! the reply and a push to every connected socket. Storage is synchronous SQLite, so after the request body is read
 //! nothing awaits: no `RefCell` borrow can span an `.await`.
 
-use std::cell::RefCell;
+mod commerce;
+
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use cart_core::{ActorId, Cart, MergePolicy, SyncError, SyncState};
@@ -15,7 +17,9 @@ use worker::{
 };
 
 use crate::error::{ApiError, ApiResult};
+use crate::expiry::Kind;
 use crate::protocol::{self, op};
+use crate::ratelimit::{self, Bucket, Rate};
 use crate::store::Store;
 use crate::view::{json_view, MAX_SYNC_BYTES};
 
@@ -27,10 +31,16 @@ pub fn now_ms() -> i64 {
 #[durable_object]
 pub struct CartObject {
     state: State,
+    env: Env,
     /// The cart, loaded from storage on first use.
     live: RefCell<Option<Live>>,
     /// Sync state per connected socket, by socket tag. Rebuilt from socket attachments after hibernation.
     peers: RefCell<HashMap<String, SyncState>>,
+    /// This cart's write bucket (in memory: a restarted object starts with a full bucket).
+    bucket: RefCell<Option<Bucket>>,
+    rate: Rate,
+    /// Set by a durable write; the handler re-arms the expiry alarm before it answers.
+    dirty: Cell<bool>,
 }
 
 struct Live {
@@ -40,14 +50,31 @@ struct Live {
     actor_saved: bool,
     actor: ActorId,
     merged_at: Option<i64>,
+    /// What this object holds, once known (from storage, or the first command).
+    kind: Option<Kind>,
+    kind_saved: bool,
+    /// Time of the last durable write, or `None` for an object never written (or expired and deleted).
+    touched_at: Option<i64>,
+}
+
+impl Live {
+    /// When this cart expires if nothing else is written.
+    fn expires_at(&self, env: &Env) -> Option<i64> {
+        Some(self.touched_at? + self.kind.unwrap_or(Kind::Guest).ttl_ms(env))
+    }
 }
 
 impl DurableObject for CartObject {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
+        let rate = Rate::from_env(&env, "CART", ratelimit::CART_DEFAULT);
         CartObject {
             state,
+            env,
             live: RefCell::new(None),
             peers: RefCell::new(HashMap::new()),
+            bucket: RefCell::new(None),
+            rate,
+            dirty: Cell::new(false),
         }
     }
 
@@ -58,11 +85,37 @@ impl DurableObject for CartObject {
         } else {
             Vec::new()
         };
-        // Nothing below awaits.
-        match self.handle(&path, &req, body) {
-            Ok(response) => Ok(response),
-            Err(e) => e.to_response(),
+        // No borrow is held across an await: `handle` is synchronous, and the alarm is armed after it returned.
+        let response = match self.handle(&path, &req, body) {
+            Ok(response) => response,
+            Err(e) => e.to_response()?,
+        };
+        self.arm_expiry().await?;
+        Ok(response)
+    }
+
+    /// Deletes the cart if it has been idle for its whole TTL; otherwise waits for the new expiry time.
+    async fn alarm(&self) -> worker::Result<Response> {
+        let expires_at = self
+            .with_live(|live| Ok(live.expires_at(&self.env)))
+            .ok()
+            .flatten();
+        match expires_at {
+            Some(at) if at <= now_ms() => {
+                for ws in self.state.get_websockets() {
+                    let _ = ws.close(
+                        Some(1001),
+                        Some("CART_EXPIRED: the cart expired after being idle"),
+                    );
+                }
+                self.peers.borrow_mut().clear();
+                *self.live.borrow_mut() = None;
+                self.state.storage().delete_all().await?;
+            }
+            Some(at) => self.state.storage().set_alarm(at - now_ms()).await?,
+            None => {}
         }
+        Response::ok("")
     }
 
     async fn websocket_message(
@@ -71,7 +124,7 @@ impl DurableObject for CartObject {
         message: WebSocketIncomingMessage,
     ) -> worker::Result<()> {
         self.on_socket_message(&ws, message);
-        Ok(())
+        self.arm_expiry().await
     }
 
     async fn websocket_close(
@@ -102,6 +155,24 @@ impl CartObject {
             .headers()
             .get(protocol::CART_ID_HEADER)?
             .unwrap_or_default();
+        if let Some(kind) = req
+            .headers()
+            .get(protocol::KIND_HEADER)?
+            .as_deref()
+            .and_then(Kind::parse)
+        {
+            self.with_live(|live| {
+                live.kind.get_or_insert(kind);
+                Ok(())
+            })?;
+        }
+        if matches!(
+            path,
+            op::ADD | op::PATCH | op::REMOVE | op::SYNC | op::MERGE_GUEST | op::CHECKOUT
+        ) {
+            self.take_token()
+                .map_err(|after| ratelimit::limited("cart", after))?;
+        }
         match path {
             op::VIEW => {
                 let if_none_match = req.headers().get("if-none-match")?;
@@ -144,8 +215,14 @@ impl CartObject {
                 let guest =
                     Cart::load(&body).map_err(|e| ApiError::internal("guest cart bytes", e))?;
                 let report = self.edit(|cart| Ok(cart.merge_guest(&guest, policy)?))?;
-                let view = self
-                    .with_live(|live| Ok(json_view(&cart_id, &live.cart.view(), live.merged_at)))?;
+                let view = self.with_live(|live| {
+                    Ok(json_view(
+                        &cart_id,
+                        &live.cart.view(),
+                        live.merged_at,
+                        live.expires_at(&self.env),
+                    ))
+                })?;
                 #[derive(Serialize)]
                 struct Merged {
                     merged: cart_core::MergeReport,
@@ -171,6 +248,24 @@ impl CartObject {
             op::STORAGE => {
                 let stats = self.with_live(|live| live.store.stats())?;
                 Ok(Response::from_json(&stats)?)
+            }
+            op::CHECKOUT => self.checkout(&internal_json(&body)?),
+            op::CHECKOUT_GET => {
+                let id = req
+                    .headers()
+                    .get(protocol::CHECKOUT_ID_HEADER)?
+                    .unwrap_or_default();
+                self.checkout_get(&id)
+            }
+            op::SHARE_PUT => self.share_put(&body),
+            op::SHARED_VIEW => {
+                self.shared_exists()?;
+                self.view(&cart_id, None)
+            }
+            op::SHARED_SAVE => {
+                self.shared_exists()?;
+                let bytes = self.with_live(|live| Ok(live.cart.encode()))?;
+                Ok(Response::from_bytes(bytes)?)
             }
             _ => Err(ApiError::not_found()),
         }
@@ -203,9 +298,15 @@ impl CartObject {
             cart
         };
         cart.set_clock(now_ms);
-        let merged_at = match store.meta("mergedAt")? {
+        let number = |value: Option<SqlStorageValue>| match value {
             Some(SqlStorageValue::Integer(ms)) => Some(ms),
             Some(SqlStorageValue::Float(ms)) => Some(ms as i64),
+            _ => None,
+        };
+        let merged_at = number(store.meta("mergedAt")?);
+        let touched_at = number(store.meta("touchedAt")?);
+        let kind = match store.meta("kind")? {
+            Some(SqlStorageValue::String(k)) => Kind::parse(&k),
             _ => None,
         };
         Ok(Live {
@@ -214,7 +315,37 @@ impl CartObject {
             actor_saved,
             actor,
             merged_at,
+            kind_saved: kind.is_some(),
+            kind,
+            touched_at,
         })
+    }
+
+    /// Takes one token from this cart's write bucket, or says how many seconds until one is there.
+    fn take_token(&self) -> Result<(), u64> {
+        let now = now_ms();
+        let mut bucket = self.bucket.borrow_mut();
+        bucket
+            .get_or_insert_with(|| Bucket::full(self.rate, now))
+            .take(self.rate, now)
+    }
+
+    /// After a durable write, (re)arms the alarm for the new expiry time. No borrow is held across the await.
+    async fn arm_expiry(&self) -> worker::Result<()> {
+        if !self.dirty.replace(false) {
+            return Ok(());
+        }
+        let expires_at = self
+            .with_live(|live| Ok(live.expires_at(&self.env)))
+            .ok()
+            .flatten();
+        if let Some(at) = expires_at {
+            self.state
+                .storage()
+                .set_alarm((at - now_ms()).max(0))
+                .await?;
+        }
+        Ok(())
     }
 
     /// One core operation, a durable write of what it changed, then a push to every socket.
@@ -244,6 +375,7 @@ impl CartObject {
                     *slot = None;
                     return Err(e);
                 }
+                self.dirty.set(true);
             }
             Ok((out, !bytes.is_empty()))
         }
@@ -253,7 +385,8 @@ impl CartObject {
         let (body, version) = self.with_live(|live| {
             let view = live.cart.view();
             let version = view.version_tag();
-            Ok((json_view(cart_id, &view, live.merged_at), version))
+            let json = json_view(cart_id, &view, live.merged_at, live.expires_at(&self.env));
+            Ok((json, version))
         })?;
         let etag = format!("\"{version}\"");
         if if_none_match
@@ -325,6 +458,14 @@ impl CartObject {
             let _ = ws.close(Some(1011), Some("INTERNAL: unknown socket"));
             return;
         };
+        if let Err(after) = self.take_token() {
+            // 1013 "try again later": the client reconnects after its backoff, at least `after` seconds.
+            let _ = ws.close(
+                Some(1013),
+                Some(&format!("RATE_LIMITED: retry in {after} s")),
+            );
+            return;
+        }
         let mut state = self.peer_state(&tag, ws);
         let received = self.apply(|cart| {
             cart.receive_sync_message(&mut state, &bytes)
@@ -390,6 +531,15 @@ fn persist(live: &mut Live, bytes: &[u8]) -> ApiResult<()> {
         )?;
         live.actor_saved = true;
     }
+    if let (false, Some(kind)) = (live.kind_saved, live.kind) {
+        live.store
+            .set_meta("kind", SqlStorageValue::from(kind.name()))?;
+        live.kind_saved = true;
+    }
+    let now = now_ms();
+    live.store
+        .set_meta("touchedAt", SqlStorageValue::Integer(now))?;
+    live.touched_at = Some(now);
     live.store.append(bytes)?;
     if live.store.wants_compaction() {
         let snapshot = live.cart.save();

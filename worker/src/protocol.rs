@@ -9,6 +9,10 @@ pub const ORIGIN: &str = "https://cart.internal";
 pub const CART_ID_HEADER: &str = "x-cart-id";
 /// Header carrying the merge policy of a login merge.
 pub const POLICY_HEADER: &str = "x-merge-policy";
+/// Header carrying what the object holds: `guest`, `user` or `share` (it decides the idle expiry).
+pub const KIND_HEADER: &str = "x-cart-kind";
+/// Header carrying a checkout id to look up.
+pub const CHECKOUT_ID_HEADER: &str = "x-checkout-id";
 
 /// Internal routes of a cart object (path after [`ORIGIN`]).
 pub mod op {
@@ -22,6 +26,16 @@ pub mod op {
     pub const MERGE_GUEST: &str = "/merge-guest";
     pub const MARK_MERGED: &str = "/mark-merged";
     pub const STORAGE: &str = "/storage";
+    /// Freeze a checkout snapshot (idempotent by key).
+    pub const CHECKOUT: &str = "/checkout";
+    /// Read a stored checkout snapshot by id.
+    pub const CHECKOUT_GET: &str = "/checkout-get";
+    /// Fill a share object with a copy of a cart (once).
+    pub const SHARE_PUT: &str = "/share-put";
+    /// The shared cart's view, or 404 when there is no such share.
+    pub const SHARED_VIEW: &str = "/shared-view";
+    /// The shared cart's bytes, or 404 when there is no such share.
+    pub const SHARED_SAVE: &str = "/shared-save";
 }
 
 /// `POST /add`.
@@ -43,4 +57,15 @@ pub struct Patch {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Remove {
     pub sku: String,
+}
+
+/// `POST /checkout`: store `snapshot` under `key` if the cart is still at `version`, and optionally remove the
+/// checked-out lines, in one atomic write. An existing `key` answers its stored snapshot instead.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Checkout {
+    pub key: String,
+    pub id: String,
+    pub version: String,
+    pub snapshot: serde_json::Value,
+    pub remove: Vec<String>,
 }

@@ -41,6 +41,7 @@ impl Store {
             "CREATE TABLE IF NOT EXISTS snapshot (idx INTEGER PRIMARY KEY, data BLOB NOT NULL)",
             "CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB NOT NULL)",
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)",
+            "CREATE TABLE IF NOT EXISTS checkouts (key TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, snapshot TEXT NOT NULL)",
         ] {
             sql.exec(table, None).map_err(|e| db("create tables", e))?;
         }
@@ -127,6 +128,40 @@ impl Store {
             )
             .map_err(|e| db("write meta", e))?;
         Ok(())
+    }
+
+    /// The checkout snapshot stored under idempotency `key`, as JSON text.
+    pub fn checkout_by_key(&self, key: &str) -> ApiResult<Option<String>> {
+        self.text("SELECT snapshot FROM checkouts WHERE key = ?", key)
+    }
+
+    /// The checkout snapshot with `id`, as JSON text.
+    pub fn checkout_by_id(&self, id: &str) -> ApiResult<Option<String>> {
+        self.text("SELECT snapshot FROM checkouts WHERE id = ?", id)
+    }
+
+    pub fn insert_checkout(&self, key: &str, id: &str, snapshot: &str) -> ApiResult<()> {
+        self.sql
+            .exec(
+                "INSERT INTO checkouts (key, id, snapshot) VALUES (?, ?, ?)",
+                vec![key.into(), id.into(), snapshot.into()],
+            )
+            .map_err(|e| db("store checkout", e))?;
+        Ok(())
+    }
+
+    fn text(&self, query: &str, param: &str) -> ApiResult<Option<String>> {
+        let cursor = self
+            .sql
+            .exec(query, vec![SqlStorageValue::from(param)])
+            .map_err(|e| db("read text", e))?;
+        match cursor.raw().next() {
+            Some(row) => match row.map_err(|e| db("read text", e))?.into_iter().next() {
+                Some(SqlStorageValue::String(text)) => Ok(Some(text)),
+                _ => Ok(None),
+            },
+            None => Ok(None),
+        }
     }
 
     pub fn stats(&self) -> ApiResult<StorageStats> {

@@ -9,8 +9,14 @@ pub const MAX_JSON_BYTES: usize = 64 * 1024;
 /// Largest sync message, over HTTP or in one WebSocket frame.
 pub const MAX_SYNC_BYTES: usize = 1024 * 1024;
 
-/// `{"id", "lines", "lineCount", "itemCount", "version", "mergedAt"}`; `version` equals the `ETag`.
-pub fn json_view(id: &str, view: &CartView, merged_at: Option<i64>) -> Value {
+/// `{"id", "lines", "lineCount", "itemCount", "version", "mergedAt", "expiresAt"}`; `version` equals the `ETag`.
+/// The worker adds prices and totals from the catalog (`catalog::price_view`).
+pub fn json_view(
+    id: &str,
+    view: &CartView,
+    merged_at: Option<i64>,
+    expires_at: Option<i64>,
+) -> Value {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Json<'a> {
@@ -21,6 +27,8 @@ pub fn json_view(id: &str, view: &CartView, merged_at: Option<i64>) -> Value {
         version: String,
         /// When this guest cart was merged into a user's cart (ms since the epoch), or null.
         merged_at: Option<i64>,
+        /// When the cart is deleted if it stays idle (ms since the epoch); null for a cart never written.
+        expires_at: Option<i64>,
     }
     let json = Json {
         id,
@@ -29,6 +37,7 @@ pub fn json_view(id: &str, view: &CartView, merged_at: Option<i64>) -> Value {
         item_count: view.item_count,
         version: view.version_tag(),
         merged_at,
+        expires_at,
     };
     serde_json::to_value(json).unwrap_or(Value::Null)
 }

@@ -10,7 +10,9 @@ use crate::support::*;
 fn a_guest_cart_is_in_storage_before_each_edit_returns_and_survives_recreating_the_client() {
     let prefix = fresh_prefix("persist");
     let first = offline_client(&prefix);
-    let id = get(&first.view(), "cartId").as_string().expect("a guest cart has an id");
+    let id = get(&first.view(), "cartId")
+        .as_string()
+        .expect("a guest cart has an id");
     assert_eq!(id.len(), 22, "128 random bits, base64url");
     first.add("TEA", Some(2)).expect("add");
     first.set_selected("TEA", false).expect("deselect");
@@ -31,17 +33,26 @@ fn bad_input_throws_a_coded_error_and_leaves_the_cart_unchanged() {
     client.add("TEA", Some(1)).expect("add");
     let before = get(&client.view(), "version");
     let failures = [
-        ("INVALID_SKU", client.add("no spaces allowed", Some(1)).err()),
+        (
+            "INVALID_SKU",
+            client.add("no spaces allowed", Some(1)).err(),
+        ),
         ("INVALID_QUANTITY", client.add("TEA", Some(0)).err()),
         ("INVALID_QUANTITY", client.set_quantity("TEA", 1000).err()),
         ("QUANTITY_LIMIT", client.add("TEA", Some(999)).err()),
         ("INVALID_TOKEN", client.login("not-a-jwt", None).err()),
-        ("INVALID_POLICY", client.login(&token_for("u"), Some("median".into())).err()),
+        (
+            "INVALID_POLICY",
+            client.login(&token_for("u"), Some("median".into())).err(),
+        ),
     ];
     for (expected, error) in failures {
         let error = error.unwrap_or_else(|| panic!("{expected}: the call was accepted"));
         assert_eq!(code(&error), expected);
-        assert_eq!(get(&error, "name").as_string().as_deref(), Some("CartError"));
+        assert_eq!(
+            get(&error, "name").as_string().as_deref(),
+            Some("CartError")
+        );
     }
     assert_eq!(get(&client.view(), "version"), before);
     assert_eq!(qty(&client.view(), "TEA"), 1);
@@ -54,7 +65,8 @@ fn user_cart_in_storage(prefix: &str, sub: &str, sku: &str, n: u32) {
     let seeder = offline_client(&elsewhere);
     seeder.login(&token_for(sub), None).expect("login");
     seeder.add(sku, Some(n)).expect("add");
-    let doc = storage_get(&format!("{elsewhere}:doc:user:{sub}")).expect("the user cart was stored");
+    let doc =
+        storage_get(&format!("{elsewhere}:doc:user:{sub}")).expect("the user cart was stored");
     storage_set(&format!("{prefix}:doc:user:{sub}"), &doc);
 }
 
@@ -68,9 +80,15 @@ fn login_merges_the_guest_cart_by_max_by_default_and_by_sum_on_request() {
         client.add("TEA", Some(3)).expect("add");
         client.add("CUP", Some(1)).expect("add");
         let guest_id = get(&client.view(), "cartId").as_string().expect("guest id");
-        let report = client.login(&token_for(&sub), policy.map(Into::into)).expect("login");
+        let report = client
+            .login(&token_for(&sub), policy.map(Into::into))
+            .expect("login");
         let view = client.view();
-        assert_eq!(get(&view, "userId").as_string(), Some(sub.clone()), "{policy:?}");
+        assert_eq!(
+            get(&view, "userId").as_string(),
+            Some(sub.clone()),
+            "{policy:?}"
+        );
         assert_eq!(qty(&view, "TEA"), expected_tea, "{policy:?}");
         assert_eq!(qty(&view, "CUP"), 1, "{policy:?}");
         assert_eq!(get(&report, "alreadyMerged"), JsValue::FALSE);
@@ -90,14 +108,34 @@ fn two_tabs_logging_in_with_the_same_guest_cart_merge_it_once() {
     // A second tab restores the same guest cart from storage.
     let tab_b = offline_client(&prefix);
     assert_eq!(qty(&tab_b.view(), "TEA"), 2);
-    tab_a.login(&token_for(&sub), Some("sum".into())).expect("login in tab A");
-    let again = tab_b.login(&token_for(&sub), Some("sum".into())).expect("login in tab B");
-    assert_eq!(get(&again, "alreadyMerged"), JsValue::TRUE, "the second merge of one guest state is a no-op");
-    assert_eq!(qty(&tab_b.view(), "TEA"), 2, "sum counted the guest cart once");
+    tab_a
+        .login(&token_for(&sub), Some("sum".into()))
+        .expect("login in tab A");
+    let again = tab_b
+        .login(&token_for(&sub), Some("sum".into()))
+        .expect("login in tab B");
+    assert_eq!(
+        get(&again, "alreadyMerged"),
+        JsValue::TRUE,
+        "the second merge of one guest state is a no-op"
+    );
+    assert_eq!(
+        qty(&tab_b.view(), "TEA"),
+        2,
+        "sum counted the guest cart once"
+    );
     assert_eq!(qty(&offline_client(&prefix).view(), "TEA"), 2);
     // Signing in again as the same user is also a no-op; another user must sign out first.
-    assert_eq!(get(&tab_b.login(&token_for(&sub), None).expect("re-login"), "alreadyMerged"), JsValue::TRUE);
-    let other = tab_b.login(&token_for("someone-else"), None).expect_err("another user");
+    assert_eq!(
+        get(
+            &tab_b.login(&token_for(&sub), None).expect("re-login"),
+            "alreadyMerged"
+        ),
+        JsValue::TRUE
+    );
+    let other = tab_b
+        .login(&token_for("someone-else"), None)
+        .expect_err("another user");
     assert_eq!(code(&other), "ALREADY_SIGNED_IN");
 }
 
@@ -105,15 +143,25 @@ fn two_tabs_logging_in_with_the_same_guest_cart_merge_it_once() {
 async fn corrupt_storage_is_reported_kept_aside_and_a_clean_cart_starts() {
     let id = "AAAAAAAAAAAAAAAAAAAAAA";
     // A readable session naming a cart whose document is, in turn, not base64, then base64 of garbage.
-    for doc in ["%%% not base64 %%%", "aGVsbG8sIEkgYW0gbm90IGFuIGF1dG9tZXJnZSBkb2M="] {
+    for doc in [
+        "%%% not base64 %%%",
+        "aGVsbG8sIEkgYW0gbm90IGFuIGF1dG9tZXJnZSBkb2M=",
+    ] {
         let prefix = fresh_prefix("corrupt-doc");
-        storage_set(&format!("{prefix}:session"), &format!(r#"{{"kind":"guest","id":"{id}"}}"#));
+        storage_set(
+            &format!("{prefix}:session"),
+            &format!(r#"{{"kind":"guest","id":"{id}"}}"#),
+        );
         storage_set(&format!("{prefix}:doc:guest:{id}"), doc);
         let client = offline_client(&prefix);
         let errors = Recorder::on(&client, "error");
         settle(0).await;
         assert_eq!(errors.codes(), ["STORAGE_CORRUPT"], "{doc}");
-        assert_eq!(get(&client.view(), "cartId").as_string().as_deref(), Some(id), "the cart id is kept");
+        assert_eq!(
+            get(&client.view(), "cartId").as_string().as_deref(),
+            Some(id),
+            "the cart id is kept"
+        );
         assert_eq!(get(&client.view(), "lineCount").as_f64(), Some(0.0));
         let kept: Vec<_> = storage_keys(&format!("{prefix}:corrupt:doc:guest:{id}:"));
         assert_eq!(kept.len(), 1, "the raw data is kept aside");
@@ -143,7 +191,32 @@ fn subscribers_get_every_change_with_the_new_view_until_they_unsubscribe() {
     let changes = Recorder::on(&client, "change");
     client.add("TEA", Some(1)).expect("add");
     client.add("TEA", Some(1)).expect("add");
-    client.remove("ABSENT").expect("removing an absent line is fine and changes nothing");
-    assert_eq!(changes.seen.borrow().len(), 2, "one event per change, none for a no-op");
+    client
+        .remove("ABSENT")
+        .expect("removing an absent line is fine and changes nothing");
+    assert_eq!(
+        changes.seen.borrow().len(),
+        2,
+        "one event per change, none for a no-op"
+    );
     assert_eq!(qty(&changes.last().expect("an event"), "TEA"), 2);
+}
+
+#[wasm_bindgen_test]
+fn the_last_removal_or_clear_can_be_undone_and_the_undo_is_stored() {
+    let prefix = fresh_prefix("undo");
+    let client = offline_client(&prefix);
+    client.add("TEA", Some(2)).expect("add");
+    client.add("MUG", Some(1)).expect("add");
+    assert_eq!(get(&client.view(), "canUndo"), JsValue::FALSE, "nothing removed yet");
+    client.remove("TEA").expect("remove");
+    assert_eq!(get(&client.view(), "canUndo"), JsValue::TRUE);
+    assert_eq!(client.undo().expect("undo"), ["TEA"]);
+    assert_eq!(qty(&client.view(), "TEA"), 2);
+    assert_eq!(get(&client.view(), "canUndo"), JsValue::FALSE);
+    assert!(client.undo().expect("a second undo").is_empty());
+    client.clear().expect("clear");
+    assert_eq!(client.undo().expect("undo the clear"), ["MUG", "TEA"]);
+    let reloaded = offline_client(&prefix).view();
+    assert_eq!((qty(&reloaded, "TEA"), qty(&reloaded, "MUG")), (2, 1));
 }

@@ -44,7 +44,9 @@ pub fn storage_get(key: &str) -> Option<String> {
 }
 
 pub fn storage_set(key: &str, value: &str) {
-    local_storage().set_item(key, value).expect("localStorage.setItem");
+    local_storage()
+        .set_item(key, value)
+        .expect("localStorage.setItem");
 }
 
 /// Every key in LocalStorage that starts with `prefix`.
@@ -69,7 +71,9 @@ pub fn token_for(sub: &str) -> String {
 
 /// The quantity of `sku` in a view, 0 when absent.
 pub fn qty(view: &JsValue, sku: &str) -> u32 {
-    let lines: js_sys::Array = get(view, "lines").dyn_into().expect("view.lines is an array");
+    let lines: js_sys::Array = get(view, "lines")
+        .dyn_into()
+        .expect("view.lines is an array");
     lines
         .iter()
         .find(|line| get(line, "sku").as_string().as_deref() == Some(sku))
@@ -79,8 +83,13 @@ pub fn qty(view: &JsValue, sku: &str) -> u32 {
 
 /// The `code` of a thrown or dispatched `CartError`.
 pub fn code(error: &JsValue) -> String {
-    assert!(error.is_instance_of::<js_sys::Error>(), "errors are Error objects");
-    get(error, "code").as_string().expect("errors carry a string code")
+    assert!(
+        error.is_instance_of::<js_sys::Error>(),
+        "errors are Error objects"
+    );
+    get(error, "code")
+        .as_string()
+        .expect("errors carry a string code")
 }
 
 /// Records the `detail` of every event of `kind` a client dispatches.
@@ -93,13 +102,17 @@ impl Recorder {
     pub fn on(client: &CartClient, kind: &str) -> Recorder {
         let seen = Rc::new(RefCell::new(Vec::new()));
         let sink = seen.clone();
-        let listener = Closure::<dyn FnMut(web_sys::CustomEvent)>::new(move |e: web_sys::CustomEvent| {
-            sink.borrow_mut().push(e.detail());
-        });
+        let listener =
+            Closure::<dyn FnMut(web_sys::CustomEvent)>::new(move |e: web_sys::CustomEvent| {
+                sink.borrow_mut().push(e.detail());
+            });
         client
             .add_event_listener(kind, listener.as_ref().unchecked_ref())
             .expect("addEventListener");
-        Recorder { seen, _listener: listener }
+        Recorder {
+            seen,
+            _listener: listener,
+        }
     }
 
     pub fn codes(&self) -> Vec<String> {
@@ -114,10 +127,14 @@ impl Recorder {
 /// Lets timers and queued tasks run (events the client announces after returning).
 pub async fn settle(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let set_timeout: Function = get(&js_sys::global(), "setTimeout").dyn_into().expect("setTimeout");
+        let set_timeout: Function = get(&js_sys::global(), "setTimeout")
+            .dyn_into()
+            .expect("setTimeout");
         set_timeout
             .call2(&JsValue::UNDEFINED, &resolve, &JsValue::from(ms))
             .expect("setTimeout call");
     });
-    wasm_bindgen_futures::JsFuture::from(promise).await.expect("a timer resolves");
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .expect("a timer resolves");
 }

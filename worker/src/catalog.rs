@@ -1,0 +1,284 @@
+//! The catalog: products, prices and availability in the `CATALOG` Workers KV namespace, joined into every cart
+//! view at read time, so prices are always current.
+//!
+//! Layout (written by `scripts/seed-catalog.mjs` from a JSON file such as `catalog/demo.json`): one key per product,
+//! `product:<sku>`, whose value (and metadata, so a listing needs no extra reads) is the product as JSON:
+//! `{"sku", "name", "price" (minor units), "currency", "stock"?, "maxPerLine"?, "colour"?, "image"?}`.
+//! A missing `stock` means unlimited; a missing `maxPerLine` means the cart's own limit (999).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use worker::Env;
+
+use crate::error::{ApiError, ApiResult};
+
+/// The KV binding holding the catalog.
+pub const BINDING: &str = "CATALOG";
+/// Key prefix of product entries.
+pub const PREFIX: &str = "product:";
+/// KV's limit of keys per bulk read.
+const BULK: usize = 100;
+
+/// One product as the catalog holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    pub sku: String,
+    pub name: String,
+    /// Unit price in minor units of `currency` (cents for EUR).
+    pub price: u64,
+    /// ISO 4217 code, e.g. "EUR".
+    pub currency: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colour: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+/// Why a line cannot be checked out as it is. Lines with an issue are kept in the cart and flagged, never dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Issue {
+    /// The sku is not in the catalog (or its entry is unreadable).
+    UnknownSku,
+    /// The product has no stock.
+    OutOfStock,
+    /// The line wants more than the stock.
+    InsufficientStock,
+    /// The line is above the product's per-line maximum.
+    AboveMaxPerLine,
+}
+
+impl Issue {
+    pub fn code(self) -> &'static str {
+        match self {
+            Issue::UnknownSku => "UNKNOWN_SKU",
+            Issue::OutOfStock => "OUT_OF_STOCK",
+            Issue::InsufficientStock => "INSUFFICIENT_STOCK",
+            Issue::AboveMaxPerLine => "ABOVE_MAX_PER_LINE",
+        }
+    }
+}
+
+/// The issue of a line of `qty` of `product`, if any.
+pub fn issue(product: Option<&Product>, qty: u64) -> Option<Issue> {
+    let Some(p) = product else {
+        return Some(Issue::UnknownSku);
+    };
+    match (p.stock, p.max_per_line) {
+        (Some(0), _) => Some(Issue::OutOfStock),
+        (_, Some(max)) if qty > u64::from(max) => Some(Issue::AboveMaxPerLine),
+        (Some(stock), _) if qty > u64::from(stock) => Some(Issue::InsufficientStock),
+        _ => None,
+    }
+}
+
+/// Reads the products of `skus` (unknown or unreadable ones are absent from the map).
+pub async fn products(env: &Env, skus: &[String]) -> ApiResult<HashMap<String, Product>> {
+    let kv = env.kv(BINDING)?;
+    let mut found = HashMap::new();
+    for chunk in skus.chunks(BULK) {
+        let keys: Vec<String> = chunk.iter().map(|s| format!("{PREFIX}{s}")).collect();
+        let values = kv
+            .get_bulk(&keys)
+            .text()
+            .await
+            .map_err(|e| ApiError::internal("catalog read", e))?;
+        for (key, value) in values {
+            let Some(sku) = key.strip_prefix(PREFIX) else {
+                continue;
+            };
+            match value.as_deref().map(serde_json::from_str::<Product>) {
+                Some(Ok(product)) if product.sku == sku => {
+                    found.insert(sku.to_owned(), product);
+                }
+                Some(Ok(_)) | Some(Err(_)) => {
+                    worker::console_warn!(
+                        "catalog entry {key} is unreadable; its lines show as unknown"
+                    );
+                }
+                None => {}
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Every product, in sku order (from the listing's metadata: one KV call per 1,000 products).
+pub async fn list(env: &Env) -> ApiResult<Vec<Product>> {
+    let kv = env.kv(BINDING)?;
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut request = kv.list().prefix(PREFIX.to_owned());
+        if let Some(c) = cursor.take() {
+            request = request.cursor(c);
+        }
+        let page = request
+            .execute()
+            .await
+            .map_err(|e| ApiError::internal("catalog list", e))?;
+        out.extend(
+            page.keys
+                .into_iter()
+                .filter_map(|k| serde_json::from_value::<Product>(k.metadata?).ok()),
+        );
+        match page.cursor {
+            Some(c) if !page.list_complete && !c.is_empty() => cursor = Some(c),
+            _ => break,
+        }
+    }
+    out.sort_by(|a, b| a.sku.cmp(&b.sku));
+    Ok(out)
+}
+
+/// Adds prices, availability and totals to a cart view (the JSON a cart object answers with), in place.
+pub async fn price_view(env: &Env, view: &mut Value) -> ApiResult<()> {
+    let skus: Vec<String> = view["lines"]
+        .as_array()
+        .map(|lines| {
+            lines
+                .iter()
+                .filter_map(|l| l["sku"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let catalog = if skus.is_empty() {
+        HashMap::new()
+    } else {
+        products(env, &skus).await?
+    };
+    apply_prices(view, &catalog);
+    Ok(())
+}
+
+/// The pure part of [`price_view`]: joins `view`'s lines with `catalog`.
+pub fn apply_prices(view: &mut Value, catalog: &HashMap<String, Product>) {
+    let mut subtotal: u64 = 0;
+    let mut selected_lines = 0u64;
+    let mut selected_items = 0u64;
+    let mut currency: Option<String> = None;
+    if let Some(lines) = view["lines"].as_array_mut() {
+        for line in lines.iter_mut() {
+            let sku = line["sku"].as_str().unwrap_or_default().to_owned();
+            let qty = line["qty"].as_u64().unwrap_or(0);
+            let selected = line["selected"].as_bool().unwrap_or(false);
+            let product = catalog.get(&sku);
+            let issue = issue(product, qty);
+            let fields = match product {
+                Some(p) => {
+                    let line_total = p.price.saturating_mul(qty);
+                    if selected && issue.is_none() {
+                        subtotal = subtotal.saturating_add(line_total);
+                        selected_lines += 1;
+                        selected_items += qty;
+                        currency.get_or_insert_with(|| p.currency.clone());
+                    }
+                    json!({
+                        "name": p.name,
+                        "unitPrice": p.price,
+                        "currency": p.currency,
+                        "lineTotal": line_total,
+                    })
+                }
+                None => {
+                    json!({ "name": null, "unitPrice": null, "currency": null, "lineTotal": null })
+                }
+            };
+            if let (Some(obj), Value::Object(extra)) = (line.as_object_mut(), fields) {
+                obj.extend(extra);
+                obj.insert("available".into(), Value::Bool(issue.is_none()));
+                obj.insert(
+                    "issue".into(),
+                    issue.map_or(Value::Null, |i| i.code().into()),
+                );
+            }
+        }
+    }
+    if let Some(obj) = view.as_object_mut() {
+        obj.insert(
+            "totals".into(),
+            json!({
+                "currency": currency,
+                "subtotal": subtotal,
+                "selectedLines": selected_lines,
+                "selectedItems": selected_items,
+            }),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(sku: &str, price: u64, stock: Option<u32>, max: Option<u32>) -> Product {
+        Product {
+            sku: sku.into(),
+            name: format!("{sku} name"),
+            price,
+            currency: "EUR".into(),
+            stock,
+            max_per_line: max,
+            colour: None,
+            image: None,
+        }
+    }
+
+    #[test]
+    fn totals_cover_selected_available_lines_only_and_flagged_lines_are_kept() {
+        let catalog: HashMap<_, _> = [
+            product("TEA", 1290, None, None),
+            product("MUG", 1800, Some(10), None),
+            product("GONE", 500, Some(0), None),
+            product("RARE", 900, Some(2), None),
+            product("CAPPED", 100, None, Some(3)),
+        ]
+        .into_iter()
+        .map(|p| (p.sku.clone(), p))
+        .collect();
+        let line = |sku: &str, qty: u64, selected: bool| json!({"sku": sku, "qty": qty, "selected": selected});
+        let mut view = json!({ "lines": [
+            line("TEA", 2, true), line("MUG", 1, false), line("GONE", 1, true), line("RARE", 3, true),
+            line("CAPPED", 4, true), line("NOPE", 1, true),
+        ]});
+        apply_prices(&mut view, &catalog);
+        let lines = view["lines"].as_array().expect("lines");
+        assert_eq!(lines.len(), 6, "no line is dropped");
+        let issues: Vec<_> = lines.iter().map(|l| l["issue"].clone()).collect();
+        assert_eq!(
+            issues,
+            [
+                Value::Null,
+                Value::Null,
+                "OUT_OF_STOCK".into(),
+                "INSUFFICIENT_STOCK".into(),
+                "ABOVE_MAX_PER_LINE".into(),
+                "UNKNOWN_SKU".into()
+            ]
+        );
+        assert_eq!(lines[0]["lineTotal"], 2580);
+        assert_eq!(lines[0]["available"], true);
+        assert_eq!(lines[5]["available"], false);
+        assert_eq!(lines[5]["unitPrice"], Value::Null);
+        assert_eq!(
+            view["totals"],
+            json!({"currency": "EUR", "subtotal": 2580, "selectedLines": 1, "selectedItems": 2})
+        );
+    }
+
+    #[test]
+    fn an_empty_cart_totals_zero_without_a_currency() {
+        let mut view = json!({ "lines": [] });
+        apply_prices(&mut view, &HashMap::new());
+        assert_eq!(
+            view["totals"],
+            json!({"currency": null, "subtotal": 0, "selectedLines": 0, "selectedItems": 0})
+        );
+    }
+}

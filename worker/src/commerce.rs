@@ -1,0 +1,231 @@
+//! Checkout handoff and share links, on top of the cart objects and the catalog.
+//!
+//! - Checkout: `POST .../checkout` with an `Idempotency-Key` freezes the selected, available lines (priced now)
+//!   into an immutable snapshot kept in the cart's object. The same key answers the same snapshot; a new key after
+//!   edits makes a new one. `{"removeCheckedOut": true}` also removes those lines from the cart, atomically.
+//! - Share: `POST .../share` copies the cart into a read-only object named by an unguessable token (256 bits);
+//!   `GET /v1/shared/{token}` shows it; `POST .../copy {"from": token}` adds its lines to another cart (a sum merge,
+//!   idempotent per share, so copying twice counts once). Nobody can edit a share.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use cart_core::{ActorId, MergePolicy};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{Env, Method, Request, Response};
+
+use crate::api::{merge_into, read_body, send, Target};
+use crate::catalog;
+use crate::error::{ApiError, ApiResult};
+use crate::object::now_ms;
+use crate::protocol::{self, op};
+use crate::view::MAX_JSON_BYTES;
+
+/// Longest accepted `Idempotency-Key`.
+const MAX_KEY_LEN: usize = 255;
+/// Attempts to price and store a checkout while the cart keeps changing.
+const CHECKOUT_ATTEMPTS: usize = 4;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CheckoutBody {
+    remove_checked_out: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CopyBody {
+    from: String,
+}
+
+/// `n` random bytes as base64url, from the runtime's CSPRNG (through Automerge's actor id generator).
+fn random_token(n: usize) -> String {
+    let mut bytes = Vec::with_capacity(n + 16);
+    while bytes.len() < n {
+        bytes.extend_from_slice(&ActorId::random().to_bytes()[..16]);
+    }
+    bytes.truncate(n);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn token_shaped(text: &str, len: usize) -> bool {
+    text.len() == len
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// A share token: 32 random bytes, base64url (43 characters).
+pub fn valid_share_token(token: &str) -> ApiResult<String> {
+    if token_shaped(token, 43) {
+        Ok(token.to_owned())
+    } else {
+        Err(ApiError::new(
+            404,
+            "SHARE_NOT_FOUND",
+            "no such share link (or it expired)",
+        ))
+    }
+}
+
+/// A checkout id: `co_` and 16 random bytes, base64url.
+pub fn valid_checkout_id(id: &str) -> ApiResult<String> {
+    match id.strip_prefix("co_") {
+        Some(rest) if token_shaped(rest, 22) => Ok(id.to_owned()),
+        _ => Err(ApiError::new(
+            404,
+            "CHECKOUT_NOT_FOUND",
+            "no checkout with this id in this cart",
+        )),
+    }
+}
+
+fn idempotency_key(req: &Request) -> ApiResult<String> {
+    let key = req.headers().get("idempotency-key")?.unwrap_or_default();
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(ApiError::new(
+            400,
+            "MISSING_IDEMPOTENCY_KEY",
+            "send an Idempotency-Key header (e.g. a UUID) so a retried checkout is not made twice",
+        ));
+    }
+    if key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::new(
+            400,
+            "INVALID_IDEMPOTENCY_KEY",
+            "Idempotency-Key is 1-255 printable ASCII characters",
+        ));
+    }
+    Ok(key.to_owned())
+}
+
+/// A JSON body that may be absent.
+async fn optional_json<T: serde::de::DeserializeOwned + Default>(
+    req: &mut Request,
+) -> ApiResult<T> {
+    let bytes = read_body(req, MAX_JSON_BYTES).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::new(400, "INVALID_BODY", e.to_string()))
+}
+
+async fn json_of(mut response: Response) -> ApiResult<Value> {
+    Ok(response.json().await?)
+}
+
+/// `POST .../checkout`.
+pub async fn checkout(req: &mut Request, env: &Env, target: &Target) -> ApiResult<Response> {
+    let key = idempotency_key(req)?;
+    let body: CheckoutBody = optional_json(req).await?;
+    let remove = body.remove_checked_out.unwrap_or(false);
+    let cmd =
+        |id: String, version: String, snapshot: Value, remove: Vec<String>| protocol::Checkout {
+            key: key.clone(),
+            id,
+            version,
+            snapshot,
+            remove,
+        };
+    // A retry of a checkout already made answers the stored snapshot, whatever the cart looks like now.
+    let replay = crate::api::send_json(
+        env,
+        target,
+        op::CHECKOUT,
+        &cmd(String::new(), String::new(), Value::Null, vec![]),
+    )
+    .await?;
+    if replay.status_code() == 200 {
+        return Ok(replay);
+    }
+    for _ in 0..CHECKOUT_ATTEMPTS {
+        let mut view = json_of(send(env, target, op::VIEW, Method::Get, None, &[]).await?).await?;
+        catalog::price_view(env, &mut view).await?;
+        let lines: Vec<Value> = view["lines"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|l| l["selected"] == true && l["available"] == true)
+            .map(|l| {
+                json!({
+                    "sku": l["sku"], "name": l["name"], "qty": l["qty"],
+                    "unitPrice": l["unitPrice"], "currency": l["currency"], "lineTotal": l["lineTotal"],
+                })
+            })
+            .collect();
+        if lines.is_empty() {
+            return Err(ApiError::new(
+                422,
+                "NOTHING_TO_CHECK_OUT",
+                "no selected line is available to check out",
+            ));
+        }
+        let id = format!("co_{}", random_token(16));
+        let version = view["version"].as_str().unwrap_or_default().to_owned();
+        let skus: Vec<String> = lines
+            .iter()
+            .filter_map(|l| l["sku"].as_str().map(str::to_owned))
+            .collect();
+        let snapshot = json!({
+            "id": id,
+            "cartId": target.public_id(),
+            "createdAt": now_ms(),
+            "version": version,
+            "currency": view["totals"]["currency"],
+            "lines": lines,
+            "lineCount": skus.len(),
+            "itemCount": view["totals"]["selectedItems"],
+            "subtotal": view["totals"]["subtotal"],
+            "removedFromCart": remove,
+        });
+        let stored = crate::api::send_json(
+            env,
+            target,
+            op::CHECKOUT,
+            &cmd(
+                id,
+                version,
+                snapshot,
+                if remove { skus } else { Vec::new() },
+            ),
+        )
+        .await?;
+        if stored.status_code() != 409 {
+            return Ok(stored);
+        }
+    }
+    Err(ApiError::new(
+        409,
+        "CART_CHANGED",
+        "the cart kept changing while checking out; retry",
+    ))
+}
+
+/// `POST .../share`: answers `201 {"token", "path", "cart"}`.
+pub async fn share(req: &mut Request, env: &Env, target: &Target) -> ApiResult<Response> {
+    read_body(req, MAX_JSON_BYTES).await?;
+    let mut source = send(env, target, op::SAVE, Method::Get, None, &[]).await?;
+    let bytes = source.bytes().await?;
+    let token = random_token(32);
+    let share = Target::Share(token.clone());
+    let created = send(env, &share, op::SHARE_PUT, Method::Post, Some(bytes), &[]).await?;
+    if created.status_code() != 201 {
+        return Ok(created);
+    }
+    let mut cart = json_of(created).await?;
+    catalog::price_view(env, &mut cart).await?;
+    let body = json!({ "token": token, "path": format!("/v1/shared/{token}"), "cart": cart });
+    Ok(Response::from_json(&body)?.with_status(201))
+}
+
+/// `POST .../copy {"from": token}`: adds the shared cart's lines to this one.
+pub async fn copy(req: &mut Request, env: &Env, target: &Target) -> ApiResult<Response> {
+    let body: CopyBody = crate::api::read_json(req).await?;
+    let share = Target::Share(valid_share_token(&body.from)?);
+    let mut shared = send(env, &share, op::SHARED_SAVE, Method::Get, None, &[]).await?;
+    if shared.status_code() != 200 {
+        return Ok(shared);
+    }
+    let bytes = shared.bytes().await?;
+    merge_into(env, target, bytes, MergePolicy::Sum).await
+}
