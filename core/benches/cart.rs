@@ -20,24 +20,10 @@ fn cart_with_lines(actor: u8, prefix: &str, range: std::ops::Range<usize>) -> Ca
 /// selections and removals followed by re-adds. Deterministic (a fixed linear congruential sequence).
 fn long_lived_cart() -> Cart {
     let mut cart = cart_with_lines(1, "SKU-", 0..120);
-    let mut seed: u64 = 42;
+    let mut mix = cart_core::sim::EditMix::new(42, 120);
     let mut edits = 120;
     while edits < 10_000 {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let sku = format!("SKU-{}", (seed >> 33) % 120);
-        let roll = (seed >> 20) % 100;
-        let done = match roll {
-            0..=59 => cart.add(&sku, 1).is_ok(),
-            60..=79 => cart.set_quantity(&sku, 1 + (roll % 7) as u32).is_ok(),
-            80..=94 => {
-                let sel = roll.is_multiple_of(2);
-                cart.set_selected(&sku, sel).is_ok()
-            }
-            _ => cart.remove(&sku).is_ok() && cart.add(&sku, 1).is_ok(),
-        };
-        if done {
+        if mix.apply_next(&mut cart) {
             edits += 1;
         }
     }

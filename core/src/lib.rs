@@ -31,6 +31,7 @@ mod limits;
 mod merge;
 mod ops;
 mod schema;
+pub mod sim;
 mod view;
 
 pub use automerge::{ActorId, ChangeHash};

@@ -121,6 +121,25 @@ async fn route(mut req: Request, env: &Env) -> ApiResult<Response> {
             only(&method, &[Method::Post])?;
             dev_token(&mut req, env).await
         }
+        ["v1", "dev", "carts", id, "noop"] => {
+            dev_only(env)?;
+            let target = Target::Guest(valid_cart_id(id)?);
+            send(env, &target, op::NOOP, Method::Post, Some(Vec::new()), &[]).await
+        }
+        ["v1", "dev", "carts", id, "seed"] => {
+            dev_only(env)?;
+            only(&method, &[Method::Post])?;
+            let body: protocol::Seed = read_json(&mut req).await?;
+            if body.edits > 20_000 {
+                return Err(ApiError::new(
+                    400,
+                    "INVALID_BODY",
+                    "at most 20,000 edits per call",
+                ));
+            }
+            let target = Target::Guest(valid_cart_id(id)?);
+            send_json(env, &target, op::SEED, &body).await
+        }
         ["v1", "dev", "carts", id, "storage"] => {
             dev_only(env)?;
             only(&method, &[Method::Get])?;
@@ -445,11 +464,7 @@ fn only(method: &Method, allowed: &[Method]) -> ApiResult<()> {
 
 /// A cart id: 22-64 characters of `[A-Za-z0-9_-]` (a client-made id of at least 128 random bits).
 fn valid_cart_id(id: &str) -> ApiResult<String> {
-    let ok = (22..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
+    if (22..=64).contains(&id.len()) && base64url(id) {
         Ok(id.to_owned())
     } else {
         Err(ApiError::new(
@@ -458,6 +473,12 @@ fn valid_cart_id(id: &str) -> ApiResult<String> {
             "cart ids are 22-64 characters of A-Z, a-z, 0-9, '_' and '-'",
         ))
     }
+}
+
+/// Whether `text` is made only of base64url characters (`[A-Za-z0-9_-]`): ids and tokens.
+pub fn base64url(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn valid_sku(sku: &str) -> ApiResult<String> {

@@ -48,10 +48,7 @@ fn random_token(n: usize) -> String {
 }
 
 fn token_shaped(text: &str, len: usize) -> bool {
-    text.len() == len
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    text.len() == len && crate::api::base64url(text)
 }
 
 /// A share token: 32 random bytes, base64url (43 characters).

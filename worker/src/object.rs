@@ -151,6 +151,9 @@ impl DurableObject for CartObject {
 
 impl CartObject {
     fn handle(&self, path: &str, req: &Request, body: Vec<u8>) -> ApiResult<Response> {
+        if path == op::NOOP {
+            return Ok(Response::empty()?.with_status(204));
+        }
         let cart_id = req
             .headers()
             .get(protocol::CART_ID_HEADER)?
@@ -258,6 +261,21 @@ impl CartObject {
                 self.checkout_get(&id)
             }
             op::SHARE_PUT => self.share_put(&body),
+            op::SEED => {
+                let cmd: protocol::Seed = internal_json(&body)?;
+                let lines = self.with_live(|live| Ok(live.cart.view().line_count))?;
+                let mut mix =
+                    cart_core::sim::EditMix::new(u64::from(cmd.edits) ^ lines as u64, 120);
+                let mut done = 0;
+                while done < cmd.edits {
+                    // One edit, one durable write, as a request would do (without the push: no sockets here).
+                    if self.apply(|cart| Ok(mix.apply_next(cart)))?.0 {
+                        done += 1;
+                    }
+                }
+                let stats = self.with_live(|live| live.store.stats())?;
+                Ok(Response::from_json(&stats)?)
+            }
             op::SHARED_VIEW => {
                 self.shared_exists()?;
                 self.view(&cart_id, None)

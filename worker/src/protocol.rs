@@ -36,6 +36,10 @@ pub mod op {
     pub const SHARED_VIEW: &str = "/shared-view";
     /// The shared cart's bytes, or 404 when there is no such share.
     pub const SHARED_SAVE: &str = "/shared-save";
+    /// Dev only: answer at once, touching nothing (the round-trip floor for benchmarks).
+    pub const NOOP: &str = "/noop";
+    /// Dev only: apply `edits` storefront-like edits, each written like a real one (for benchmarks).
+    pub const SEED: &str = "/seed";
 }
 
 /// `POST /add`.
@@ -68,4 +72,10 @@ pub struct Checkout {
     pub version: String,
     pub snapshot: serde_json::Value,
     pub remove: Vec<String>,
+}
+
+/// `POST /seed` (dev only).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Seed {
+    pub edits: u32,
 }

@@ -208,7 +208,11 @@ fn the_last_removal_or_clear_can_be_undone_and_the_undo_is_stored() {
     let client = offline_client(&prefix);
     client.add("TEA", Some(2)).expect("add");
     client.add("MUG", Some(1)).expect("add");
-    assert_eq!(get(&client.view(), "canUndo"), JsValue::FALSE, "nothing removed yet");
+    assert_eq!(
+        get(&client.view(), "canUndo"),
+        JsValue::FALSE,
+        "nothing removed yet"
+    );
     client.remove("TEA").expect("remove");
     assert_eq!(get(&client.view(), "canUndo"), JsValue::TRUE);
     assert_eq!(client.undo().expect("undo"), ["TEA"]);

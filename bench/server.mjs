@@ -1,0 +1,86 @@
+// Server path benchmark on the real workerd (`wrangler dev`, started by the project's scripts): requests/s and
+// latency of add-to-cart and read on one cart, side by side with a no-op Durable Object round trip (the local floor:
+// same proxy, same worker, same object, no work) measured in the same run, at 0, 1,000 and 10,000 edits of history.
+// Also the stored bytes after 10,000 edits. Prints markdown tables. `make bench-server`.
+import http from 'node:http';
+import { call, newCartId, startServer } from '../tests/support/cart.mjs';
+
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const PORT = Number(process.env.BENCH_PORT ?? 8791);
+
+/** Fires `request(i)` with CONCURRENCY in flight for SECONDS; returns { rps, p50, p99, errors }. */
+async function load(agent, request) {
+  const latencies = [];
+  let errors = 0;
+  let i = 0;
+  const end = Date.now() + SECONDS * 1000;
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (Date.now() < end) {
+      const started = process.hrtime.bigint();
+      const status = await request(agent, i++);
+      latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+      if (status < 200 || status >= 300) errors++;
+    }
+  }));
+  latencies.sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  return { rps: latencies.length / SECONDS, p50: at(0.5), p99: at(0.99), errors };
+}
+
+function send(agent, method, url, body) {
+  return new Promise((resolve) => {
+    const req = http.request(url, { method, agent, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', () => resolve(0));
+    req.end(body);
+  });
+}
+
+const server = await startServer({
+  port: PORT,
+  env: { CART_VARS: 'CART_WRITE_BURST:1000000000 CART_WRITES_PER_SECOND:1000000000 CLIENT_WRITE_BURST:1000000000 CLIENT_WRITES_PER_SECOND:1000000000' },
+});
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+const rows = [];
+let storage;
+try {
+  const id = newCartId();
+  const cart = `${server.url}/v1/carts/${id}`;
+  const noopUrl = `${server.url}/v1/dev/carts/${id}/noop`;
+  let history = 0;
+  for (const target of [0, 1000, 10000]) {
+    if (target > history) {
+      const seeded = await call('POST', `/v1/dev/carts/${id}/seed`, { json: { edits: target - history }, url: server.url });
+      if (seeded.status !== 200) throw new Error(`seed failed: ${JSON.stringify(seeded.body)}`);
+      history = target;
+    }
+    const before = history;
+    // Warm the object and the connections, then measure the three side by side.
+    await load(agent, (a) => send(a, 'POST', noopUrl));
+    const noop = await load(agent, (a) => send(a, 'POST', noopUrl));
+    const add = await load(agent, (a, i) => send(a, 'POST', `${cart}/lines`, JSON.stringify({ sku: `SKU-${i % 120}`, qty: 1 })));
+    const read = await load(agent, (a) => send(a, 'GET', cart));
+    rows.push({ history: before, noop, add, read });
+    // The adds are history too; set the lines back to 1 so the next round stays below the 999 cap.
+    history += Math.round(add.rps * SECONDS);
+    for (let s = 0; s < 120; s++) await call('PATCH', `/v1/carts/${id}/lines/SKU-${s}`, { json: { qty: 1 }, url: server.url });
+    history += 120;
+  }
+  storage = (await call('GET', `/v1/dev/carts/${id}/storage`, { url: server.url })).body;
+} finally {
+  agent.destroy();
+  await server.stop();
+}
+
+const f = (n) => n.toFixed(1);
+console.log(`\nServer path through wrangler dev, one cart, ${CONCURRENCY} requests in flight, ${SECONDS} s per cell.\n`);
+console.log('| history (edits) | no-op DO round trip req/s (p50 / p99 ms) | add-to-cart req/s (p50 / p99 ms) | read req/s (p50 / p99 ms) | add / no-op | read / no-op |');
+console.log('|---|---|---|---|---|---|');
+for (const { history, noop, add, read } of rows) {
+  const cell = (r) => `${f(r.rps)} (${f(r.p50)} / ${f(r.p99)})${r.errors ? ` ${r.errors} errors` : ''}`;
+  console.log(`| ${history.toLocaleString('en')} | ${cell(noop)} | ${cell(add)} | ${cell(read)} | ${(add.rps / noop.rps).toFixed(2)} | ${(read.rps / noop.rps).toFixed(2)} |`);
+}
+console.log(`\nStorage of that cart afterwards (120 lines, over 10,000 edits): snapshot ${storage.snapshotBytes} B, ${storage.changeRows} change rows (${storage.changeBytes} B), SQLite database ${storage.databaseBytes} B.`);
