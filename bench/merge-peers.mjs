@@ -25,6 +25,9 @@ function timed(setup, merge) {
   });
 }
 
+// The cart's rules in both: at most 120 lines, so guest-only lines that do not fit are left out (as in the core).
+const MAX_LINES = 120;
+
 // Automerge (npm): user and guest docs; the merge reads the guest's lines and writes max quantities into the user's.
 function automergeCart(from, to) {
   return A.change(A.init(), (d) => {
@@ -36,11 +39,16 @@ const amGuest = automergeCart(60, 180);
 const amUserBytes = A.save(automergeCart(0, 120));
 const automergeUs = timed(() => A.load(amUserBytes), (user) => {
   A.change(user, (d) => {
+    let count = Object.keys(d.lines).length;
     for (const [k, line] of Object.entries(amGuest.lines)) {
       const mine = d.lines[k];
       const theirs = line.qty.value;
-      if (!mine) d.lines[k] = { qty: new A.Counter(theirs), selected: true };
-      else if (theirs > mine.qty.value) mine.qty.increment(theirs - mine.qty.value);
+      if (mine) {
+        if (theirs > mine.qty.value) mine.qty.increment(theirs - mine.qty.value);
+      } else if (count < MAX_LINES) {
+        d.lines[k] = { qty: new A.Counter(theirs), selected: true };
+        count++;
+      }
     }
   });
 });
@@ -74,6 +82,7 @@ const yjsUs = timed(() => {
     for (const [k, line] of Object.entries(yGuest)) {
       const mine = lines.get(k);
       if (!mine) {
+        if (lines.size >= MAX_LINES) continue;
         const fresh = new Y.Map();
         fresh.set('qty', line.qty);
         fresh.set('selected', true);

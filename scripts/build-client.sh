@@ -8,8 +8,16 @@ cd "$ROOT"
 out=client-wasm/pkg
 cargo build -q -p cart-client --release --target wasm32-unknown-unknown
 built=target/wasm32-unknown-unknown/release/cart_client.wasm
+sizes() {
+  echo "| file | raw bytes | gzip -9 bytes |"
+  echo "|---|---|---|"
+  for f in cart_client_bg.wasm cart_client.js; do
+    echo "| $f | $(stat -c %s "$out/$f") | $(gzip -9 -c "$out/$f" | wc -c) |"
+  done
+}
 if [ "$out/cart_client_bg.wasm" -nt "$built" ] && [ "$out/package.json" -nt "$0" ] && [ -f www/pkg/cart_client.js ]; then
   echo "client-wasm/pkg is up to date"
+  sizes
   exit 0
 fi
 rm -rf "$out"
@@ -37,8 +45,4 @@ rm -f "$out/.gitignore"
 rm -rf www/pkg
 mkdir -p www/pkg
 cp "$out/cart_client.js" "$out/cart_client_bg.wasm" www/pkg/
-echo "| file | raw bytes | gzip -9 bytes |"
-echo "|---|---|---|"
-for f in cart_client_bg.wasm cart_client.js; do
-  echo "| $f | $(stat -c %s "$out/$f") | $(gzip -9 -c "$out/$f" | wc -c) |"
-done
+sizes

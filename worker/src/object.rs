@@ -39,8 +39,11 @@ pub struct CartObject {
     /// This cart's write bucket (in memory: a restarted object starts with a full bucket).
     bucket: RefCell<Option<Bucket>>,
     rate: Rate,
-    /// Set by a durable write; the handler re-arms the expiry alarm before it answers.
+    /// Set by a durable write; the handler makes sure the expiry alarm is armed before it answers.
     dirty: Cell<bool>,
+    /// Whether this instance has armed the alarm. An alarm that fires before the cart's (later) expiry time just
+    /// re-arms itself, so later writes need no storage call.
+    alarm_armed: Cell<bool>,
 }
 
 struct Live {
@@ -75,6 +78,7 @@ impl DurableObject for CartObject {
             bucket: RefCell::new(None),
             rate,
             dirty: Cell::new(false),
+            alarm_armed: Cell::new(false),
         }
     }
 
@@ -110,10 +114,12 @@ impl DurableObject for CartObject {
                 }
                 self.peers.borrow_mut().clear();
                 *self.live.borrow_mut() = None;
+                self.alarm_armed.set(false);
                 self.state.storage().delete_all().await?;
             }
+            // Written to since the alarm was set: wait for the new expiry time.
             Some(at) => self.state.storage().set_alarm(at - now_ms()).await?,
-            None => {}
+            None => self.alarm_armed.set(false),
         }
         Response::ok("")
     }
@@ -348,9 +354,10 @@ impl CartObject {
             .take(self.rate, now)
     }
 
-    /// After a durable write, (re)arms the alarm for the new expiry time. No borrow is held across the await.
+    /// After the first durable write of this instance, arms the alarm for the expiry time. No borrow is held
+    /// across the await.
     async fn arm_expiry(&self) -> worker::Result<()> {
-        if !self.dirty.replace(false) {
+        if !self.dirty.replace(false) || self.alarm_armed.get() {
             return Ok(());
         }
         let expires_at = self
@@ -362,6 +369,7 @@ impl CartObject {
                 .storage()
                 .set_alarm((at - now_ms()).max(0))
                 .await?;
+            self.alarm_armed.set(true);
         }
         Ok(())
     }
