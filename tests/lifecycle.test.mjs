@@ -91,8 +91,16 @@ test('outside dev mode the dev routes do not exist', async () => {
     const token = await call('POST', '/v1/dev/token', { json: { userId: 'mallory' }, url: server.url });
     assert.equal(token.status, 404);
     assert.equal(token.body.error.code, 'NOT_FOUND');
-    const storage = await call('GET', `/v1/dev/carts/${newCartId()}/storage`, { url: server.url });
-    assert.equal(storage.status, 404);
+    const id = newCartId();
+    for (const [method, path, json] of [
+      ['GET', `/v1/dev/carts/${id}/storage`],
+      ['POST', `/v1/dev/carts/${id}/seed`, { edits: 10 }],
+      ['POST', `/v1/dev/carts/${id}/noop`],
+    ]) {
+      const res = await call(method, path, { json, url: server.url });
+      assert.equal(res.status, 404, `${method} ${path}`);
+    }
+    assert.equal((await call('GET', `/v1/carts/${id}`, { url: server.url })).body.lineCount, 0, 'the seed route did nothing');
     const health = await call('GET', '/health', { url: server.url });
     assert.equal(health.status, 200, 'the rest of the service is there');
   } finally {
