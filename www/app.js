@@ -122,11 +122,18 @@ function lineItem(line) {
   );
 }
 
+/** The lines last drawn, so acknowledgements and status changes (which do not touch the lines) redraw nothing. */
+let drawnLines = '';
+
 function renderCart(view) {
-  // Keep the keyboard where it was across the re-render.
-  const focused = document.activeElement?.id;
-  $('lines').replaceChildren(...view.lines.map(lineItem));
-  if (focused && $(focused)) $(focused).focus();
+  const lines = JSON.stringify(view.lines);
+  if (lines !== drawnLines) {
+    // Redrawing replaces the inputs: a quantity being typed survives only if the lines did not change.
+    drawnLines = lines;
+    const focused = document.activeElement?.id;
+    $('lines').replaceChildren(...view.lines.map(lineItem));
+    if (focused && $(focused)) $(focused).focus();
+  }
   $('empty').hidden = view.lineCount > 0;
   $('clear').disabled = view.lineCount === 0;
   $('counts').textContent = `(${plural(view.lineCount, 'line')}, ${plural(view.itemCount, 'item')})`;
