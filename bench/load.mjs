@@ -3,7 +3,7 @@
 // against its own wrangler dev and prints a table; tests/load.test.mjs runs a short one in `make test`.
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
-import { call, newCartId, startServer } from '../tests/support/cart.mjs';
+import { call, newCartId, startServer, unlimited } from '../tests/support/cart.mjs';
 
 const SKUS = 20;
 
@@ -77,7 +77,7 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const seconds = Number(process.env.LOAD_SECONDS ?? 60);
   const server = await startServer({
     port: Number(process.env.LOAD_PORT ?? 8790),
-    env: { CART_VARS: 'CART_WRITE_BURST:1000000000 CART_WRITES_PER_SECOND:1000000000 CLIENT_WRITE_BURST:1000000000 CLIENT_WRITES_PER_SECOND:1000000000' },
+    env: unlimited,
   });
   let r;
   try {

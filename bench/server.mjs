@@ -3,7 +3,7 @@
 // same proxy, same worker, same object, no work) measured in the same run, at 0, 1,000 and 10,000 edits of history.
 // Also the stored bytes after 10,000 edits. Prints markdown tables. `make bench-server`.
 import http from 'node:http';
-import { call, newCartId, startServer } from '../tests/support/cart.mjs';
+import { call, newCartId, startServer, unlimited } from '../tests/support/cart.mjs';
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -41,7 +41,7 @@ function send(agent, method, url, body) {
 
 const server = await startServer({
   port: PORT,
-  env: { CART_VARS: 'CART_WRITE_BURST:1000000000 CART_WRITES_PER_SECOND:1000000000 CLIENT_WRITE_BURST:1000000000 CLIENT_WRITES_PER_SECOND:1000000000' },
+  env: unlimited,
 });
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 const rows = [];

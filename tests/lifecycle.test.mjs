@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { call, newCartId, send, startServer } from './support/cart.mjs';
+import { call, newCartId, send, startServer, unlimited } from './support/cart.mjs';
 
 /** Runs `count` tasks with at most `width` in flight. */
 async function pool(count, width, task) {
@@ -19,7 +19,7 @@ async function pool(count, width, task) {
 }
 
 test('every acknowledged write survives a restart and a hard kill of the server', async () => {
-  let server = await startServer({ port: 8797 });
+  let server = await startServer({ port: 8797, env: unlimited });
   const persistTo = server.persistTo;
   const id = newCartId();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
@@ -30,7 +30,7 @@ test('every acknowledged write survives a restart and a hard kill of the server'
     assert.equal(before.itemCount, 40);
 
     await server.stop('SIGTERM');
-    server = await startServer({ port: 8797, persistTo });
+    server = await startServer({ port: 8797, persistTo, env: unlimited });
     const afterRestart = (await call('GET', `/v1/carts/${id}`, { url: server.url })).body;
     assert.deepEqual(afterRestart.lines, before.lines);
     assert.equal(afterRestart.version, before.version);
@@ -40,7 +40,7 @@ test('every acknowledged write survives a restart and a hard kill of the server'
     await new Promise((r) => setTimeout(r, 400));
     await server.stop('SIGKILL');
     const acked = (await load).filter((s) => s === 200).length;
-    server = await startServer({ port: 8797, persistTo });
+    server = await startServer({ port: 8797, persistTo, env: unlimited });
     const afterKill = (await call('GET', `/v1/carts/${id}`, { url: server.url })).body;
     const underLoad = afterKill.lines.find((l) => l.sku === 'UNDER-LOAD')?.qty ?? 0;
     assert.ok(underLoad >= acked, `acknowledged ${acked}, found ${underLoad}`);
@@ -52,7 +52,7 @@ test('every acknowledged write survives a restart and a hard kill of the server'
 });
 
 test('10,000 edits: storage stays bounded by compaction and a restart reloads the same cart', async () => {
-  let server = await startServer({ port: 8796 });
+  let server = await startServer({ port: 8796, env: unlimited });
   const persistTo = server.persistTo;
   const id = newCartId();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
@@ -76,7 +76,7 @@ test('10,000 edits: storage stays bounded by compaction and a restart reloads th
     assert.ok(stored < 256 * 1024, `stored ${stored} bytes: ${JSON.stringify(stats)}`);
 
     await server.stop();
-    server = await startServer({ port: 8796, persistTo });
+    server = await startServer({ port: 8796, persistTo, env: unlimited });
     const reloaded = (await call('GET', `/v1/carts/${id}`, { url: server.url })).body;
     assert.deepEqual(reloaded, view);
   } finally {

@@ -2,12 +2,18 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const base = process.env.CART_BASE_URL ?? 'http://127.0.0.1:8799';
 export const secret = process.env.CART_JWT_SECRET;
+
+/** Server variables that lift the write rate limits, for tests that measure something else. */
+export const unlimited = {
+  CART_VARS: 'CART_WRITE_BURST:1000000000 CART_WRITES_PER_SECOND:1000000000 CLIENT_WRITE_BURST:1000000000 CLIENT_WRITES_PER_SECOND:1000000000',
+};
 
 /** A fresh guest cart id: 128 random bits, base64url (22 characters). */
 export const newCartId = () => randomBytes(16).toString('base64url');
@@ -82,27 +88,52 @@ export async function waitForHealth(url, ms = 180_000) {
   throw new Error(`no answer from ${url}/health`);
 }
 
-/**
- * Starts a separate `wrangler dev` (the project's own scripts/dev.sh) on `port`, with storage in `persistTo`.
- * Returns { url, stop(signal) } ; stop kills the whole process group and waits for it to exit.
- */
-export async function startServer({ port, persistTo = mkdtempSync(join(tmpdir(), 'cart-')), env = {} }) {
+/** Resolves once `port` can be bound on 127.0.0.1 the way workerd binds it, or throws after `ms`. */
+export async function waitForFreePort(port, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const error = await new Promise((resolve) => {
+      const probe = net.createServer();
+      probe.once('error', resolve);
+      probe.listen({ port, host: '127.0.0.1', exclusive: true }, () => probe.close(() => resolve(null)));
+    });
+    if (!error) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} is still taken: ${error.message}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Spawns scripts/dev.sh once and waits for health; rejects early when wrangler exits or cannot listen. */
+async function spawnServer(port, persistTo, env) {
   const child = spawn('bash', ['scripts/dev.sh'], {
     env: { ...process.env, PORT: String(port), PERSIST_TO: persistTo, ...env },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
-  child.stdout.on('data', (d) => { log += d; });
-  child.stderr.on('data', (d) => { log += d; });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
+  let failed;
+  const failure = new Promise((_, reject) => { failed = reject; });
+  const onData = (d) => {
+    log += d;
+    // Wrangler logs a taken port and then waits for file changes instead of exiting.
+    if (log.includes('Address already in use')) failed(Object.assign(new Error(`port ${port} was taken`), { taken: true }));
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+    failed(new Error(`scripts/dev.sh exited (${code ?? signal}) before it answered`));
+    resolve();
+  }));
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitForHealth(url);
+    await Promise.race([waitForHealth(url), failure]);
   } catch (e) {
     try { process.kill(-child.pid, 'SIGKILL'); } catch {}
-    throw new Error(`${e.message}\n${log}`);
+    await exited;
+    // The end of the log says why; its start is only the build banner.
+    throw Object.assign(new Error(`${e.message}: ${url}\n${log.slice(-4000)}`), { taken: e.taken });
   }
+  failure.catch(() => {});
   return {
     url,
     persistTo,
@@ -113,10 +144,23 @@ export async function startServer({ port, persistTo = mkdtempSync(join(tmpdir(),
       await exited;
       clearTimeout(timer);
       // workerd may outlive wrangler for a moment; wait until the port is free.
-      for (let i = 0; i < 40; i++) {
-        try { await fetch(`${url}/health`); } catch { return; }
-        await new Promise((r) => setTimeout(r, 250));
-      }
+      await waitForFreePort(port).catch(() => {});
     },
   };
+}
+
+/**
+ * Starts a separate `wrangler dev` (the project's own scripts/dev.sh) on `port`, with storage in `persistTo`.
+ * Returns { url, persistTo, log, stop(signal) }; stop kills the whole process group and waits for the port.
+ */
+export async function startServer({ port, persistTo = mkdtempSync(join(tmpdir(), 'cart-')), env = {} }) {
+  for (let attempt = 1; ; attempt++) {
+    // A server stopped a moment ago may still hold the port while its workerd dies.
+    await waitForFreePort(port);
+    try {
+      return await spawnServer(port, persistTo, env);
+    } catch (e) {
+      if (!e.taken || attempt === 3) throw e;
+    }
+  }
 }
