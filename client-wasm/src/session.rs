@@ -7,6 +7,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::error::cart_error;
 use crate::js;
 use crate::store::Store;
+use crate::stored;
 
 #[derive(Clone, PartialEq, Eq)]
 pub enum Who {
@@ -44,17 +45,8 @@ impl Who {
 
     fn from_record(text: &str) -> Option<Who> {
         let record = js_sys::JSON::parse(text).ok()?;
-        match js::get_string(&record, "kind")?.as_str() {
-            "guest" => {
-                let id = js::get_string(&record, "id")?;
-                valid_cart_id(&id).then_some(Who::Guest { id })
-            }
-            "user" => Some(Who::User {
-                sub: js::get_string(&record, "sub")?,
-                token: js::get_string(&record, "token")?,
-            }),
-            _ => None,
-        }
+        let field = |name| js::get_string(&record, name);
+        stored::who(field("kind"), field("id"), field("sub"), field("token"))
     }
 }
 
@@ -99,26 +91,19 @@ impl Session {
     /// The cart of `who` from storage (a new one when there is none or it is unreadable).
     pub fn open(store: &Store, who: Who, problems: &mut Problems) -> Session {
         let key = format!("doc:{}", who.cart_key());
-        let mut cart = match store.get_bytes(&key) {
+        let mut cart = match store.get(&key).map(|text| (stored::cart(&text), text)) {
             None => Cart::new(),
-            Some(Ok(bytes)) => match Cart::load(&bytes) {
-                Ok(cart) => cart,
-                Err(e) => {
-                    store.quarantine(&key, &store.get(&key).unwrap_or_default());
-                    problems.push(cart_error("STORAGE_CORRUPT", &format!("the stored cart was unreadable ({e}); it was kept aside and the cart will be recovered from the server")));
-                    Cart::new()
-                }
-            },
-            Some(Err(raw)) => {
+            Some((Ok(cart), _)) => cart,
+            Some((Err(e), raw)) => {
                 store.quarantine(&key, &raw);
-                problems.push(cart_error("STORAGE_CORRUPT", "the stored cart was not base64; it was kept aside and the cart will be recovered from the server"));
+                problems.push(cart_error("STORAGE_CORRUPT", &format!("the stored cart was unreadable ({e}); it was kept aside and the cart will be recovered from the server")));
                 Cart::new()
             }
         };
         cart.set_clock(js::now_ms);
         let server_heads = store
             .get(&format!("server:{}", who.cart_key()))
-            .map(|text| text.split(',').filter_map(|h| h.parse().ok()).collect())
+            .map(|text| stored::heads(&text))
             .unwrap_or_default();
         Session {
             who,
@@ -176,13 +161,6 @@ pub fn random_cart_id() -> String {
         bytes.copy_from_slice(&cart_core::ActorId::random().to_bytes()[..16]);
     }
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-pub fn valid_cart_id(id: &str) -> bool {
-    (22..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The `sub` of a JWT, read without verifying it (the server verifies; the client only needs to name the cart).

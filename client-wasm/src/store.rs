@@ -8,6 +8,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use web_sys::Storage;
 
 use crate::js;
+use crate::stored;
 
 pub struct Store {
     storage: Option<Storage>,
@@ -72,9 +73,8 @@ impl Store {
         self.remove(name);
     }
 
-    pub fn get_bytes(&self, name: &str) -> Option<Result<Vec<u8>, String>> {
-        let text = self.get(name)?;
-        Some(STANDARD.decode(text.as_bytes()).map_err(|_| text))
+    pub fn get_bytes(&self, name: &str) -> Option<Result<Vec<u8>, stored::Unreadable>> {
+        self.get(name).map(|text| stored::bytes(&text))
     }
 
     pub fn set_bytes(&self, name: &str, bytes: &[u8]) -> Result<(), WriteError> {

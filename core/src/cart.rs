@@ -3,12 +3,13 @@
 use automerge::{
     sync::{self, SyncDoc},
     transaction::{CommitOptions, Transaction},
-    ActorId, Automerge, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode,
+    ActorId, Automerge, ChangeHash, ReadDoc,
 };
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
+use crate::chunks;
 use crate::schema::{self, Containers, RawLine};
 use crate::view::{CartView, Line};
 
@@ -40,6 +41,15 @@ pub enum LoadError {
     /// The bytes are a valid Automerge document, but not one laid out as a cart.
     #[error("the document is not a cart (its schema change is missing)")]
     NotACart,
+    /// The bytes hold an Automerge bundle chunk, which carts never use (and Automerge 0.12 cannot parse safely).
+    #[error("Automerge bundle chunks are not accepted")]
+    Bundle,
+    /// A chunk is truncated, of an unknown type, or a change that does not parse.
+    #[error("not a valid Automerge chunk: {0}")]
+    Chunk(String),
+    /// A change names an actor none of whose earlier changes are known (a forged or out-of-order change).
+    #[error("a change names actor {0}, whose earlier changes are missing")]
+    UnknownActor(String),
 }
 
 /// Why a sync message was refused. The cart and the sync state are unchanged whenever one of these is returned.
@@ -112,6 +122,11 @@ pub struct Cart {
     /// The lines as of the heads stored with them. Local edits update it in place, so an edit and the view after
     /// it cost the same however long the history; anything else that moves the heads makes it stale.
     cache: RefCell<Option<LineCache>>,
+    /// The actors that authored a change of the document, computed when first needed and kept up to date, for
+    /// the check every received change passes (`chunks.rs`).
+    authors: RefCell<Option<BTreeSet<ActorId>>>,
+    /// Received changes waiting for their dependencies inside Automerge, checked again when they can apply.
+    pending: Vec<automerge::Change>,
 }
 
 impl std::fmt::Debug for Cart {
@@ -147,6 +162,8 @@ impl Cart {
             clock: system_clock,
             saved_heads: Vec::new(),
             cache: RefCell::new(None),
+            authors: RefCell::new(None),
+            pending: Vec::new(),
         }
     }
 
@@ -154,12 +171,13 @@ impl Cart {
     ///
     /// Fails, never panics, on bytes that are truncated, corrupt or not a cart.
     pub fn load(bytes: &[u8]) -> Result<Self, LoadError> {
-        let doc = strict_load(bytes)?;
+        let (doc, pending) = chunks::checked_load(bytes)?;
         if !schema::is_cart(&doc) {
             return Err(LoadError::NotACart);
         }
         let doc = doc.with_actor(ActorId::random());
         let mut cart = Self::from_doc(doc);
+        cart.pending = pending;
         cart.saved_heads = cart.doc.get_heads();
         Ok(cart)
     }
@@ -211,21 +229,62 @@ impl Cart {
     ///
     /// All or nothing: if any part of `bytes` is malformed, nothing is applied and the cart is unchanged.
     pub fn load_incremental(&mut self, bytes: &[u8]) -> Result<(), LoadError> {
-        // Automerge applies the valid prefix of a partly corrupt buffer, so check the whole buffer first. Missing
-        // dependencies are reported only once every chunk parsed and verified: they are expected here (the changes
-        // build on this cart's history, which the scratch document lacks).
-        match strict_load(bytes) {
-            Ok(_) | Err(automerge::AutomergeError::MissingDeps) => {}
-            Err(e) => return Err(e.into()),
-        }
-        self.doc.load_incremental(bytes)?;
+        // Automerge applies the valid prefix of a partly corrupt buffer, so every chunk is parsed and checked
+        // first, and the bytes are applied to a copy that replaces the document only if all of them applied.
+        let pieces = chunks::split(bytes)?;
+        let checked = self.check_actors(&pieces)?;
+        let mut candidate = self.doc.clone();
+        candidate.load_incremental(bytes)?;
+        self.doc = candidate;
+        self.applied(checked);
         Ok(())
     }
 
     /// Takes every change of `other` this cart lacks.
     pub fn merge(&mut self, other: &mut Cart) -> Result<(), LoadError> {
         self.doc.merge(&mut other.doc)?;
+        *self.authors.borrow_mut() = None;
         Ok(())
+    }
+
+    /// Refuses changes naming actors the document does not know (see `chunks.rs`).
+    fn check_actors(&self, pieces: &[chunks::Piece<'_>]) -> Result<chunks::Checked, LoadError> {
+        let own = self.doc.get_actor();
+        let has_own_changes = self.doc.get_last_local_change().is_some();
+        let is_author = |actor: &ActorId| {
+            (has_own_changes && actor == own)
+                || self
+                    .authors
+                    .borrow_mut()
+                    .get_or_insert_with(|| chunks::authors(&self.doc))
+                    .contains(actor)
+        };
+        let has_change = |hash: &ChangeHash| self.doc.get_change_by_hash(hash).is_some();
+        let known = chunks::Known {
+            has_change: &has_change,
+            is_author: &is_author,
+        };
+        chunks::check_actors(pieces, &self.pending, &known)
+    }
+
+    /// Records what a checked application did: the authors of applied changes are known from now on, and the
+    /// changes still waiting will be checked again.
+    fn applied(&mut self, checked: chunks::Checked) {
+        let mut authors = self.authors.borrow_mut();
+        if let Some(known) = authors.as_mut() {
+            known.extend(checked.from_documents);
+            for c in &checked.applying {
+                if self.doc.get_change_by_hash(&c.hash()).is_some() {
+                    known.insert(c.actor_id().clone());
+                } else {
+                    // Automerge did not apply what the check expected: recompute when next needed.
+                    *authors = None;
+                    break;
+                }
+            }
+        }
+        drop(authors);
+        self.pending = checked.waiting;
     }
 
     /// The next message of the standard Automerge sync protocol for the peer behind `state`, or `None` when the
@@ -246,9 +305,26 @@ impl Cart {
     ) -> Result<(), SyncError> {
         let message =
             sync::Message::decode(bytes).map_err(|e| SyncError::Malformed(e.to_string()))?;
+        let refused = |e: LoadError| SyncError::Malformed(e.to_string());
+        if !message
+            .have
+            .iter()
+            .all(|have| chunks::bloom_is_sane(&have.bloom.to_bytes()))
+        {
+            return Err(SyncError::Malformed("a Bloom filter without bits".into()));
+        }
+        let raw: Vec<Vec<u8>> = message.changes.iter().map(<[u8]>::to_vec).collect();
+        let mut pieces = Vec::new();
+        for chunk in &raw {
+            pieces.extend(chunks::split(chunk).map_err(refused)?);
+        }
+        let checked = self.check_actors(&pieces).map_err(refused)?;
         let mut next = state.0.clone();
         self.doc.receive_sync_message(&mut next, message)?;
         state.0 = next;
+        if !pieces.is_empty() {
+            self.applied(checked);
+        }
         Ok(())
     }
 
@@ -371,14 +447,4 @@ fn view_of(raw: BTreeMap<String, RawLine>, heads: &[ChangeHash]) -> CartView {
         lines,
         version: heads.iter().map(|h| h.to_string()).collect(),
     }
-}
-
-/// Loads `bytes` into a fresh document, refusing any partial or unverifiable input.
-fn strict_load(bytes: &[u8]) -> Result<Automerge, automerge::AutomergeError> {
-    Automerge::load_with_options(
-        bytes,
-        LoadOptions::new()
-            .on_partial_load(OnPartialLoad::Error)
-            .verification_mode(VerificationMode::Check),
-    )
 }

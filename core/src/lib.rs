@@ -27,6 +27,7 @@
 //! ```
 
 mod cart;
+mod chunks;
 mod limits;
 mod merge;
 mod ops;

@@ -1,6 +1,6 @@
-//! Property tests: replicas make random edits, sync in random partial orders, reload from their incremental
-//! saves, then sync fully. All views must be byte-identical and obey the semantics, checked against a reference
-//! model of the causal history.
+//! Property tests: replicas make random edits, perform login merges of a guest cart, sync in random partial orders,
+//! reload from their incremental saves, then sync fully. All views must be byte-identical and obey the semantics,
+//! checked against a reference model of the causal history.
 
 mod common;
 use cart_core::{Cart, CartView, MergePolicy, MAX_QTY};
@@ -20,6 +20,8 @@ enum Step {
     Clear(usize),
     Sync(usize, usize),
     Reload(usize),
+    /// The replica performs the login merge of the run's guest cart (again, if it already did: a retry).
+    Merge(usize),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -32,8 +34,24 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (r.clone(), s.clone(), any::<bool>()).prop_map(|(r, s, b)| Step::Select(r, s, b)),
         1 => r.clone().prop_map(Step::Clear),
         3 => (r.clone(), r.clone()).prop_map(|(a, b)| Step::Sync(a, b)),
-        1 => r.prop_map(Step::Reload),
+        1 => r.clone().prop_map(Step::Reload),
+        1 => r.prop_map(Step::Merge),
     ]
+}
+
+/// The guest cart merged at login in one run: lines (sku index, quantity, selected) and the policy.
+#[derive(Debug, Clone)]
+struct Guest {
+    lines: Vec<(usize, u32, bool)>,
+    sum: bool,
+}
+
+fn guest() -> impl Strategy<Value = Guest> {
+    (
+        proptest::collection::vec((0..SKUS.len(), 1u32..=5, any::<bool>()), 0..4),
+        any::<bool>(),
+    )
+        .prop_map(|(lines, sum)| Guest { lines, sum })
 }
 
 /// What the model remembers of one recorded edit.
@@ -42,6 +60,11 @@ enum Kind {
     Add(u32),
     Set(u32),
     Select(bool),
+    /// A login merge's contribution to a line: concurrent contributions of one guest state count once (the
+    /// smallest), and a set that saw it overrides it, like an add.
+    Merge(u32),
+    /// The record that the guest state was merged (sku ""): a replica that knows it reports `already_merged`.
+    Merged,
 }
 
 #[derive(Debug, Clone)]
@@ -92,15 +115,28 @@ impl Model {
             })
             .collect();
         // S1/S3: an add counts unless some set (or remove) had seen it.
-        let live: u32 = self
+        let overwritten = |i: &usize| sets.iter().any(|(_, _, seen)| seen.contains(i));
+        let adds: u32 = self
             .for_sku(known, sku)
             .filter_map(|(i, e)| match e.kind {
                 Kind::Add(n) => Some((i, n)),
                 _ => None,
             })
-            .filter(|(i, _)| !sets.iter().any(|(_, _, seen)| seen.contains(i)))
+            .filter(|(i, _)| !overwritten(i))
             .map(|(_, n)| n)
             .sum();
+        // S7: the login merge's contributions not overridden; replicas that merged concurrently count once.
+        let merged: u32 = self
+            .for_sku(known, sku)
+            .filter_map(|(i, e)| match e.kind {
+                Kind::Merge(n) => Some((i, n)),
+                _ => None,
+            })
+            .filter(|(i, _)| !overwritten(i))
+            .map(|(_, n)| n)
+            .min()
+            .unwrap_or(0);
+        let live = adds + merged;
         // S5: among sets no other set had seen, one wins; the model allows any of them.
         let frontier: Vec<u32> = sets
             .iter()
@@ -134,6 +170,13 @@ impl Model {
         } else {
             frontier
         }
+    }
+
+    /// Whether replica `r` knows that the guest state was merged.
+    fn knows_merge(&self, r: usize) -> bool {
+        self.known[r]
+            .iter()
+            .any(|&i| matches!(self.events[i].kind, Kind::Merged))
     }
 
     fn check(&self, r: usize, view: &CartView) -> Result<(), TestCaseError> {
@@ -171,7 +214,7 @@ impl Replica {
     }
 }
 
-fn run(steps: &[Step]) -> Result<(), TestCaseError> {
+fn run(steps: &[Step], guest: &Guest) -> Result<(), TestCaseError> {
     // Independently created carts (never synced): they must still converge without hiding each other's lines.
     let mut reps: Vec<Replica> = (0..REPLICAS)
         .map(|i| {
@@ -187,6 +230,21 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
     let mut model = Model {
         events: Vec::new(),
         known: vec![BTreeSet::new(); REPLICAS],
+    };
+    // The guest cart: made on another device (its own actor), never synced with the user's replicas.
+    let mut guest_cart = replica(REPLICAS as u8 + 1);
+    for &(s, n, selected) in &guest.lines {
+        guest_cart
+            .add(SKUS[s], n)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        guest_cart
+            .set_selected(SKUS[s], selected)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    }
+    let policy = if guest.sum {
+        MergePolicy::Sum
+    } else {
+        MergePolicy::Max
     };
 
     for step in steps {
@@ -264,6 +322,40 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
                 model.known[b] = union;
             }
             Step::Sync(..) => {}
+            Step::Merge(r) => {
+                let before = reps[r].cart.view();
+                let knew = model.knows_merge(r);
+                let report = reps[r]
+                    .cart
+                    .merge_guest(&guest_cart, policy)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(
+                    report.already_merged,
+                    knew,
+                    "replica {} retried a merge it knew of",
+                    r
+                );
+                if !knew {
+                    let mut edits = vec![("", Kind::Merged)];
+                    for g in guest_cart.view().lines {
+                        let sku = SKUS.iter().copied().find(|s| *s == g.sku).unwrap_or("A");
+                        let user = before.qty(sku);
+                        let wanted = if guest.sum {
+                            g.qty
+                        } else {
+                            g.qty.saturating_sub(user)
+                        };
+                        let give = wanted.min(MAX_QTY - user);
+                        if give > 0 {
+                            edits.push((sku, Kind::Merge(give)));
+                            if user == 0 {
+                                edits.push((sku, Kind::Select(g.selected)));
+                            }
+                        }
+                    }
+                    model.record(r, edits);
+                }
+            }
             Step::Reload(r) => {
                 let rep = &mut reps[r];
                 rep.persist();
@@ -342,8 +434,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: cases(256), ..ProptestConfig::default() })]
 
     #[test]
-    fn replicas_syncing_in_random_orders_converge_and_obey_the_rules(steps in proptest::collection::vec(step(), 1..60)) {
-        run(&steps)?;
+    fn replicas_editing_merging_and_syncing_in_random_orders_converge_and_obey_the_rules(
+        steps in proptest::collection::vec(step(), 1..60),
+        guest in guest(),
+    ) {
+        run(&steps, &guest)?;
     }
 }
 

@@ -137,6 +137,8 @@ async function spawnServer(port, persistTo, env) {
   return {
     url,
     persistTo,
+    /** The process group: wrangler, its workerd and helpers. */
+    pgid: child.pid,
     log: () => log,
     async stop(signal = 'SIGTERM') {
       try { process.kill(-child.pid, signal); } catch {}

@@ -1,8 +1,7 @@
 //! The public HTTP API: routing, authentication, validation and size limits, then one command to the cart's
 //! Durable Object. See `openapi.yaml` for the contract.
 
-use cart_core::{validate_sku, MergePolicy};
-use serde::Deserialize;
+use cart_core::MergePolicy;
 use serde_json::Value;
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 
@@ -11,6 +10,7 @@ use crate::catalog;
 use crate::commerce;
 use crate::cors::Cors;
 use crate::error::{ApiError, ApiResult};
+use crate::input::{self, valid_cart_id, valid_sku};
 use crate::object::now_ms;
 use crate::protocol::{self, op};
 use crate::ratelimit::{self, Rate};
@@ -129,7 +129,7 @@ async fn route(mut req: Request, env: &Env) -> ApiResult<Response> {
         ["v1", "dev", "carts", id, "seed"] => {
             dev_only(env)?;
             only(&method, &[Method::Post])?;
-            let body: protocol::Seed = read_json(&mut req).await?;
+            let body: protocol::Seed = input::parse(&read_json_bytes(&mut req).await?)?;
             if body.edits > 20_000 {
                 return Err(ApiError::new(
                     400,
@@ -154,7 +154,7 @@ async fn route(mut req: Request, env: &Env) -> ApiResult<Response> {
         }
         ["v1", "shared", token] => {
             only(&method, &[Method::Get])?;
-            let share = Target::Share(commerce::valid_share_token(token)?);
+            let share = Target::Share(input::valid_share_token(token)?);
             priced(
                 env,
                 send(env, &share, op::SHARED_VIEW, Method::Get, None, &[]).await?,
@@ -200,13 +200,7 @@ async fn cart_route(
         }
         ["lines"] => {
             only(&method, &[Method::Post])?;
-            let body: AddLine = read_json(req).await?;
-            let sku = valid_sku(&body.sku)?;
-            let qty = match body.qty {
-                None => 1,
-                Some(v) => quantity(&v)?,
-            };
-            let cmd = protocol::Add { sku, qty };
+            let cmd = input::add_line(&read_json_bytes(req).await?)?;
             priced(env, send_json(env, target, op::ADD, &cmd).await?).await
         }
         ["lines", sku] => {
@@ -216,20 +210,7 @@ async fn cart_route(
                 return priced(env, removed).await;
             }
             only(&method, &[Method::Patch, Method::Delete])?;
-            let body: PatchLine = read_json(req).await?;
-            if body.qty.is_none() && body.selected.is_none() {
-                return Err(ApiError::new(
-                    400,
-                    "EMPTY_PATCH",
-                    "give qty and/or selected",
-                ));
-            }
-            let qty = body.qty.as_ref().map(quantity).transpose()?;
-            let cmd = protocol::Patch {
-                sku,
-                qty,
-                selected: body.selected,
-            };
+            let cmd = input::patch_line(&sku, &read_json_bytes(req).await?)?;
             priced(env, send_json(env, target, op::PATCH, &cmd).await?).await
         }
         ["checkout"] => {
@@ -238,7 +219,7 @@ async fn cart_route(
         }
         ["checkouts", checkout_id] => {
             only(&method, &[Method::Get])?;
-            let id = commerce::valid_checkout_id(checkout_id)?;
+            let id = input::valid_checkout_id(checkout_id)?;
             send(
                 env,
                 target,
@@ -292,42 +273,9 @@ async fn cart_route(
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AddLine {
-    sku: String,
-    qty: Option<Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PatchLine {
-    qty: Option<Value>,
-    selected: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct MergeBody {
-    guest_cart_id: String,
-    policy: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct TokenBody {
-    user_id: String,
-}
-
 async fn merge(req: &mut Request, env: &Env, user: String) -> ApiResult<Response> {
-    let body: MergeBody = read_json(req).await?;
-    let guest = Target::Guest(valid_cart_id(&body.guest_cart_id)?);
-    let policy = match body.policy.as_deref() {
-        None => MergePolicy::Max,
-        Some(p) => p
-            .parse::<MergePolicy>()
-            .map_err(|e| ApiError::new(400, "INVALID_POLICY", e.to_string()))?,
-    };
+    let (guest_id, policy) = input::merge(&read_json_bytes(req).await?)?;
+    let guest = Target::Guest(guest_id);
     let user = Target::User(user);
     let mut guest_copy = send(env, &guest, op::SAVE, Method::Get, None, &[]).await?;
     let bytes = guest_copy.bytes().await?;
@@ -397,16 +345,9 @@ pub async fn priced(env: &Env, mut response: Response) -> ApiResult<Response> {
 }
 
 async fn dev_token(req: &mut Request, env: &Env) -> ApiResult<Response> {
-    let body: TokenBody = read_json(req).await?;
-    if !auth::valid_user_id(&body.user_id) {
-        return Err(ApiError::new(
-            400,
-            "INVALID_USER_ID",
-            "userId must be 1-128 printable characters without spaces",
-        ));
-    }
+    let user_id = input::dev_token(&read_json_bytes(req).await?)?;
     let now = crate::object::now_ms() / 1000;
-    let token = auth::sign(&body.user_id, &secret(env)?, now, DEV_TOKEN_TTL_SECS)?;
+    let token = auth::sign(&user_id, &secret(env)?, now, DEV_TOKEN_TTL_SECS)?;
     Ok(Response::from_json(
         &serde_json::json!({ "token": token, "expiresIn": DEV_TOKEN_TTL_SECS }),
     )?)
@@ -462,43 +403,6 @@ fn only(method: &Method, allowed: &[Method]) -> ApiResult<()> {
     }
 }
 
-/// A cart id: 22-64 characters of `[A-Za-z0-9_-]` (a client-made id of at least 128 random bits).
-fn valid_cart_id(id: &str) -> ApiResult<String> {
-    if (22..=64).contains(&id.len()) && base64url(id) {
-        Ok(id.to_owned())
-    } else {
-        Err(ApiError::new(
-            400,
-            "INVALID_CART_ID",
-            "cart ids are 22-64 characters of A-Z, a-z, 0-9, '_' and '-'",
-        ))
-    }
-}
-
-/// Whether `text` is made only of base64url characters (`[A-Za-z0-9_-]`): ids and tokens.
-pub fn base64url(text: &str) -> bool {
-    text.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-fn valid_sku(sku: &str) -> ApiResult<String> {
-    validate_sku(sku).map_err(|e| ApiError::new(400, "INVALID_SKU", e.to_string()))?;
-    Ok(sku.to_owned())
-}
-
-/// A JSON quantity: a non-negative integer (the core checks the range the operation accepts).
-fn quantity(v: &Value) -> ApiResult<u32> {
-    v.as_u64()
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                400,
-                "INVALID_QUANTITY",
-                format!("qty must be a whole number, got {v}"),
-            )
-        })
-}
-
 pub async fn read_body(req: &mut Request, limit: usize) -> ApiResult<Vec<u8>> {
     let too_large = || {
         ApiError::new(
@@ -519,7 +423,9 @@ pub async fn read_body(req: &mut Request, limit: usize) -> ApiResult<Vec<u8>> {
     Ok(bytes)
 }
 
-pub async fn read_json<T: serde::de::DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
+/// The body of a request that must be JSON: `415` without `Content-Type: application/json`, `413` when too large.
+/// [`input`] parses it.
+pub async fn read_json_bytes(req: &mut Request) -> ApiResult<Vec<u8>> {
     let content_type = req.headers().get("content-type")?.unwrap_or_default();
     if !content_type
         .trim_start()
@@ -532,14 +438,7 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(req: &mut Request) -> Api
             "send Content-Type: application/json",
         ));
     }
-    let bytes = read_body(req, MAX_JSON_BYTES).await?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        use serde_json::error::Category;
-        match e.classify() {
-            Category::Data => ApiError::new(400, "INVALID_BODY", e.to_string()),
-            _ => ApiError::new(400, "MALFORMED_JSON", e.to_string()),
-        }
-    })
+    read_body(req, MAX_JSON_BYTES).await
 }
 
 fn stub(env: &Env, target: &Target) -> ApiResult<Stub> {

@@ -9,13 +9,13 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use cart_core::{ActorId, MergePolicy};
-use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Env, Method, Request, Response};
 
 use crate::api::{merge_into, read_body, send, Target};
 use crate::catalog;
 use crate::error::{ApiError, ApiResult};
+use crate::input;
 use crate::object::now_ms;
 use crate::protocol::{self, op};
 use crate::view::MAX_JSON_BYTES;
@@ -25,18 +25,6 @@ const MAX_KEY_LEN: usize = 255;
 /// Attempts to price and store a checkout while the cart keeps changing.
 const CHECKOUT_ATTEMPTS: usize = 4;
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct CheckoutBody {
-    remove_checked_out: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CopyBody {
-    from: String,
-}
-
 /// `n` random bytes as base64url, from the runtime's CSPRNG (through Automerge's actor id generator).
 fn random_token(n: usize) -> String {
     let mut bytes = Vec::with_capacity(n + 16);
@@ -45,35 +33,6 @@ fn random_token(n: usize) -> String {
     }
     bytes.truncate(n);
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn token_shaped(text: &str, len: usize) -> bool {
-    text.len() == len && crate::api::base64url(text)
-}
-
-/// A share token: 32 random bytes, base64url (43 characters).
-pub fn valid_share_token(token: &str) -> ApiResult<String> {
-    if token_shaped(token, 43) {
-        Ok(token.to_owned())
-    } else {
-        Err(ApiError::new(
-            404,
-            "SHARE_NOT_FOUND",
-            "no such share link (or it expired)",
-        ))
-    }
-}
-
-/// A checkout id: `co_` and 16 random bytes, base64url.
-pub fn valid_checkout_id(id: &str) -> ApiResult<String> {
-    match id.strip_prefix("co_") {
-        Some(rest) if token_shaped(rest, 22) => Ok(id.to_owned()),
-        _ => Err(ApiError::new(
-            404,
-            "CHECKOUT_NOT_FOUND",
-            "no checkout with this id in this cart",
-        )),
-    }
 }
 
 fn idempotency_key(req: &Request) -> ApiResult<String> {
@@ -96,17 +55,6 @@ fn idempotency_key(req: &Request) -> ApiResult<String> {
     Ok(key.to_owned())
 }
 
-/// A JSON body that may be absent.
-async fn optional_json<T: serde::de::DeserializeOwned + Default>(
-    req: &mut Request,
-) -> ApiResult<T> {
-    let bytes = read_body(req, MAX_JSON_BYTES).await?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::new(400, "INVALID_BODY", e.to_string()))
-}
-
 async fn json_of(mut response: Response) -> ApiResult<Value> {
     Ok(response.json().await?)
 }
@@ -114,7 +62,7 @@ async fn json_of(mut response: Response) -> ApiResult<Value> {
 /// `POST .../checkout`.
 pub async fn checkout(req: &mut Request, env: &Env, target: &Target) -> ApiResult<Response> {
     let key = idempotency_key(req)?;
-    let body: CheckoutBody = optional_json(req).await?;
+    let body = input::checkout(&read_body(req, MAX_JSON_BYTES).await?)?;
     let remove = body.remove_checked_out.unwrap_or(false);
     let cmd =
         |id: String, version: String, snapshot: Value, remove: Vec<String>| protocol::Checkout {
@@ -217,8 +165,8 @@ pub async fn share(req: &mut Request, env: &Env, target: &Target) -> ApiResult<R
 
 /// `POST .../copy {"from": token}`: adds the shared cart's lines to this one.
 pub async fn copy(req: &mut Request, env: &Env, target: &Target) -> ApiResult<Response> {
-    let body: CopyBody = crate::api::read_json(req).await?;
-    let share = Target::Share(valid_share_token(&body.from)?);
+    let from = input::copy(&crate::api::read_json_bytes(req).await?)?;
+    let share = Target::Share(from);
     let mut shared = send(env, &share, op::SHARED_SAVE, Method::Get, None, &[]).await?;
     if shared.status_code() != 200 {
         return Ok(shared);

@@ -8,6 +8,7 @@
 //! - `commerce`: checkout snapshots (idempotent) and share links; `object/commerce.rs` is the object's side.
 //! - `expiry`: idle expiry by Durable Object alarms. `ratelimit`: token buckets per cart and per client.
 //! - `observe`: a JSON log line per request.
+//! - `input`: everything a client sends, parsed and validated (pure; fuzzed natively from `fuzz/`).
 //! - `auth`: HS256 JWT verification and (dev) signing. `cors`: CORS. `error`: coded JSON errors.
 
 mod api;
@@ -17,6 +18,7 @@ mod commerce;
 mod cors;
 mod error;
 mod expiry;
+pub mod input;
 mod object;
 mod observe;
 mod protocol;

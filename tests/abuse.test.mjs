@@ -1,0 +1,156 @@
+// Slow, abandoned and truncated traffic: each gets a coded error or a clean close, the cart stays as it was, and the
+// server keeps serving everyone else.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { base, call, newCartId } from './support/cart.mjs';
+import { SocketPeer, qtyOf, addEntry, A } from './support/peer.mjs';
+
+const { hostname, port } = new URL(base);
+const cart = (id) => `/v1/carts/${id}`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Opens a raw TCP connection to the server under test. */
+function connect() {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: hostname, port: Number(port) }, () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/** Writes raw HTTP and resolves to everything the server answers until it closes (or `ms` pass). */
+async function rawExchange(chunks, { delayMs = 0, ms = 15_000 } = {}) {
+  const socket = await connect();
+  let answer = '';
+  socket.on('data', (d) => { answer += d; });
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  for (const chunk of chunks) {
+    socket.write(chunk);
+    if (delayMs) await sleep(delayMs);
+  }
+  await Promise.race([closed, sleep(ms)]);
+  socket.destroy();
+  return answer;
+}
+
+const lines = async (id) => (await call('GET', cart(id))).body.lines.map((l) => [l.sku, l.qty]);
+
+test('a request abandoned halfway through its body changes nothing, and the cart keeps answering', async () => {
+  const id = newCartId();
+  await call('POST', `${cart(id)}/lines`, { json: { sku: 'KEEP', qty: 2 } });
+  const before = await lines(id);
+  const body = JSON.stringify({ sku: 'HALF', qty: 5 });
+  for (let i = 0; i < 20; i++) {
+    const socket = await connect();
+    socket.write(`POST ${cart(id)}/lines HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${body.length}\r\n\r\n${body.slice(0, body.length / 2)}`);
+    await sleep(20);
+    socket.destroy();
+  }
+  await sleep(200);
+  assert.deepEqual(await lines(id), before, 'no half-sent add was applied');
+  const after = await call('POST', `${cart(id)}/lines`, { json: { sku: 'KEEP', qty: 1 } });
+  assert.equal(after.status, 200);
+  assert.equal(after.body.lines.find((l) => l.sku === 'KEEP').qty, 3);
+});
+
+test('a body trickled a few bytes at a time is applied exactly once', async () => {
+  const id = newCartId();
+  const body = JSON.stringify({ sku: 'SLOW', qty: 2 });
+  const head = `POST ${cart(id)}/lines HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+  const chunks = [head, ...body.match(/.{1,3}/g)];
+  const answer = await rawExchange(chunks, { delayMs: 100 });
+  assert.match(answer, /^HTTP\/1\.1 200/, answer.slice(0, 80));
+  assert.deepEqual(await lines(id), [['SLOW', 2]]);
+});
+
+test('a body shorter than its Content-Length, then a close, gets no acknowledgement and changes nothing', async () => {
+  const id = newCartId();
+  const body = JSON.stringify({ sku: 'SHORT', qty: 1 });
+  const socket = await connect();
+  let answer = '';
+  socket.on('data', (d) => { answer += d; });
+  socket.write(`POST ${cart(id)}/lines HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${body.length + 10}\r\n\r\n${body}`);
+  socket.end(); // half-close: the promised bytes never come
+  await Promise.race([new Promise((r) => socket.once('close', r)), sleep(10_000)]);
+  socket.destroy();
+  assert.doesNotMatch(answer, /^HTTP\/1\.1 2/, 'a short body is never acknowledged');
+  assert.deepEqual(await lines(id), []);
+});
+
+test('fifty connections abandoned mid-handshake leave the server serving', async () => {
+  const id = newCartId();
+  const sockets = [];
+  for (let i = 0; i < 50; i++) {
+    const socket = await connect();
+    // A WebSocket upgrade whose headers never finish.
+    socket.write(`GET ${cart(id)}/sync HTTP/1.1\r\nHost: ${hostname}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`);
+    sockets.push(socket);
+  }
+  const res = await call('POST', `${cart(id)}/lines`, { json: { sku: 'STILL', qty: 1 } });
+  assert.equal(res.status, 200);
+  for (const s of sockets) s.destroy();
+  assert.equal((await call('GET', '/health')).status, 200);
+});
+
+test('WebSockets dropped without a close frame do not stop pushes to the other devices', async () => {
+  const id = newCartId();
+  const live = new SocketPeer(`${cart(id)}/sync`);
+  try {
+    await live.opened;
+    // Five devices complete the upgrade, then vanish: their TCP connections die, no close frame is ever sent.
+    for (let i = 0; i < 5; i++) {
+      const socket = await connect();
+      const upgraded = new Promise((resolve) => socket.once('data', (d) => resolve(String(d))));
+      socket.write(`GET ${cart(id)}/sync HTTP/1.1\r\nHost: ${hostname}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${Buffer.from(`device-${i}-key!`).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      assert.match(await upgraded, /^HTTP\/1\.1 101/);
+      socket.destroy();
+    }
+    await call('POST', `${cart(id)}/lines`, { json: { sku: 'AFTER-DROP', qty: 2 } });
+    await live.until((doc) => qtyOf(doc, 'AFTER-DROP') === 2);
+    const late = new SocketPeer(`${cart(id)}/sync`);
+    try {
+      await late.opened;
+      await late.until((doc) => qtyOf(doc, 'AFTER-DROP') === 2);
+    } finally {
+      late.close();
+    }
+  } finally {
+    live.close();
+  }
+});
+
+test('a real sync message cut short is refused on HTTP and WebSocket, and the cart is unchanged', async () => {
+  const id = newCartId();
+  await call('POST', `${cart(id)}/lines`, { json: { sku: 'BEFORE', qty: 1 } });
+  const before = await lines(id);
+  // A message that carries a change: after one exchange the peer knows what the server has and sends its add.
+  let doc = A.change(A.init(), (d) => { d.adds = [addEntry(1, 'CUT')]; });
+  let state = A.initSyncState();
+  let first;
+  [state, first] = A.generateSyncMessage(doc, state);
+  const reply = await fetch(`${base}${cart(id)}/sync`, {
+    method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: first,
+  });
+  assert.equal(reply.status, 200);
+  [doc, state] = A.receiveSyncMessage(doc, state, new Uint8Array(await reply.arrayBuffer()));
+  let message;
+  [state, message] = A.generateSyncMessage(doc, state);
+  assert.ok(message && message.length > 64, 'the second message carries the change');
+  for (const cut of [1, Math.floor(message.length / 2), message.length - 1]) {
+    const res = await fetch(`${base}${cart(id)}/sync`, {
+      method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: message.slice(0, cut),
+    });
+    assert.equal(res.status, 400, `cut at ${cut}`);
+    assert.equal((await res.json()).error.code, 'MALFORMED_SYNC_MESSAGE');
+  }
+  const peer = new SocketPeer(`${cart(id)}/sync`);
+  await peer.opened;
+  peer.ws.send(message.slice(0, Math.floor(message.length / 2)));
+  const closed = await peer.closedPromise;
+  assert.equal(closed.code, 1007);
+  assert.deepEqual(await lines(id), before);
+});

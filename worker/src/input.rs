@@ -1,0 +1,289 @@
+//! What clients send, parsed and validated: the JSON request bodies, cart ids, skus, quantities and tokens. Pure:
+//! bytes or text in, a command or a coded error out, no request and no runtime, so the fuzz target
+//! `request_body` (`fuzz/`) runs it natively.
+//!
+//! **Invariant:** whatever the input, the answer is `Ok` with values of the shape the core accepts, or an
+//! [`ApiError`] with a 4xx status and a stable code; never a panic.
+
+use cart_core::{validate_sku, MergePolicy};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::auth;
+use crate::error::{ApiError, ApiResult};
+use crate::protocol;
+
+/// `bytes` as JSON of type `T`: `MALFORMED_JSON` when it is not JSON, `INVALID_BODY` when it is the wrong shape.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => ApiError::new(400, "INVALID_BODY", e.to_string()),
+            _ => ApiError::new(400, "MALFORMED_JSON", e.to_string()),
+        }
+    })
+}
+
+/// Like [`parse`], but an empty (or all-whitespace) body is `T::default()`.
+pub fn optional<T: DeserializeOwned + Default>(bytes: &[u8]) -> ApiResult<T> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    parse(bytes)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddLine {
+    sku: String,
+    qty: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchLine {
+    qty: Option<Value>,
+    selected: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct MergeBody {
+    guest_cart_id: String,
+    policy: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TokenBody {
+    user_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CopyBody {
+    from: String,
+}
+
+/// `POST .../checkout` (the body is optional).
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Checkout {
+    /// Remove the checked-out lines from the cart in the same write.
+    pub remove_checked_out: Option<bool>,
+}
+
+/// `POST .../lines {"sku", "qty"?}`: qty defaults to 1.
+pub fn add_line(bytes: &[u8]) -> ApiResult<protocol::Add> {
+    let body: AddLine = parse(bytes)?;
+    Ok(protocol::Add {
+        sku: valid_sku(&body.sku)?,
+        qty: body.qty.as_ref().map_or(Ok(1), quantity)?,
+    })
+}
+
+/// `PATCH .../lines/{sku} {"qty"?, "selected"?}`: at least one of them.
+pub fn patch_line(sku: &str, bytes: &[u8]) -> ApiResult<protocol::Patch> {
+    let sku = valid_sku(sku)?;
+    let body: PatchLine = parse(bytes)?;
+    if body.qty.is_none() && body.selected.is_none() {
+        return Err(ApiError::new(
+            400,
+            "EMPTY_PATCH",
+            "give qty and/or selected",
+        ));
+    }
+    Ok(protocol::Patch {
+        sku,
+        qty: body.qty.as_ref().map(quantity).transpose()?,
+        selected: body.selected,
+    })
+}
+
+/// `POST /v1/me/cart/merge {"guestCartId", "policy"?}`: the guest cart id and the policy (default `max`).
+pub fn merge(bytes: &[u8]) -> ApiResult<(String, MergePolicy)> {
+    let body: MergeBody = parse(bytes)?;
+    let policy = match body.policy.as_deref() {
+        None => MergePolicy::Max,
+        Some(p) => p
+            .parse::<MergePolicy>()
+            .map_err(|e| ApiError::new(400, "INVALID_POLICY", e.to_string()))?,
+    };
+    Ok((valid_cart_id(&body.guest_cart_id)?, policy))
+}
+
+/// `POST /v1/dev/token {"userId"}`: the user id.
+pub fn dev_token(bytes: &[u8]) -> ApiResult<String> {
+    let body: TokenBody = parse(bytes)?;
+    if !auth::valid_user_id(&body.user_id) {
+        return Err(ApiError::new(
+            400,
+            "INVALID_USER_ID",
+            "userId must be 1-128 printable characters without spaces",
+        ));
+    }
+    Ok(body.user_id)
+}
+
+/// `POST .../copy {"from"}`: the share token to copy from.
+pub fn copy(bytes: &[u8]) -> ApiResult<String> {
+    let body: CopyBody = parse(bytes)?;
+    valid_share_token(&body.from)
+}
+
+/// `POST .../checkout` options.
+pub fn checkout(bytes: &[u8]) -> ApiResult<Checkout> {
+    optional(bytes)
+}
+
+/// A sku the core accepts (1-64 characters of `[A-Za-z0-9._-]`), or `INVALID_SKU`.
+pub fn valid_sku(sku: &str) -> ApiResult<String> {
+    validate_sku(sku).map_err(|e| ApiError::new(400, "INVALID_SKU", e.to_string()))?;
+    Ok(sku.to_owned())
+}
+
+/// A JSON quantity: a non-negative integer that fits in 32 bits (the core checks the range each operation
+/// accepts), or `INVALID_QUANTITY`.
+pub fn quantity(v: &Value) -> ApiResult<u32> {
+    v.as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                400,
+                "INVALID_QUANTITY",
+                format!("qty must be a whole number, got {v}"),
+            )
+        })
+}
+
+/// A cart id: 22-64 characters of `[A-Za-z0-9_-]` (a client-made id of at least 128 random bits).
+pub fn valid_cart_id(id: &str) -> ApiResult<String> {
+    if (22..=64).contains(&id.len()) && base64url(id) {
+        Ok(id.to_owned())
+    } else {
+        Err(ApiError::new(
+            400,
+            "INVALID_CART_ID",
+            "cart ids are 22-64 characters of A-Z, a-z, 0-9, '_' and '-'",
+        ))
+    }
+}
+
+/// A share token: 32 random bytes, base64url (43 characters). Anything else cannot name a share: 404.
+pub fn valid_share_token(token: &str) -> ApiResult<String> {
+    if token_shaped(token, 43) {
+        Ok(token.to_owned())
+    } else {
+        Err(ApiError::new(
+            404,
+            "SHARE_NOT_FOUND",
+            "no such share link (or it expired)",
+        ))
+    }
+}
+
+/// A checkout id: `co_` and 16 random bytes, base64url. Anything else cannot name a checkout: 404.
+pub fn valid_checkout_id(id: &str) -> ApiResult<String> {
+    match id.strip_prefix("co_") {
+        Some(rest) if token_shaped(rest, 22) => Ok(id.to_owned()),
+        _ => Err(ApiError::new(
+            404,
+            "CHECKOUT_NOT_FOUND",
+            "no checkout with this id in this cart",
+        )),
+    }
+}
+
+fn token_shaped(text: &str, len: usize) -> bool {
+    text.len() == len && base64url(text)
+}
+
+/// Whether `text` is made only of base64url characters (`[A-Za-z0-9_-]`): ids and tokens.
+pub fn base64url(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code<T: std::fmt::Debug>(r: ApiResult<T>) -> (u16, &'static str) {
+        let e = r.expect_err("an error");
+        (e.status, e.code)
+    }
+
+    #[test]
+    fn an_add_without_qty_adds_one() {
+        let add = add_line(br#"{"sku":"MUG-1"}"#).expect("valid");
+        assert_eq!((add.sku.as_str(), add.qty), ("MUG-1", 1));
+    }
+
+    #[test]
+    fn quantities_that_are_not_whole_numbers_in_32_bits_get_invalid_quantity() {
+        for qty in ["-1", "1.5", "4294967296", "\"2\"", "1e3", "true"] {
+            let body = format!(r#"{{"sku":"A","qty":{qty}}}"#);
+            let got = add_line(body.as_bytes());
+            assert_eq!(code(got), (400, "INVALID_QUANTITY"), "qty {qty}");
+        }
+    }
+
+    #[test]
+    fn not_json_is_malformed_and_the_wrong_shape_is_an_invalid_body() {
+        assert_eq!(code(add_line(b"{bad")), (400, "MALFORMED_JSON"));
+        assert_eq!(code(add_line(b"")), (400, "MALFORMED_JSON"));
+        assert_eq!(
+            code(add_line(br#"{"sku":"A","extra":1}"#)),
+            (400, "INVALID_BODY")
+        );
+        assert_eq!(code(add_line(br#"["A"]"#)), (400, "INVALID_BODY"));
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(
+            code(add_line(deep.as_bytes())).0,
+            400,
+            "deep nesting is refused, not a stack overflow"
+        );
+    }
+
+    #[test]
+    fn a_patch_must_change_something_and_name_a_valid_sku() {
+        assert_eq!(code(patch_line("A", b"{}")), (400, "EMPTY_PATCH"));
+        assert_eq!(
+            code(patch_line("bad sku", br#"{"qty":1}"#)),
+            (400, "INVALID_SKU")
+        );
+        let patch = patch_line("A", br#"{"selected":false}"#).expect("valid");
+        assert_eq!((patch.qty, patch.selected), (None, Some(false)));
+    }
+
+    #[test]
+    fn a_merge_defaults_to_max_and_refuses_unknown_policies_and_bad_ids() {
+        let id = "AAAAAAAAAAAAAAAAAAAAAA";
+        let (got, policy) =
+            merge(format!(r#"{{"guestCartId":"{id}"}}"#).as_bytes()).expect("valid");
+        assert_eq!((got.as_str(), policy), (id, MergePolicy::Max));
+        let most = format!(r#"{{"guestCartId":"{id}","policy":"most"}}"#);
+        assert_eq!(code(merge(most.as_bytes())), (400, "INVALID_POLICY"));
+        assert_eq!(
+            code(merge(br#"{"guestCartId":"short"}"#)),
+            (400, "INVALID_CART_ID")
+        );
+    }
+
+    #[test]
+    fn a_malformed_share_token_or_checkout_id_names_nothing_and_is_a_404() {
+        assert_eq!(code(copy(br#"{"from":"short"}"#)), (404, "SHARE_NOT_FOUND"));
+        assert_eq!(
+            code(valid_checkout_id("co_short")),
+            (404, "CHECKOUT_NOT_FOUND")
+        );
+        assert!(valid_share_token(&"A".repeat(43)).is_ok());
+    }
+
+    #[test]
+    fn an_empty_checkout_body_means_the_defaults() {
+        assert_eq!(checkout(b"  \n").expect("valid").remove_checked_out, None);
+        assert_eq!(code(checkout(br#"{"remove":true}"#)), (400, "INVALID_BODY"));
+    }
+}
