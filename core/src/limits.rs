@@ -22,7 +22,7 @@ pub enum SkuError {
         len: usize,
     },
     /// The sku held a character outside `[A-Za-z0-9._-]`.
-    #[error("sku contains {found:?}; only A-Z, a-z, 0-9, '.', '_' and '-' are allowed")]
+    #[error("sku contains '{found}'; only A-Z, a-z, 0-9, '.', '_' and '-' are allowed")]
     BadCharacter {
         /// The first offending character.
         found: char,

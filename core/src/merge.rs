@@ -24,7 +24,7 @@ pub enum MergePolicy {
 
 /// A merge policy name that is neither `max` nor `sum`.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("unknown merge policy {0:?}; expected \"max\" or \"sum\"")]
+#[error("unknown merge policy \"{0}\"; expected \"max\" or \"sum\"")]
 pub struct UnknownPolicy(pub String);
 
 impl FromStr for MergePolicy {
@@ -229,8 +229,7 @@ impl Cart {
             let Some(line) = lines.get(sku) else { continue };
             let current = schema::merge_contribution(&self.doc, &self.containers, &key, None);
             let others = line
-                .base
-                .saturating_add(line.adds)
+                .unmerged()
                 .saturating_add(line.merges.saturating_sub(current));
             let g = u64::from(guest_view.qty(sku));
             let wanted = match policy {

@@ -37,7 +37,7 @@ pub enum EditError {
     #[error("the cart already holds {MAX_LINES} lines")]
     CartFull,
     /// The edit needs an existing line and there is none for this sku.
-    #[error("the cart has no line for sku {0:?}")]
+    #[error("the cart has no line for sku \"{0}\"")]
     LineNotFound(String),
     /// The document refused the write: its layout was damaged by a foreign writer.
     #[error("the cart document is damaged: {0}")]
@@ -90,8 +90,7 @@ impl Cart {
         }
         let now = (self.clock)();
         self.transact(|tx, c| {
-            let end = tx.length(&c.adds);
-            tx.insert(&c.adds, end, schema::encode_add(n, sku))?;
+            tx.insert(&c.adds, 0, schema::encode_add(n, sku))?;
             if current == 0 {
                 start_line(tx, c, sku, true, now)?;
             }
@@ -139,8 +138,9 @@ impl Cart {
             return Err(EditError::CartFull);
         }
         let now = (self.clock)();
+        let seen = lines.get(sku).map_or(0, |l| l.adds);
         self.transact(|tx, c| {
-            overwrite_line(tx, c, sku, n)?;
+            overwrite_line(tx, c, sku, n, seen)?;
             if current == 0 {
                 start_line(tx, c, sku, true, now)?;
             }
@@ -185,18 +185,18 @@ impl Cart {
     /// Removes every line this replica can see, in one change. Lines added concurrently elsewhere survive.
     pub fn clear(&mut self) -> Result<(), EditError> {
         let mut lines = self.raw_lines(None);
-        let skus: Vec<String> = lines
+        let skus: Vec<(String, u64)> = lines
             .iter()
             .filter(|(_, l)| l.qty() > 0)
-            .map(|(sku, _)| sku.clone())
+            .map(|(sku, l)| (sku.clone(), l.adds))
             .collect();
         self.transact(|tx, c| {
-            for sku in &skus {
-                overwrite_line(tx, c, sku, 0)?;
+            for (sku, seen) in &skus {
+                overwrite_line(tx, c, sku, 0, *seen)?;
             }
             Ok::<(), EditError>(())
         })?;
-        for sku in &skus {
+        for (sku, _) in &skus {
             if let Some(line) = lines.get_mut(sku) {
                 line.overwrite(0);
             }
@@ -264,34 +264,22 @@ pub(crate) fn start_line(
     Ok(())
 }
 
-/// Sets the line's base quantity to `n` and deletes every add and merge contribution of it that this replica sees.
+/// Sets the line's base quantity to `n`, recording `seen`, the sum of the adds of it this replica sees, and deletes
+/// every merge contribution of it that this replica sees.
 pub(crate) fn overwrite_line(
     tx: &mut Transaction<'_>,
     c: &Containers,
     sku: &str,
     n: u32,
+    seen: u64,
 ) -> Result<(), automerge::AutomergeError> {
-    let mut seen_adds: Vec<usize> = Vec::new();
-    for (i, (value, _)) in tx.values(&c.adds).enumerate() {
-        if value
-            .as_str()
-            .and_then(schema::parse_add)
-            .is_some_and(|(_, s)| s == sku)
-        {
-            seen_adds.push(i);
-        }
-    }
     let seen_merges: Vec<String> = tx
         .keys(&c.merges)
         .filter(|k| schema::split_merge_key(k).is_some_and(|(s, _)| s == sku))
         .collect();
-    // Delete from the back so earlier indexes stay valid.
-    for i in seen_adds.into_iter().rev() {
-        tx.delete(&c.adds, i)?;
-    }
     for key in seen_merges {
         tx.delete(&c.merges, key)?;
     }
-    tx.put(&c.base, sku, u64::from(n))?;
+    tx.put(&c.base, sku, schema::encode_base(n, seen))?;
     Ok(())
 }

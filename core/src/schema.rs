@@ -7,16 +7,20 @@
 //!
 //! | container | type | key -> value | rule |
 //! |---|---|---|---|
-//! | `base` | map | sku -> uint | the quantity last *set*; concurrent sets: Automerge's deterministic winner |
-//! | `adds` | list | element -> `"<n> <sku>"` | one element per add; concurrent inserts all survive, so adds sum |
+//! | `base` | map | sku -> uint `n + 1000 * seen` | the quantity `n` last *set*, and `seen`, the sum of the adds the set had seen; concurrent sets: Automerge's deterministic winner |
+//! | `adds` | list | element -> `"<sku>"` or `"<n> <sku>"` | one element per add (`n` = 1 when absent), inserted at the head; concurrent inserts all survive, so adds sum; never deleted |
 //! | `merges` | map | `"<sku>/<tag>"` -> uint | a login merge's contribution; replicas doing the same merge write the same key |
 //! | `merged` | map | tag -> guest heads | which guest states were merged, for idempotence |
 //! | `selected` | map | sku -> bool | last writer wins |
 //! | `addedAt` | map | sku -> timestamp | written when a line is created |
 //!
-//! quantity(sku) = base + sum(adds of sku) + sum(merge contributions of sku), clamped to 0..=999.
-//! A set (or remove, which sets 0) writes `base` and deletes every add and contribution of that sku it can see:
-//! what it saw is overridden, what it did not see (a concurrent add) survives and is added on top.
+//! quantity(sku) = n + (sum(adds of sku) - seen) + sum(merge contributions of sku), clamped to 0..=999, where `n`
+//! and `seen` come from the winning `base` value (0 and 0 when the line was never set).
+//! A set (or remove, which sets 0) writes `base` with the adds it can see as `seen`, and deletes every merge
+//! contribution of that sku it can see: what it saw is overridden, what it did not see (a concurrent add, or one
+//! the winning set had not seen) is added on top. Adds are never deleted, which keeps a set to one op and the
+//! history small: the sum of the adds a set saw is a number, not a list of deletions. (Carts written before this
+//! rule deleted the adds a set saw and stored `n` alone; they read the same way, with `seen` = 0.)
 
 use automerge::{
     transaction::{CommitOptions, Transactable},
@@ -97,10 +101,27 @@ pub(crate) fn genesis_hash() -> ChangeHash {
     *HASH.get_or_init(|| genesis(ActorId::from(GENESIS_ACTOR)).get_heads()[0])
 }
 
+/// Scale of `seen` in a `base` value: one more than the largest quantity.
+const SEEN_SCALE: u64 = MAX_QTY as u64 + 1;
+
+/// The `base` value of a set to `n` that saw adds summing to `seen`.
+pub(crate) fn encode_base(n: u32, seen: u64) -> u64 {
+    u64::from(n).saturating_add(seen.saturating_mul(SEEN_SCALE))
+}
+
+/// The quantity set and the adds it saw, from a `base` value.
+pub(crate) fn decode_base(v: u64) -> (u64, u64) {
+    (v % SEEN_SCALE, v / SEEN_SCALE)
+}
+
 /// The state of one line as stored, before clamping.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct RawLine {
+    /// The quantity last set (0 if never set).
     pub base: u64,
+    /// The sum of the adds that set had seen.
+    pub seen: u64,
+    /// The sum of every add.
     pub adds: u64,
     pub merges: u64,
     pub selected: Option<bool>,
@@ -108,10 +129,11 @@ pub(crate) struct RawLine {
 }
 
 impl RawLine {
-    /// What a set (or remove) leaves: `n` as the base, every add and contribution it saw deleted.
+    /// What a set (or remove) leaves: `n` as the base, every add it saw counted as seen, every contribution it saw
+    /// deleted.
     pub fn overwrite(&mut self, n: u32) {
         self.base = u64::from(n);
-        self.adds = 0;
+        self.seen = self.adds;
         self.merges = 0;
     }
 
@@ -121,12 +143,15 @@ impl RawLine {
         self.added_at = Some(added_at);
     }
 
+    /// The quantity without the login-merge contributions, unclamped: the set quantity plus the adds it had not
+    /// seen.
+    pub fn unmerged(&self) -> u64 {
+        self.base.saturating_add(self.adds.saturating_sub(self.seen))
+    }
+
     /// The quantity the shopper sees: the stored sum clamped to `0..=MAX_QTY`.
     pub fn qty(&self) -> u32 {
-        let sum = self
-            .base
-            .saturating_add(self.adds)
-            .saturating_add(self.merges);
+        let sum = self.unmerged().saturating_add(self.merges);
         sum.min(u64::from(MAX_QTY)) as u32
     }
 }
@@ -144,7 +169,10 @@ pub(crate) fn read_lines(
     let mut lines: BTreeMap<String, RawLine> = BTreeMap::new();
     scan(doc, &c.base, heads, |sku, value, _| {
         if is_valid_sku(sku) {
-            lines.entry(sku.to_owned()).or_default().base = ref_u64(value).unwrap_or(0);
+            let (n, seen) = decode_base(ref_u64(value).unwrap_or(0));
+            let line = lines.entry(sku.to_owned()).or_default();
+            line.base = n;
+            line.seen = seen;
         }
     });
     let adds = match heads {
@@ -238,15 +266,23 @@ pub(crate) fn merge_contribution(
         .unwrap_or(0)
 }
 
-/// Encodes one add as a list element.
+/// Encodes one add as a list element: the sku alone for one item (most adds, and every byte is paid by every
+/// replica for ever), otherwise `"<n> <sku>"`.
 pub(crate) fn encode_add(n: u32, sku: &str) -> String {
-    format!("{n} {sku}")
+    if n == 1 {
+        sku.to_owned()
+    } else {
+        format!("{n} {sku}")
+    }
 }
 
-/// Decodes a list element written by [`encode_add`]; anything else is ignored.
+/// Decodes a list element written by [`encode_add`]; anything else is ignored. A sku never contains a space, so
+/// the two forms cannot be confused.
 pub(crate) fn parse_add(s: &str) -> Option<(u64, &str)> {
-    let (n, sku) = s.split_once(' ')?;
-    let n: u64 = n.parse().ok()?;
+    let (n, sku) = match s.split_once(' ') {
+        Some((n, sku)) => (n.parse().ok()?, sku),
+        None => (1, s),
+    };
     (n > 0 && is_valid_sku(sku)).then_some((n, sku))
 }
 
@@ -316,9 +352,13 @@ mod tests {
     #[test]
     fn malformed_add_elements_are_ignored() {
         assert_eq!(parse_add("2 MUG"), Some((2, "MUG")));
+        assert_eq!(parse_add("MUG"), Some((1, "MUG")));
+        assert_eq!(parse_add("1 MUG"), Some((1, "MUG")));
+        assert_eq!(parse_add(&encode_add(1, "MUG")), Some((1, "MUG")));
+        assert_eq!(parse_add(&encode_add(7, "MUG")), Some((7, "MUG")));
         for bad in [
             "",
-            "MUG",
+            "a/b",
             "0 MUG",
             "-1 MUG",
             "x MUG",

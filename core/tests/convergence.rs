@@ -114,18 +114,19 @@ impl Model {
                 _ => None,
             })
             .collect();
-        // S1/S3: an add counts unless some set (or remove) had seen it.
+        // S1/S3/S5: an add counts unless the winning set (or remove) had seen it.
+        let adds_unseen_by = |seen: Option<&BTreeSet<usize>>| -> u32 {
+            self.for_sku(known, sku)
+                .filter_map(|(i, e)| match e.kind {
+                    Kind::Add(n) => Some((i, n)),
+                    _ => None,
+                })
+                .filter(|(i, _)| !seen.is_some_and(|s| s.contains(i)))
+                .map(|(_, n)| n)
+                .sum()
+        };
+        // S7: the login merge's contributions no set has overridden; replicas that merged concurrently count once.
         let overwritten = |i: &usize| sets.iter().any(|(_, _, seen)| seen.contains(i));
-        let adds: u32 = self
-            .for_sku(known, sku)
-            .filter_map(|(i, e)| match e.kind {
-                Kind::Add(n) => Some((i, n)),
-                _ => None,
-            })
-            .filter(|(i, _)| !overwritten(i))
-            .map(|(_, n)| n)
-            .sum();
-        // S7: the login merge's contributions not overridden; replicas that merged concurrently count once.
         let merged: u32 = self
             .for_sku(known, sku)
             .filter_map(|(i, e)| match e.kind {
@@ -136,18 +137,21 @@ impl Model {
             .map(|(_, n)| n)
             .min()
             .unwrap_or(0);
-        let live = adds + merged;
-        // S5: among sets no other set had seen, one wins; the model allows any of them.
-        let frontier: Vec<u32> = sets
+        // S5: among sets no other set had seen, one wins (the model allows any of them); the adds it had not seen
+        // are added on top.
+        let clamp = |q: u32| q.min(MAX_QTY);
+        let frontier: Vec<(u32, &BTreeSet<usize>)> = sets
             .iter()
             .filter(|(i, _, _)| !sets.iter().any(|(_, _, seen)| seen.contains(i)))
-            .map(|(_, n, _)| *n)
+            .map(|(_, n, seen)| (*n, *seen))
             .collect();
-        let clamp = |q: u32| q.min(MAX_QTY);
         if frontier.is_empty() {
-            BTreeSet::from([clamp(live)])
+            BTreeSet::from([clamp(adds_unseen_by(None) + merged)])
         } else {
-            frontier.into_iter().map(|n| clamp(n + live)).collect()
+            frontier
+                .into_iter()
+                .map(|(n, seen)| clamp(n + adds_unseen_by(Some(seen)) + merged))
+                .collect()
         }
     }
 

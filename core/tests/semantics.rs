@@ -120,6 +120,21 @@ fn concurrent_sets_of_one_line_have_one_deterministic_winner() {
 }
 
 #[test]
+fn concurrent_sets_give_the_winners_quantity_plus_the_adds_the_winner_had_not_seen() {
+    let mut a = replica(1);
+    a.add("X", 1).unwrap();
+    let mut b = fork(&mut a, 2);
+    b.add("X", 1).unwrap(); // seen by b's set, not by a's
+    a.set_quantity("X", 5).unwrap();
+    b.set_quantity("X", 7).unwrap();
+    sync(&mut a, &mut b);
+    let q = a.view().qty("X");
+    // If a's set wins, b's add (which a never saw) comes on top of it; if b's wins, b had seen every add.
+    assert!(q == 6 || q == 7, "winner plus what it had not seen: {q}");
+    assert_eq!(json(&a), json(&b));
+}
+
+#[test]
 fn an_add_concurrent_with_a_set_combines_with_it() {
     let mut a = replica(1);
     a.add("X", 2).unwrap();

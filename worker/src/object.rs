@@ -313,7 +313,7 @@ impl CartObject {
             _ => None,
         };
         let actor_saved = saved_actor.is_some();
-        let actor = saved_actor.unwrap_or_else(ActorId::random);
+        let actor = saved_actor.unwrap_or_else(cart_core::new_actor);
         let mut cart = if stored.is_empty() {
             Cart::with_actor(actor.clone())
         } else {
