@@ -39,6 +39,18 @@ function send(agent, method, url, body) {
   });
 }
 
+/** Milliseconds one request takes, alone. */
+async function timed(agent, method, url) {
+  const started = process.hrtime.bigint();
+  const status = await send(agent, method, url);
+  if (status !== 200) throw new Error(`${method} ${url}: ${status}`);
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
+const ROUNDS = Number(process.env.BENCH_COLD_ROUNDS ?? 25);
+const cold = { loaded: [], warm: [], first: [], second: [] };
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 const server = await startServer({
   port: PORT,
   env: unlimited,
@@ -70,6 +82,19 @@ try {
     history += 120;
   }
   storage = (await call('GET', `/v1/dev/carts/${id}/storage`, { url: server.url })).body;
+  // Cold load of that cart in its object: drop the loaded cart (dev route), then time the next command (the storage
+  // route: load from SQLite, Cart::load, answer a few numbers) against the same command on the warm object.
+  // Object start-up: the first command to a new object (constructor, SQLite tables, an empty cart) against the
+  // second. Time inside an object does not advance during synchronous work, so both are timed from outside.
+  const storageUrl = `${server.url}/v1/dev/carts/${id}/storage`;
+  for (let i = 0; i < ROUNDS; i++) {
+    await send(agent, 'POST', `${server.url}/v1/dev/carts/${id}/evict`);
+    cold.loaded.push(await timed(agent, 'GET', storageUrl));
+    cold.warm.push(await timed(agent, 'GET', storageUrl));
+    const fresh = `${server.url}/v1/dev/carts/${newCartId()}/storage`;
+    cold.first.push(await timed(agent, 'GET', fresh));
+    cold.second.push(await timed(agent, 'GET', fresh));
+  }
 } finally {
   agent.destroy();
   await server.stop();
@@ -84,3 +109,10 @@ for (const { history, noop, add, read } of rows) {
   console.log(`| ${history.toLocaleString('en')} | ${cell(noop)} | ${cell(add)} | ${cell(read)} | ${(add.rps / noop.rps).toFixed(2)} | ${(read.rps / noop.rps).toFixed(2)} |`);
 }
 console.log(`\nStorage of that cart afterwards (120 lines, over 10,000 edits): snapshot ${storage.snapshotBytes} B, ${storage.changeRows} change rows (${storage.changeBytes} B), SQLite database ${storage.databaseBytes} B.`);
+
+const m = (k) => median(cold[k]);
+console.log(`\nCold load and object start-up, one request at a time, medians of ${ROUNDS}.\n`);
+console.log('| case | first request ms | same request, warm object ms | difference ms |');
+console.log('|---|---|---|---|');
+console.log(`| load of the cart above (after eviction) | ${f(m('loaded'))} | ${f(m('warm'))} | ${f(m('loaded') - m('warm'))} |`);
+console.log(`| start-up of a new, empty cart object | ${f(m('first'))} | ${f(m('second'))} | ${f(m('first') - m('second'))} |`);

@@ -14,7 +14,8 @@ for tool in "$WORKER_BUILD_BIN" "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN"; do
   [ -x "$tool" ] || { echo "missing $tool: run scripts/setup.sh (make dev / make test do)" >&2; exit 1; }
 done
 cd worker
-"$WORKER_BUILD_BIN" --release
+# Size-optimised (see ship_build in versions.sh).
+ship_build "$WORKER_BUILD_BIN" --release
 # worker-build keeps the wasm name section (function names for stack traces, ~100 KB gzip); production stack
 # traces are not worth that on every cold start, so strip it and other debug sections.
 "$WASM_OPT_BIN" --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \

@@ -12,3 +12,20 @@ export NODE22
 export WRANGLER_SEND_METRICS=false
 CARGO_FUZZ_VERSION=0.13.2
 export CARGO_FUZZ_BIN="$TOOLS/cargo-fuzz-$CARGO_FUZZ_VERSION/bin/cargo-fuzz"
+# Shipped wasm (the worker and the browser library) is built smallest: std itself is rebuilt with the release
+# profile (opt-level z), panics become plain traps (no panic machinery or messages; nothing here installs a panic
+# hook, so no message ever reached a log anyway), and Debug formatting and panic locations compile to nothing.
+# These are unstable rustc/cargo flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain take them for these builds
+# only (tests build as usual). Measured in BENCHMARKS.md: -65 KB gzip on each. Needs the toolchain's rust-src
+# (setup.sh adds it); without it the prebuilt std is used. Own target dir, so test builds do not evict it.
+SHIP_TARGET_DIR="$ROOT/target/ship"
+ship_build() {
+  if [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/std" ]; then
+    RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort CARGO_TARGET_DIR="$SHIP_TARGET_DIR" \
+      CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zfmt-debug=none -Zlocation-detail=none" \
+      "$@"
+  else
+    echo "warning: no rust-src for $(rustc -V); building with the prebuilt std (about 65 KB gzip larger)" >&2
+    CARGO_TARGET_DIR="$SHIP_TARGET_DIR" "$@"
+  fi
+}

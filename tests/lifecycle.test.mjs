@@ -97,6 +97,7 @@ test('outside dev mode the dev routes do not exist', async () => {
       ['GET', `/v1/dev/carts/${id}/storage`],
       ['POST', `/v1/dev/carts/${id}/seed`, { edits: 10 }],
       ['POST', `/v1/dev/carts/${id}/noop`],
+      ['POST', `/v1/dev/carts/${id}/evict`],
     ]) {
       const res = await call(method, path, { json, url: server.url });
       assert.equal(res.status, 404, `${method} ${path}`);

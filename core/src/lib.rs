@@ -36,7 +36,9 @@ pub mod sim;
 mod view;
 
 pub use automerge::{ActorId, ChangeHash};
-pub use cart::{new_actor, system_clock, Cart, Clock, LoadError, SyncError, SyncState, SyncStateError};
+pub use cart::{
+    new_actor, system_clock, Cart, Clock, LoadError, SyncError, SyncState, SyncStateError,
+};
 pub use limits::{validate_sku, SkuError, MAX_LINES, MAX_QTY, MAX_SKU_LEN};
 pub use merge::{MergeError, MergePolicy, MergeReport, UnknownPolicy};
 pub use ops::EditError;

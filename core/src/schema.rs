@@ -146,7 +146,8 @@ impl RawLine {
     /// The quantity without the login-merge contributions, unclamped: the set quantity plus the adds it had not
     /// seen.
     pub fn unmerged(&self) -> u64 {
-        self.base.saturating_add(self.adds.saturating_sub(self.seen))
+        self.base
+            .saturating_add(self.adds.saturating_sub(self.seen))
     }
 
     /// The quantity the shopper sees: the stored sum clamped to `0..=MAX_QTY`.

@@ -4,20 +4,28 @@ import * as A from '@automerge/automerge';
 import { base } from './cart.mjs';
 
 /**
- * An add as the cart layout (core/src/schema.rs) stores it: a scalar string "<n> <sku>". Automerge 3's JS API
- * turns plain strings into collaborative text, which the cart ignores, so it must be an ImmutableString.
+ * An add as the cart layout (core/src/schema.rs) stores it: a scalar string "<n> <sku>" (the core writes a bare
+ * "<sku>" when n is 1; both are read). Automerge 3's JS API turns plain strings into collaborative text, which the
+ * cart ignores, so it must be an ImmutableString.
  */
 export const addEntry = (n, sku) => new A.ImmutableString(`${n} ${sku}`);
 
-/** Quantity of `sku` in an Automerge cart document, read the way the core reads it. */
+/**
+ * Quantity of `sku` in an Automerge cart document, read the way the core reads it: the base value holds the
+ * quantity last set plus 1000 times the sum of the adds that set had seen; adds it had not seen come on top.
+ */
 export function qtyOf(doc, sku) {
   const n = (v) => Number(v ?? 0);
-  let q = n(doc.base?.[sku]);
+  const base = n(doc.base?.[sku]);
+  const [set, seen] = [base % 1000, Math.floor(base / 1000)];
+  let adds = 0;
   for (const entry of doc.adds ?? []) {
     if (!(entry instanceof A.ImmutableString)) continue;
-    const [count, s] = entry.val.split(' ');
-    if (s === sku) q += n(count);
+    const parts = entry.val.split(' ');
+    const [count, s] = parts.length === 1 ? [1, parts[0]] : parts;
+    if (s === sku) adds += n(count);
   }
+  let q = set + Math.max(0, adds - seen);
   for (const [key, v] of Object.entries(doc.merges ?? {})) {
     if (key.split('/')[0] === sku) q += n(v);
   }

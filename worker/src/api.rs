@@ -126,6 +126,12 @@ async fn route(mut req: Request, env: &Env) -> ApiResult<Response> {
             let target = Target::Guest(valid_cart_id(id)?);
             send(env, &target, op::NOOP, Method::Post, Some(Vec::new()), &[]).await
         }
+        ["v1", "dev", "carts", id, "evict"] => {
+            dev_only(env)?;
+            only(&method, &[Method::Post])?;
+            let target = Target::Guest(valid_cart_id(id)?);
+            send(env, &target, op::EVICT, Method::Post, Some(Vec::new()), &[]).await
+        }
         ["v1", "dev", "carts", id, "seed"] => {
             dev_only(env)?;
             only(&method, &[Method::Post])?;

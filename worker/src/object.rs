@@ -160,6 +160,10 @@ impl CartObject {
         if path == op::NOOP {
             return Ok(Response::empty()?.with_status(204));
         }
+        if path == op::EVICT {
+            *self.live.borrow_mut() = None;
+            return Ok(Response::empty()?.with_status(204));
+        }
         let cart_id = req
             .headers()
             .get(protocol::CART_ID_HEADER)?
