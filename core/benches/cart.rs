@@ -6,9 +6,9 @@ use criterion::{BatchSize, Criterion};
 use std::hint::black_box;
 use std::time::Duration;
 
-/// A cart holding `lines` lines named `{prefix}{i}`, made by one replica.
+/// A cart holding `lines` lines named `{prefix}{i}`, made by one replica (8-byte actor, as `new_actor` gives).
 fn cart_with_lines(actor: u8, prefix: &str, range: std::ops::Range<usize>) -> Cart {
-    let mut cart = Cart::with_actor(ActorId::from([actor; 16]));
+    let mut cart = Cart::with_actor(ActorId::from([actor; 8]));
     for i in range {
         cart.add(&format!("{prefix}{i}"), 1 + (i % 5) as u32)
             .expect("fixture add");
