@@ -41,10 +41,10 @@ client: setup
 bundle-size: setup
 	bash scripts/bundle-size.sh
 
-# Benchmarks; each prints tables (see BENCHMARKS.md). `bench-core`: criterion, core only; `bench-client`: size (and the
-# automerge floor under it) and
-# the login merge in wasm against @automerge/automerge and yjs; `bench-server`: the server path on wrangler dev
-# against a no-op Durable Object round trip; `bench-bundle` the deploy bundle beside the floor under it.
+# Benchmarks; each prints tables (see BENCHMARKS.md). `bench-core`: criterion, core only; `bench-client`: size (and
+# the automerge floor under it) and the login merge in wasm against @automerge/automerge and yjs; `bench-server`: the
+# server path on wrangler dev against no-op Durable Object round trips; `bench-bundle`: the deploy bundle beside the
+# floor under it.
 bench: bench-core bench-client bench-server bench-bundle
 
 bench-core:
