@@ -118,6 +118,20 @@ fn main() {
         "| full save, 120 lines after 10,000 edits | {} |",
         long_bytes.len()
     );
+    // The same document saved without Automerge's per-column DEFLATE, for trying general compressors on it (the
+    // file is what BENCHMARKS.md's storage section compresses with xz, zstd and brotli).
+    let plain = automerge::Automerge::load(&long_bytes)
+        .expect("load")
+        .save_nocompress();
+    let plain_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/bench-cart-nocompress.bin");
+    if let Err(e) = std::fs::write(&plain_path, &plain) {
+        eprintln!("could not write {}: {e}", plain_path.display());
+    }
+    println!(
+        "| the same, saved without Automerge's DEFLATE (target/bench-cart-nocompress.bin) | {} |",
+        plain.len()
+    );
     println!("| incremental save of one edit | {incremental} |");
     println!(
         "| sync messages for one edit, both directions, peers already in sync | {sync_bytes} |"
