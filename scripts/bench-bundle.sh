@@ -9,8 +9,7 @@ bash scripts/bundle-size.sh
 cd bench/worker-floor
 rm -rf build
 ship_build "$WORKER_BUILD_BIN" --release >/dev/null
-"$WASM_OPT_BIN" --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
-  --enable-reference-types --enable-multivalue --strip-debug --strip-producers build/index_bg.wasm -o build/index_bg.wasm
+strip_wasm build/index_bg.wasm
 echo
 echo "| floor (bench/worker-floor), built the same way | raw bytes | gzip -9 bytes |"
 echo "|---|---|---|"

@@ -16,7 +16,5 @@ done
 cd worker
 # Size-optimised (see ship_build in versions.sh).
 ship_build "$WORKER_BUILD_BIN" --release
-# worker-build keeps the wasm name section (function names for stack traces, ~100 KB gzip); production stack
-# traces are not worth that on every cold start, so strip it and other debug sections.
-"$WASM_OPT_BIN" --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
-  --enable-reference-types --enable-multivalue --strip-debug --strip-producers build/index_bg.wasm -o build/index_bg.wasm
+# worker-build keeps the wasm name section (function names for stack traces, ~100 KB gzip); strip it.
+strip_wasm build/index_bg.wasm

@@ -29,3 +29,9 @@ ship_build() {
     CARGO_TARGET_DIR="$SHIP_TARGET_DIR" "$@"
   fi
 }
+# Strips a worker-build output's name and debug sections in place (~100 KB gzip of function names for stack
+# traces, not worth it on every cold start).
+strip_wasm() {
+  "$WASM_OPT_BIN" --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+    --enable-reference-types --enable-multivalue --strip-debug --strip-producers "$1" -o "$1"
+}
