@@ -12,10 +12,11 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-# The browser library ships with std rebuilt for size (scripts/build-client.sh), from the toolchain's own sources.
-if ! rustc --print sysroot | xargs -I{} test -d {}/lib/rustlib/src/rust/library/std; then
-  log "adding rust component rust-src (std sources, for the size-optimised browser build)"
-  rustup component add rust-src || log "rust-src unavailable: the browser library will be built with the prebuilt std (larger)"
+# Shipped wasm (worker and browser library) is built with std rebuilt for size (ship_build in versions.sh), from
+# the toolchain's own sources.
+if ! has_rust_src; then
+  log "adding rust component rust-src (std sources, for the size-optimised wasm builds)"
+  rustup component add rust-src || log "rust-src unavailable: shipped wasm will use the prebuilt std (larger)"
 fi
 
 # The wasm-bindgen CLI must match the wasm-bindgen crate pinned in Cargo.toml exactly.

@@ -19,8 +19,9 @@ export CARGO_FUZZ_BIN="$TOOLS/cargo-fuzz-$CARGO_FUZZ_VERSION/bin/cargo-fuzz"
 # only (tests build as usual). Measured in BENCHMARKS.md: -65 KB gzip on each. Needs the toolchain's rust-src
 # (setup.sh adds it); without it the prebuilt std is used. Own target dir, so test builds do not evict it.
 SHIP_TARGET_DIR="$ROOT/target/ship"
+has_rust_src() { [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/std" ]; }
 ship_build() {
-  if [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/std" ]; then
+  if has_rust_src; then
     RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort CARGO_TARGET_DIR="$SHIP_TARGET_DIR" \
       CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zfmt-debug=none -Zlocation-detail=none" \
       "$@"
