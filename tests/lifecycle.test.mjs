@@ -86,6 +86,49 @@ test('10,000 edits: storage stays bounded by compaction and a restart reloads th
   }
 });
 
+test('a cold object answers a long-lived cart from its read model, identical to the loaded cart and never stale', async () => {
+  const server = await startServer({ port: 8794, env: unlimited });
+  const opts = { url: server.url };
+  const id = newCartId();
+  const small = newCartId();
+  try {
+    assert.equal((await call('POST', `/v1/carts/${small}/lines`, { json: { sku: 'MUG', qty: 1 }, ...opts })).status, 200);
+    const smallStats = (await call('GET', `/v1/dev/carts/${small}/storage`, opts)).body;
+    assert.equal(smallStats.viewBytes, 0, 'a small cart keeps no read model: loading it is cheap');
+
+    const seeded = await call('POST', `/v1/dev/carts/${id}/seed`, { json: { edits: 5000 }, ...opts });
+    assert.equal(seeded.status, 200);
+    assert.ok(seeded.body.snapshotBytes + seeded.body.changeBytes >= 16 * 1024, JSON.stringify(seeded.body));
+    assert.ok(seeded.body.viewBytes > 0, `the long-lived cart keeps a read model: ${JSON.stringify(seeded.body)}`);
+    const warm = await call('GET', `/v1/carts/${id}`, opts);
+    assert.equal(warm.status, 200);
+
+    assert.equal((await call('POST', `/v1/dev/carts/${id}/evict`, opts)).status, 204);
+    const cold = await call('GET', `/v1/carts/${id}`, opts);
+    assert.equal(cold.status, 200);
+    assert.deepEqual(cold.body, warm.body, 'the read model gives the same priced view');
+    assert.equal(cold.headers.get('etag'), warm.headers.get('etag'));
+    const notModified = await call('GET', `/v1/carts/${id}`, { headers: { 'if-none-match': warm.headers.get('etag') }, ...opts });
+    assert.equal(notModified.status, 304, 'a cold object honours If-None-Match from the read model');
+
+    // A write on a cold object loads the document; the read model then describes that write.
+    assert.equal((await call('POST', `/v1/dev/carts/${id}/evict`, opts)).status, 204);
+    const removed = await call('DELETE', `/v1/carts/${id}/lines/SKU-0`, opts);
+    assert.equal(removed.status, 200);
+    assert.equal(removed.body.lines.find((l) => l.sku === 'SKU-0'), undefined);
+    const added = await call('POST', `/v1/carts/${id}/lines`, { json: { sku: 'NEW-LINE', qty: 2 }, ...opts });
+    assert.equal(added.status, 200);
+    assert.equal((await call('POST', `/v1/dev/carts/${id}/evict`, opts)).status, 204);
+    const after = await call('GET', `/v1/carts/${id}`, opts);
+    assert.deepEqual(after.body, added.body, 'the cold read shows the last acknowledged write');
+    assert.notEqual(after.headers.get('etag'), warm.headers.get('etag'));
+    assert.equal(after.body.lines.find((l) => l.sku === 'NEW-LINE')?.qty, 2);
+    assert.equal(after.body.lines.find((l) => l.sku === 'SKU-0'), undefined);
+  } finally {
+    await server.stop();
+  }
+});
+
 test('outside dev mode the dev routes do not exist', async () => {
   const server = await startServer({ port: 8795, env: { CART_ENVIRONMENT: 'production' } });
   try {

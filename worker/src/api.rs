@@ -63,10 +63,7 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
     let method = req.method();
     let path = req.path();
     let origin = req.headers().get("origin").ok().flatten();
-    let own_origin = req
-        .url()
-        .map(|u| u.origin().ascii_serialization())
-        .unwrap_or_default();
+    let own_origin = origin_of(&req.inner().url()).to_owned();
     let cors = Cors::new(&env, own_origin);
     let result = if method == Method::Options {
         cors.preflight(origin.as_deref())
@@ -90,9 +87,8 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
 }
 
 async fn route(mut req: Request, env: &Env) -> ApiResult<Response> {
-    let url = req.url()?;
-    let segments: Vec<String> = url
-        .path()
+    let path = req.path();
+    let segments: Vec<String> = path
         .trim_start_matches('/')
         .split('/')
         .map(str::to_owned)
@@ -386,14 +382,32 @@ fn authenticate(req: &Request, env: &Env) -> ApiResult<String> {
     // Browsers cannot set headers on a WebSocket handshake, so the sync upgrade may carry the token in the query.
     let upgrade = req.headers().get("upgrade")?.unwrap_or_default();
     if header.is_none() && upgrade.eq_ignore_ascii_case("websocket") {
-        header = req
-            .url()?
-            .query_pairs()
+        let url = req.inner().url();
+        header = form_urlencoded::parse(query_of(&url).as_bytes())
             .find(|(k, _)| k == "access_token")
             .map(|(_, v)| format!("Bearer {v}"));
     }
     let secret = secret(env)?;
     auth::user_from_header(header, &secret, crate::object::now_ms() / 1000)
+}
+
+// The runtime hands over URLs already serialised by the WHATWG URL parser (lower-case scheme and host, default port
+// dropped), so the origin and query are plain slices of that text. Parsing them again with the `url` crate would
+// link its IDNA tables into the bundle for nothing.
+
+/// `scheme://host[:port]` of an absolute URL.
+fn origin_of(url: &str) -> &str {
+    let host = url.find("://").map_or(0, |i| i + 3);
+    let end = url[host..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| host + i);
+    &url[..end]
+}
+
+/// The query of a URL, without `?` and fragment.
+fn query_of(url: &str) -> &str {
+    let url = url.split_once('#').map_or(url, |(before, _)| before);
+    url.split_once('?').map_or("", |(_, query)| query)
 }
 
 fn secret(env: &Env) -> ApiResult<Vec<u8>> {
@@ -527,4 +541,41 @@ pub async fn send(
 
 fn js_sys_bytes(bytes: &[u8]) -> wasm_bindgen::JsValue {
     worker::js_sys::Uint8Array::from(bytes).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_origin_is_scheme_host_and_port_of_the_request_url() {
+        assert_eq!(
+            origin_of("https://shop.example/v1/carts/x?a=1"),
+            "https://shop.example"
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:8787/health"),
+            "http://127.0.0.1:8787"
+        );
+        assert_eq!(origin_of("https://shop.example"), "https://shop.example");
+        assert_eq!(
+            origin_of("https://shop.example?x#y"),
+            "https://shop.example"
+        );
+    }
+
+    #[test]
+    fn the_query_stops_at_the_fragment_and_its_token_is_percent_decoded() {
+        assert_eq!(
+            query_of("https://a.b/sync?access_token=x#frag"),
+            "access_token=x"
+        );
+        assert_eq!(query_of("https://a.b/sync#frag?no"), "");
+        assert_eq!(query_of("https://a.b/sync"), "");
+        let token =
+            form_urlencoded::parse(query_of("https://a.b/s?x=1&access_token=a%2Eb.c").as_bytes())
+                .find(|(k, _)| k == "access_token")
+                .map(|(_, v)| v.into_owned());
+        assert_eq!(token.as_deref(), Some("a.b.c"));
+    }
 }

@@ -82,13 +82,14 @@ pub fn issue(product: Option<&Product>, qty: u64) -> Option<Issue> {
 pub async fn products(env: &Env, skus: &[String]) -> ApiResult<HashMap<String, Product>> {
     let kv = env.kv(BINDING)?;
     let mut found = HashMap::new();
-    for chunk in skus.chunks(BULK) {
+    // A cart above KV's bulk limit needs several reads: they go out together, so pricing costs one round trip.
+    let reads = skus.chunks(BULK).map(|chunk| {
         let keys: Vec<String> = chunk.iter().map(|s| format!("{PREFIX}{s}")).collect();
-        let values = kv
-            .get_bulk(&keys)
-            .text()
-            .await
-            .map_err(|e| ApiError::internal("catalog read", e))?;
+        let kv = &kv;
+        async move { kv.get_bulk(&keys).text().await }
+    });
+    for values in futures_util::future::join_all(reads).await {
+        let values = values.map_err(|e| ApiError::internal("catalog read", e))?;
         for (key, value) in values {
             let Some(sku) = key.strip_prefix(PREFIX) else {
                 continue;

@@ -3,13 +3,16 @@
 //! Thin by design: each request or socket message is one core operation, then a durable incremental write, then
 //! the reply and a push to every connected socket. Storage is synchronous SQLite, so after the request body is read
 //! nothing awaits: no `RefCell` borrow can span an `.await`.
+//!
+//! A read on an object that has not loaded its cart is answered from the stored read model when there is one
+//! (`store::VIEW_KEY`), without loading the Automerge document; anything else loads the document first.
 
 mod commerce;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-use cart_core::{ActorId, Cart, MergePolicy, SyncError, SyncState};
+use cart_core::{ActorId, Cart, CartView, MergePolicy, SyncError, SyncState};
 use serde::Serialize;
 use worker::{
     durable_object, DurableObject, Env, Method, Request, Response, SqlStorageValue, State,
@@ -20,7 +23,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::expiry::Kind;
 use crate::protocol::{self, op};
 use crate::ratelimit::{self, Bucket, Rate};
-use crate::store::Store;
+use crate::store::{self, Store};
 use crate::view::{json_view, MAX_SYNC_BYTES};
 
 /// Milliseconds since the Unix epoch, from the runtime's clock.
@@ -44,6 +47,8 @@ pub struct CartObject {
     /// Whether this instance has armed the alarm. An alarm that fires before the cart's (later) expiry time just
     /// re-arms itself, so later writes need no storage call.
     alarm_armed: Cell<bool>,
+    /// What the front worker says this object holds (used until storage knows).
+    kind_hint: Cell<Option<Kind>>,
 }
 
 struct Live {
@@ -58,6 +63,37 @@ struct Live {
     kind_saved: bool,
     /// Time of the last durable write, or `None` for an object never written (or expired and deleted).
     touched_at: Option<i64>,
+    /// Whether writes keep the read model (see `store::READ_MODEL_BYTES`).
+    keeps_view: bool,
+}
+
+/// The meta rows a read needs.
+struct Meta {
+    merged_at: Option<i64>,
+    touched_at: Option<i64>,
+    kind: Option<Kind>,
+}
+
+impl Meta {
+    fn read(store: &Store) -> ApiResult<Meta> {
+        let number = |value: Option<SqlStorageValue>| match value {
+            Some(SqlStorageValue::Integer(ms)) => Some(ms),
+            Some(SqlStorageValue::Float(ms)) => Some(ms as i64),
+            _ => None,
+        };
+        Ok(Meta {
+            merged_at: number(store.meta("mergedAt")?),
+            touched_at: number(store.meta("touchedAt")?),
+            kind: match store.meta("kind")? {
+                Some(SqlStorageValue::String(k)) => Kind::parse(&k),
+                _ => None,
+            },
+        })
+    }
+
+    fn expires_at(&self, env: &Env) -> Option<i64> {
+        Some(self.touched_at? + self.kind.unwrap_or(Kind::Guest).ttl_ms(env))
+    }
 }
 
 impl Live {
@@ -79,6 +115,7 @@ impl DurableObject for CartObject {
             rate,
             dirty: Cell::new(false),
             alarm_armed: Cell::new(false),
+            kind_hint: Cell::new(None),
         }
     }
 
@@ -182,10 +219,11 @@ impl CartObject {
             .as_deref()
             .and_then(Kind::parse)
         {
-            self.with_live(|live| {
+            // Not a reason to load the cart: a loaded cart takes it now, a later load from the hint.
+            self.kind_hint.set(Some(kind));
+            if let Some(live) = self.live.borrow_mut().as_mut() {
                 live.kind.get_or_insert(kind);
-                Ok(())
-            })?;
+            }
         }
         if matches!(
             path,
@@ -197,6 +235,9 @@ impl CartObject {
         match path {
             op::VIEW => {
                 let if_none_match = req.headers().get("if-none-match")?;
+                if let Some(response) = self.cold_view(&cart_id, if_none_match.as_deref())? {
+                    return Ok(response);
+                }
                 self.view(&cart_id, if_none_match.as_deref())
             }
             op::ADD => {
@@ -334,26 +375,18 @@ impl CartObject {
             cart
         };
         cart.set_clock(now_ms);
-        let number = |value: Option<SqlStorageValue>| match value {
-            Some(SqlStorageValue::Integer(ms)) => Some(ms),
-            Some(SqlStorageValue::Float(ms)) => Some(ms as i64),
-            _ => None,
-        };
-        let merged_at = number(store.meta("mergedAt")?);
-        let touched_at = number(store.meta("touchedAt")?);
-        let kind = match store.meta("kind")? {
-            Some(SqlStorageValue::String(k)) => Kind::parse(&k),
-            _ => None,
-        };
+        let meta = Meta::read(&store)?;
+        let keeps_view = store.meta(store::VIEW_KEY)?.is_some();
         Ok(Live {
             cart,
             store,
             actor_saved,
             actor,
-            merged_at,
-            kind_saved: kind.is_some(),
-            kind,
-            touched_at,
+            merged_at: meta.merged_at,
+            kind_saved: meta.kind.is_some(),
+            kind: meta.kind.or(self.kind_hint.get()),
+            touched_at: meta.touched_at,
+            keeps_view,
         })
     }
 
@@ -426,17 +459,30 @@ impl CartObject {
             let json = json_view(cart_id, &view, live.merged_at, live.expires_at(&self.env));
             Ok((json, version))
         })?;
-        let etag = format!("\"{version}\"");
-        if if_none_match
-            .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-        {
-            let mut response = Response::empty()?.with_status(304);
-            response.headers_mut().set("ETag", &etag)?;
-            return Ok(response);
+        view_response(&body, &version, if_none_match)
+    }
+
+    /// A read on an object whose cart is not loaded, answered from the read model; `None` when there is none (or
+    /// it is unreadable), and the caller loads the document instead.
+    fn cold_view(&self, cart_id: &str, if_none_match: Option<&str>) -> ApiResult<Option<Response>> {
+        if self.live.borrow().is_some() {
+            return Ok(None);
         }
-        let mut response = Response::from_json(&body)?;
-        response.headers_mut().set("ETag", &etag)?;
-        Ok(response)
+        let store = Store::open(self.state.storage().sql())?;
+        let Some(SqlStorageValue::String(json)) = store.meta(store::VIEW_KEY)? else {
+            return Ok(None);
+        };
+        let view: CartView = match serde_json::from_str(&json) {
+            Ok(view) => view,
+            Err(e) => {
+                worker::console_warn!("unreadable read model, loading the document: {e}");
+                return Ok(None);
+            }
+        };
+        let mut meta = Meta::read(&store)?;
+        meta.kind = meta.kind.or(self.kind_hint.get());
+        let body = json_view(cart_id, &view, meta.merged_at, meta.expires_at(&self.env));
+        view_response(&body, &view.version_tag(), if_none_match).map(Some)
     }
 
     /// One exchange of the sync protocol over HTTP: receive the client's message with a fresh server-side state,
@@ -560,7 +606,27 @@ impl CartObject {
     }
 }
 
-/// Appends an incremental save, compacting when the increments have outgrown the snapshot.
+/// The JSON view with its `ETag`, or 304 when `If-None-Match` names that version.
+fn view_response(
+    body: &serde_json::Value,
+    version: &str,
+    if_none_match: Option<&str>,
+) -> ApiResult<Response> {
+    let etag = format!("\"{version}\"");
+    if if_none_match
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
+        let mut response = Response::empty()?.with_status(304);
+        response.headers_mut().set("ETag", &etag)?;
+        return Ok(response);
+    }
+    let mut response = Response::from_json(body)?;
+    response.headers_mut().set("ETag", &etag)?;
+    Ok(response)
+}
+
+/// Appends an incremental save, compacting when the increments have outgrown the snapshot, and rewrites the read
+/// model when the cart keeps one: all one transaction (nothing awaits in between).
 fn persist(live: &mut Live, bytes: &[u8]) -> ApiResult<()> {
     if !live.actor_saved {
         live.store.set_meta(
@@ -574,15 +640,21 @@ fn persist(live: &mut Live, bytes: &[u8]) -> ApiResult<()> {
             .set_meta("kind", SqlStorageValue::from(kind.name()))?;
         live.kind_saved = true;
     }
-    let now = now_ms();
-    live.store
-        .set_meta("touchedAt", SqlStorageValue::Integer(now))?;
-    live.touched_at = Some(now);
     live.store.append(bytes)?;
     if live.store.wants_compaction() {
         let snapshot = live.cart.save();
         live.store.compact(&snapshot)?;
     }
+    let now = now_ms();
+    let mut rows = vec![("touchedAt", SqlStorageValue::Integer(now))];
+    live.keeps_view |= live.store.document_bytes() >= store::READ_MODEL_BYTES;
+    if live.keeps_view {
+        let view = serde_json::to_string(&live.cart.view())
+            .map_err(|e| ApiError::internal("read model", e))?;
+        rows.push((store::VIEW_KEY, SqlStorageValue::String(view)));
+    }
+    live.store.set_metas(rows)?;
+    live.touched_at = Some(now);
     Ok(())
 }
 

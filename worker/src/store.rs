@@ -4,6 +4,11 @@
 //! row. Writes append one small row; when the increments outgrow the snapshot (as automerge-repo does) they are
 //! folded into a new snapshot, so storage stays proportional to the document and write cost stays flat.
 //! Statements issued without an intervening `await` commit together, so a compaction is atomic.
+//!
+//! Beside the document, a long-lived cart keeps a read model: its current [`cart_core::CartView`] as JSON in the
+//! `meta` row `view`, rewritten by every write in the same transaction as the change it describes. A cold object
+//! answers a read from it without loading the document, whose load cost grows with the number of changes (each
+//! is rebuilt and hashed by Automerge): about 100 ms in the object for 10,000 edits against under 1 ms for the row.
 
 use worker::{SqlStorage, SqlStorageValue};
 
@@ -13,6 +18,11 @@ use crate::error::{ApiError, ApiResult};
 const CHUNK: usize = 512 * 1024;
 /// Increments below this size are never compacted: a new cart's few changes are cheaper to keep as they are.
 const MIN_COMPACT_BYTES: usize = 16 * 1024;
+/// Once the stored document reaches this size, writes keep the read model (and keep it from then on). Below it,
+/// loading the document costs about as much as reading the row would.
+pub const READ_MODEL_BYTES: usize = 16 * 1024;
+/// The meta key of the read model.
+pub const VIEW_KEY: &str = "view";
 
 /// Sizes of what is stored, for the dev storage route and tests.
 #[derive(serde::Serialize)]
@@ -21,6 +31,8 @@ pub struct StorageStats {
     pub snapshot_bytes: usize,
     pub change_rows: usize,
     pub change_bytes: usize,
+    /// Size of the read model row (0 when the cart keeps none).
+    pub view_bytes: usize,
     pub database_bytes: usize,
 }
 
@@ -77,6 +89,11 @@ impl Store {
         Ok(())
     }
 
+    /// Bytes of the stored document: snapshot plus increments.
+    pub fn document_bytes(&self) -> usize {
+        self.snapshot_len + self.changes_len
+    }
+
     /// Whether the increments have outgrown the snapshot.
     pub fn wants_compaction(&self) -> bool {
         self.changes_len >= self.snapshot_len.max(MIN_COMPACT_BYTES)
@@ -121,11 +138,25 @@ impl Store {
     }
 
     pub fn set_meta(&self, key: &str, value: SqlStorageValue) -> ApiResult<()> {
+        self.set_metas(vec![(key, value)])
+    }
+
+    /// Writes several meta rows in one statement.
+    pub fn set_metas(&self, rows: Vec<(&str, SqlStorageValue)>) -> ApiResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut query = String::from("INSERT INTO meta (key, value) VALUES (?, ?)");
+        for _ in 1..rows.len() {
+            query.push_str(", (?, ?)");
+        }
+        query.push_str(" ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+        let params: Vec<SqlStorageValue> = rows
+            .into_iter()
+            .flat_map(|(key, value)| [SqlStorageValue::from(key), value])
+            .collect();
         self.sql
-            .exec(
-                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                vec![SqlStorageValue::from(key), value],
-            )
+            .exec(&query, params)
             .map_err(|e| db("write meta", e))?;
         Ok(())
     }
@@ -181,6 +212,10 @@ impl Store {
             snapshot_bytes: self.snapshot_len,
             change_rows: rows,
             change_bytes: self.changes_len,
+            view_bytes: match self.meta(VIEW_KEY)? {
+                Some(SqlStorageValue::String(json)) => json.len(),
+                _ => 0,
+            },
             database_bytes: self.sql.database_size(),
         })
     }
