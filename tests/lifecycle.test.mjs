@@ -100,6 +100,7 @@ test('a cold object answers a long-lived cart from its read model, identical to 
     assert.equal(seeded.status, 200);
     assert.ok(seeded.body.snapshotBytes + seeded.body.changeBytes >= 16 * 1024, JSON.stringify(seeded.body));
     assert.ok(seeded.body.viewBytes > 0, `the long-lived cart keeps a read model: ${JSON.stringify(seeded.body)}`);
+    assert.equal(seeded.body.viewCurrent, true, 'the read model covers every stored change, so a cold read uses it');
     const warm = await call('GET', `/v1/carts/${id}`, opts);
     assert.equal(warm.status, 200);
 
@@ -124,6 +125,8 @@ test('a cold object answers a long-lived cart from its read model, identical to 
     assert.notEqual(after.headers.get('etag'), warm.headers.get('etag'));
     assert.equal(after.body.lines.find((l) => l.sku === 'NEW-LINE')?.qty, 2);
     assert.equal(after.body.lines.find((l) => l.sku === 'SKU-0'), undefined);
+    const stats = (await call('GET', `/v1/dev/carts/${id}/storage`, opts)).body;
+    assert.equal(stats.viewCurrent, true, `still current after more writes: ${JSON.stringify(stats)}`);
   } finally {
     await server.stop();
   }

@@ -1,6 +1,7 @@
 //! Loads the benchmark's long-lived cart (120 lines after 10,000 edits) `N` times, for profiling the cold load
 //! under callgrind: `cargo build --release -p cart-core --example profile_load` then
-//! `valgrind --tool=callgrind target/release/examples/profile_load 1`.
+//! `valgrind --tool=callgrind target/release/examples/profile_load 1`. A second argument names a file to write the
+//! saved cart to, for looking at its columns.
 
 use cart_core::{ActorId, Cart};
 
@@ -22,6 +23,9 @@ fn main() {
         }
     }
     let bytes = cart.save();
+    if let Some(path) = std::env::args().nth(2) {
+        std::fs::write(&path, &bytes).expect("write the saved cart");
+    }
     let start = std::time::Instant::now();
     for _ in 0..runs {
         let loaded = Cart::load(&bytes).expect("load");

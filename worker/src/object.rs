@@ -472,6 +472,12 @@ impl CartObject {
         let Some(SqlStorageValue::String(json)) = store.meta(store::VIEW_KEY)? else {
             return Ok(None);
         };
+        if store.view_seq()? != Some(store.last_change_seq()?) {
+            worker::console_warn!(
+                "the read model is behind the stored changes; loading the document"
+            );
+            return Ok(None);
+        }
         let view: CartView = match serde_json::from_str(&json) {
             Ok(view) => view,
             Err(e) => {
@@ -652,6 +658,8 @@ fn persist(live: &mut Live, bytes: &[u8]) -> ApiResult<()> {
         let view = serde_json::to_string(&live.cart.view())
             .map_err(|e| ApiError::internal("read model", e))?;
         rows.push((store::VIEW_KEY, SqlStorageValue::String(view)));
+        let seq = live.store.last_change_seq()?;
+        rows.push((store::VIEW_SEQ_KEY, SqlStorageValue::Integer(seq)));
     }
     live.store.set_metas(rows)?;
     live.touched_at = Some(now);

@@ -23,6 +23,10 @@ const MIN_COMPACT_BYTES: usize = 16 * 1024;
 pub const READ_MODEL_BYTES: usize = 16 * 1024;
 /// The meta key of the read model.
 pub const VIEW_KEY: &str = "view";
+/// The meta key of the last change row the read model describes (0 after a compaction emptied the table). Written in
+/// the read model's statement; a cold read checks it against the table, so a write that failed between its two
+/// statements (change appended, read model not) cannot leave a stale read model in use.
+pub const VIEW_SEQ_KEY: &str = "viewSeq";
 
 /// Sizes of what is stored, for the dev storage route and tests.
 #[derive(serde::Serialize)]
@@ -33,6 +37,8 @@ pub struct StorageStats {
     pub change_bytes: usize,
     /// Size of the read model row (0 when the cart keeps none).
     pub view_bytes: usize,
+    /// Whether the read model covers every stored change (what a cold read checks before using it).
+    pub view_current: bool,
     pub database_bytes: usize,
 }
 
@@ -87,6 +93,32 @@ impl Store {
         }
         self.changes_len += bytes.len();
         Ok(())
+    }
+
+    /// The newest change row's sequence number, 0 when there is none. Change rows are `AUTOINCREMENT`: numbers are
+    /// never reused, even after a compaction deletes the rows.
+    pub fn last_change_seq(&self) -> ApiResult<i64> {
+        let cursor = self
+            .sql
+            .exec("SELECT COALESCE(MAX(seq), 0) FROM changes", None)
+            .map_err(|e| db("last change", e))?;
+        match cursor.raw().next() {
+            Some(row) => match row.map_err(|e| db("last change", e))?.first() {
+                Some(SqlStorageValue::Integer(n)) => Ok(*n),
+                Some(SqlStorageValue::Float(n)) => Ok(*n as i64),
+                _ => Ok(0),
+            },
+            None => Ok(0),
+        }
+    }
+
+    /// The last change row the read model covers, if there is a read model.
+    pub fn view_seq(&self) -> ApiResult<Option<i64>> {
+        Ok(match self.meta(VIEW_SEQ_KEY)? {
+            Some(SqlStorageValue::Integer(n)) => Some(n),
+            Some(SqlStorageValue::Float(n)) => Some(n as i64),
+            _ => None,
+        })
     }
 
     /// Bytes of the stored document: snapshot plus increments.
@@ -216,6 +248,7 @@ impl Store {
                 Some(SqlStorageValue::String(json)) => json.len(),
                 _ => 0,
             },
+            view_current: self.view_seq()? == Some(self.last_change_seq()?),
             database_bytes: self.sql.database_size(),
         })
     }
