@@ -137,11 +137,7 @@ impl DurableObject for CartObject {
 
     /// Deletes the cart if it has been idle for its whole TTL; otherwise waits for the new expiry time.
     async fn alarm(&self) -> worker::Result<Response> {
-        let expires_at = self
-            .with_live(|live| Ok(live.expires_at(&self.env)))
-            .ok()
-            .flatten();
-        match expires_at {
+        match self.expires_at() {
             Some(at) if at <= now_ms() => {
                 for ws in self.state.get_websockets() {
                     let _ = ws.close(
@@ -390,6 +386,18 @@ impl CartObject {
         })
     }
 
+    /// When the cart expires if nothing else is written: from the loaded cart, or else from the meta rows alone
+    /// (an alarm waking a cold object does not load the document).
+    fn expires_at(&self) -> Option<i64> {
+        if let Some(live) = self.live.borrow().as_ref() {
+            return live.expires_at(&self.env);
+        }
+        let store = Store::open(self.state.storage().sql()).ok()?;
+        let mut meta = Meta::read(&store).ok()?;
+        meta.kind = meta.kind.or(self.kind_hint.get());
+        meta.expires_at(&self.env)
+    }
+
     /// Takes one token from this cart's write bucket, or says how many seconds until one is there.
     fn take_token(&self) -> Result<(), u64> {
         let now = now_ms();
@@ -405,11 +413,7 @@ impl CartObject {
         if !self.dirty.replace(false) || self.alarm_armed.get() {
             return Ok(());
         }
-        let expires_at = self
-            .with_live(|live| Ok(live.expires_at(&self.env)))
-            .ok()
-            .flatten();
-        if let Some(at) = expires_at {
+        if let Some(at) = self.expires_at() {
             self.state
                 .storage()
                 .set_alarm((at - now_ms()).max(0))
