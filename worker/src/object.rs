@@ -57,46 +57,38 @@ struct Live {
     /// Whether this object's actor id is already in storage.
     actor_saved: bool,
     actor: ActorId,
-    merged_at: Option<i64>,
-    /// What this object holds, once known (from storage, or the first command).
-    kind: Option<Kind>,
-    kind_saved: bool,
-    /// Time of the last durable write, or `None` for an object never written (or expired and deleted).
-    touched_at: Option<i64>,
+    meta: Meta,
     /// Whether writes keep the read model (see `store::READ_MODEL_BYTES`).
     keeps_view: bool,
 }
 
-/// The meta rows a read needs.
+/// The cart's meta rows other than the actor: what a read needs besides the lines, and so all a cold read or an
+/// alarm reads.
 struct Meta {
     merged_at: Option<i64>,
+    /// Time of the last durable write, or `None` for an object never written (or expired and deleted).
     touched_at: Option<i64>,
+    /// What this object holds, once known (from storage, or the front worker's hint).
     kind: Option<Kind>,
+    /// Whether `kind` is in storage.
+    kind_saved: bool,
 }
 
 impl Meta {
-    fn read(store: &Store) -> ApiResult<Meta> {
-        let number = |value: Option<SqlStorageValue>| match value {
-            Some(SqlStorageValue::Integer(ms)) => Some(ms),
-            Some(SqlStorageValue::Float(ms)) => Some(ms as i64),
+    /// Reads the rows; where storage holds no kind yet, `hint` stands in.
+    fn read(store: &Store, hint: Option<Kind>) -> ApiResult<Meta> {
+        let stored_kind = match store.meta("kind")? {
+            Some(SqlStorageValue::String(k)) => Kind::parse(&k),
             _ => None,
         };
         Ok(Meta {
-            merged_at: number(store.meta("mergedAt")?),
-            touched_at: number(store.meta("touchedAt")?),
-            kind: match store.meta("kind")? {
-                Some(SqlStorageValue::String(k)) => Kind::parse(&k),
-                _ => None,
-            },
+            merged_at: store::integer(store.meta("mergedAt")?),
+            touched_at: store::integer(store.meta("touchedAt")?),
+            kind_saved: stored_kind.is_some(),
+            kind: stored_kind.or(hint),
         })
     }
 
-    fn expires_at(&self, env: &Env) -> Option<i64> {
-        Some(self.touched_at? + self.kind.unwrap_or(Kind::Guest).ttl_ms(env))
-    }
-}
-
-impl Live {
     /// When this cart expires if nothing else is written.
     fn expires_at(&self, env: &Env) -> Option<i64> {
         Some(self.touched_at? + self.kind.unwrap_or(Kind::Guest).ttl_ms(env))
@@ -218,7 +210,7 @@ impl CartObject {
             // Not a reason to load the cart: a loaded cart takes it now, a later load from the hint.
             self.kind_hint.set(Some(kind));
             if let Some(live) = self.live.borrow_mut().as_mut() {
-                live.kind.get_or_insert(kind);
+                live.meta.kind.get_or_insert(kind);
             }
         }
         if matches!(
@@ -277,8 +269,8 @@ impl CartObject {
                     Ok(json_view(
                         &cart_id,
                         &live.cart.view(),
-                        live.merged_at,
-                        live.expires_at(&self.env),
+                        live.meta.merged_at,
+                        live.meta.expires_at(&self.env),
                     ))
                 })?;
                 #[derive(Serialize)]
@@ -293,11 +285,11 @@ impl CartObject {
             }
             op::MARK_MERGED => {
                 self.with_live(|live| {
-                    if live.merged_at.is_none() {
+                    if live.meta.merged_at.is_none() {
                         let now = now_ms();
                         live.store
                             .set_meta("mergedAt", SqlStorageValue::Integer(now))?;
-                        live.merged_at = Some(now);
+                        live.meta.merged_at = Some(now);
                     }
                     Ok(())
                 })?;
@@ -371,17 +363,14 @@ impl CartObject {
             cart
         };
         cart.set_clock(now_ms);
-        let meta = Meta::read(&store)?;
+        let meta = Meta::read(&store, self.kind_hint.get())?;
         let keeps_view = store.meta(store::VIEW_KEY)?.is_some();
         Ok(Live {
             cart,
             store,
             actor_saved,
             actor,
-            merged_at: meta.merged_at,
-            kind_saved: meta.kind.is_some(),
-            kind: meta.kind.or(self.kind_hint.get()),
-            touched_at: meta.touched_at,
+            meta,
             keeps_view,
         })
     }
@@ -390,12 +379,12 @@ impl CartObject {
     /// (an alarm waking a cold object does not load the document).
     fn expires_at(&self) -> Option<i64> {
         if let Some(live) = self.live.borrow().as_ref() {
-            return live.expires_at(&self.env);
+            return live.meta.expires_at(&self.env);
         }
         let store = Store::open(self.state.storage().sql()).ok()?;
-        let mut meta = Meta::read(&store).ok()?;
-        meta.kind = meta.kind.or(self.kind_hint.get());
-        meta.expires_at(&self.env)
+        Meta::read(&store, self.kind_hint.get())
+            .ok()?
+            .expires_at(&self.env)
     }
 
     /// Takes one token from this cart's write bucket, or says how many seconds until one is there.
@@ -460,7 +449,12 @@ impl CartObject {
         let (body, version) = self.with_live(|live| {
             let view = live.cart.view();
             let version = view.version_tag();
-            let json = json_view(cart_id, &view, live.merged_at, live.expires_at(&self.env));
+            let json = json_view(
+                cart_id,
+                &view,
+                live.meta.merged_at,
+                live.meta.expires_at(&self.env),
+            );
             Ok((json, version))
         })?;
         view_response(&body, &version, if_none_match)
@@ -489,8 +483,7 @@ impl CartObject {
                 return Ok(None);
             }
         };
-        let mut meta = Meta::read(&store)?;
-        meta.kind = meta.kind.or(self.kind_hint.get());
+        let meta = Meta::read(&store, self.kind_hint.get())?;
         let body = json_view(cart_id, &view, meta.merged_at, meta.expires_at(&self.env));
         view_response(&body, &view.version_tag(), if_none_match).map(Some)
     }
@@ -638,18 +631,6 @@ fn view_response(
 /// Appends an incremental save, compacting when the increments have outgrown the snapshot, and rewrites the read
 /// model when the cart keeps one: all one transaction (nothing awaits in between).
 fn persist(live: &mut Live, bytes: &[u8]) -> ApiResult<()> {
-    if !live.actor_saved {
-        live.store.set_meta(
-            "actor",
-            SqlStorageValue::Blob(live.actor.to_bytes().to_vec()),
-        )?;
-        live.actor_saved = true;
-    }
-    if let (false, Some(kind)) = (live.kind_saved, live.kind) {
-        live.store
-            .set_meta("kind", SqlStorageValue::from(kind.name()))?;
-        live.kind_saved = true;
-    }
     live.store.append(bytes)?;
     if live.store.wants_compaction() {
         let snapshot = live.cart.save();
@@ -657,6 +638,16 @@ fn persist(live: &mut Live, bytes: &[u8]) -> ApiResult<()> {
     }
     let now = now_ms();
     let mut rows = vec![("touchedAt", SqlStorageValue::Integer(now))];
+    if !live.actor_saved {
+        rows.push((
+            "actor",
+            SqlStorageValue::Blob(live.actor.to_bytes().to_vec()),
+        ));
+    }
+    let unsaved_kind = live.meta.kind.filter(|_| !live.meta.kind_saved);
+    if let Some(kind) = unsaved_kind {
+        rows.push(("kind", SqlStorageValue::from(kind.name())));
+    }
     live.keeps_view |= live.store.document_bytes() >= store::READ_MODEL_BYTES;
     if live.keeps_view {
         let view = serde_json::to_string(&live.cart.view())
@@ -666,7 +657,9 @@ fn persist(live: &mut Live, bytes: &[u8]) -> ApiResult<()> {
         rows.push((store::VIEW_SEQ_KEY, SqlStorageValue::Integer(seq)));
     }
     live.store.set_metas(rows)?;
-    live.touched_at = Some(now);
+    live.meta.touched_at = Some(now);
+    live.actor_saved = true;
+    live.meta.kind_saved |= unsaved_kind.is_some();
     Ok(())
 }
 

@@ -48,6 +48,15 @@ pub struct Store {
     changes_len: usize,
 }
 
+/// A numeric cell as an integer (the runtime may hand integers over as floats).
+pub fn integer(value: Option<SqlStorageValue>) -> Option<i64> {
+    match value {
+        Some(SqlStorageValue::Integer(n)) => Some(n),
+        Some(SqlStorageValue::Float(n)) => Some(n as i64),
+        _ => None,
+    }
+}
+
 fn db(context: &str, err: worker::Error) -> ApiError {
     ApiError::internal(context, err)
 }
@@ -98,27 +107,12 @@ impl Store {
     /// The newest change row's sequence number, 0 when there is none. Change rows are `AUTOINCREMENT`: numbers are
     /// never reused, even after a compaction deletes the rows.
     pub fn last_change_seq(&self) -> ApiResult<i64> {
-        let cursor = self
-            .sql
-            .exec("SELECT COALESCE(MAX(seq), 0) FROM changes", None)
-            .map_err(|e| db("last change", e))?;
-        match cursor.raw().next() {
-            Some(row) => match row.map_err(|e| db("last change", e))?.first() {
-                Some(SqlStorageValue::Integer(n)) => Ok(*n),
-                Some(SqlStorageValue::Float(n)) => Ok(*n as i64),
-                _ => Ok(0),
-            },
-            None => Ok(0),
-        }
+        self.number("SELECT COALESCE(MAX(seq), 0) FROM changes")
     }
 
     /// The last change row the read model covers, if there is a read model.
     pub fn view_seq(&self) -> ApiResult<Option<i64>> {
-        Ok(match self.meta(VIEW_SEQ_KEY)? {
-            Some(SqlStorageValue::Integer(n)) => Some(n),
-            Some(SqlStorageValue::Float(n)) => Some(n as i64),
-            _ => None,
-        })
+        Ok(integer(self.meta(VIEW_SEQ_KEY)?))
     }
 
     /// Bytes of the stored document: snapshot plus increments.
@@ -228,21 +222,9 @@ impl Store {
     }
 
     pub fn stats(&self) -> ApiResult<StorageStats> {
-        let cursor = self
-            .sql
-            .exec("SELECT COUNT(*) FROM changes", None)
-            .map_err(|e| db("stats", e))?;
-        let rows = match cursor.raw().next() {
-            Some(Ok(row)) => match row.first() {
-                Some(SqlStorageValue::Integer(n)) => *n as usize,
-                Some(SqlStorageValue::Float(n)) => *n as usize,
-                _ => 0,
-            },
-            _ => 0,
-        };
         Ok(StorageStats {
             snapshot_bytes: self.snapshot_len,
-            change_rows: rows,
+            change_rows: self.number("SELECT COUNT(*) FROM changes")? as usize,
             change_bytes: self.changes_len,
             view_bytes: match self.meta(VIEW_KEY)? {
                 Some(SqlStorageValue::String(json)) => json.len(),
@@ -251,6 +233,17 @@ impl Store {
             view_current: self.view_seq()? == Some(self.last_change_seq()?),
             database_bytes: self.sql.database_size(),
         })
+    }
+
+    /// The single number `query` answers (0 for no row).
+    fn number(&self, query: &str) -> ApiResult<i64> {
+        let cursor = self.sql.exec(query, None).map_err(|e| db(query, e))?;
+        match cursor.raw().next() {
+            Some(row) => {
+                Ok(integer(row.map_err(|e| db(query, e))?.into_iter().next()).unwrap_or(0))
+            }
+            None => Ok(0),
+        }
     }
 
     fn blobs(&self, query: &str) -> ApiResult<Vec<u8>> {

@@ -66,7 +66,7 @@ impl CartObject {
         if source.view().lines.is_empty() {
             return Err(ApiError::new(422, "NOTHING_TO_SHARE", "the cart is empty"));
         }
-        if self.with_live(|live| Ok(live.touched_at.is_some()))? {
+        if self.with_live(|live| Ok(live.meta.touched_at.is_some()))? {
             return Err(ApiError::new(
                 409,
                 "SHARE_EXISTS",
@@ -82,7 +82,7 @@ impl CartObject {
 
     /// 404 unless this object holds a share.
     pub(super) fn shared_exists(&self) -> ApiResult<()> {
-        if self.with_live(|live| Ok(live.touched_at.is_some()))? {
+        if self.with_live(|live| Ok(live.meta.touched_at.is_some()))? {
             Ok(())
         } else {
             Err(ApiError::new(
