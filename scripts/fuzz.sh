@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/versions.sh"
 cd "$ROOT"
 runs="${FUZZ_RUNS:-1000000}"
-targets="${FUZZ_TARGETS:-load_document load_incremental receive_sync request_body local_storage}"
+targets="${FUZZ_TARGETS:-load_document load_incremental receive_sync request_body local_storage forged_change}"
 
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   echo "make fuzz needs a nightly Rust toolchain (libFuzzer's sanitizer coverage): rustup toolchain install nightly" >&2

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { base, call, newCartId } from './support/cart.mjs';
-import { SocketPeer, qtyOf, addEntry, A } from './support/peer.mjs';
+import { SocketPeer, httpSync, qtyOf, addEntry, A } from './support/peer.mjs';
 
 const { hostname, port } = new URL(base);
 const cart = (id) => `/v1/carts/${id}`;
@@ -153,4 +153,60 @@ test('a real sync message cut short is refused on HTTP and WebSocket, and the ca
   const closed = await peer.closedPromise;
   assert.equal(closed.code, 1007);
   assert.deepEqual(await lines(id), before);
+});
+
+/**
+ * A sync message carrying one checksum-valid change that an attacker forged from a real one (decode, point every
+ * op at an object nobody created, encode again): the shape that made Automerge 0.12 panic and trap the object.
+ */
+async function forgedMessage(id) {
+  const { doc } = await httpSync(`${cart(id)}/sync`, A.init());
+  const edited = A.change(A.clone(doc), (d) => d.adds.push(addEntry(1, 'EVIL')));
+  const decoded = A.decodeChange(A.getLastLocalChange(edited));
+  for (const op of decoded.ops) op.obj = `999@${decoded.actor}`;
+  const forged = A.encodeChange(decoded);
+  return A.encodeSyncMessage({ heads: [A.decodeChange(forged).hash], need: [], have: [], changes: [forged] });
+}
+
+test('a forged change naming an object that does not exist gets 400 INVALID_CHANGE within a second over HTTP sync, and the object keeps serving', async () => {
+  const id = newCartId();
+  const before = (await call('POST', `${cart(id)}/lines`, { json: { sku: 'KEEP', qty: 2 } })).body;
+  const message = await forgedMessage(id);
+  assert.ok(message.length < 400, `a small message (${message.length} bytes)`);
+  const started = Date.now();
+  const res = await fetch(`${base}${cart(id)}/sync`, {
+    method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: message,
+  });
+  assert.ok(Date.now() - started < 1000, 'answered within a second');
+  assert.equal(res.status, 400);
+  assert.equal((await res.json()).error.code, 'INVALID_CHANGE');
+  // The same object answers at once, unchanged, and still takes writes.
+  const after = (await call('GET', cart(id))).body;
+  assert.equal(after.version, before.version);
+  const write = await call('POST', `${cart(id)}/lines`, { json: { sku: 'KEEP', qty: 1 } });
+  assert.equal(write.status, 200);
+  assert.equal(write.body.lines.find((l) => l.sku === 'KEEP').qty, 3);
+});
+
+test('a forged change over the WebSocket closes that socket with 1007 INVALID_CHANGE, and other sockets of the cart keep syncing', async () => {
+  const id = newCartId();
+  await call('POST', `${cart(id)}/lines`, { json: { sku: 'KEEP', qty: 2 } });
+  const message = await forgedMessage(id);
+  const [attacker, bystander] = [new SocketPeer(`${cart(id)}/sync`), new SocketPeer(`${cart(id)}/sync`)];
+  try {
+    await Promise.all([attacker.opened, bystander.opened]);
+    await bystander.until((doc) => qtyOf(doc, 'KEEP') === 2);
+    const started = Date.now();
+    attacker.ws.send(message);
+    const closed = await attacker.closedPromise;
+    assert.ok(Date.now() - started < 1000, 'closed within a second');
+    assert.equal(closed.code, 1007);
+    assert.match(closed.reason, /INVALID_CHANGE/);
+    await call('POST', `${cart(id)}/lines`, { json: { sku: 'AFTER', qty: 1 } });
+    await bystander.until((doc) => qtyOf(doc, 'AFTER') === 1);
+    assert.equal(bystander.closed, null, 'the other socket stayed open');
+  } finally {
+    attacker.close();
+    bystander.close();
+  }
 });

@@ -6,10 +6,11 @@ use automerge::{
     ActorId, Automerge, ChangeHash, ReadDoc,
 };
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use thiserror::Error;
 
 use crate::chunks;
+use crate::guard::{self, Clocks};
 use crate::schema::{self, Containers, RawLine};
 use crate::view::{CartView, Line};
 
@@ -41,6 +42,10 @@ pub enum LoadError {
     /// The bytes are a valid Automerge document, but not one laid out as a cart.
     #[error("the document is not a cart (its schema change is missing)")]
     NotACart,
+    /// A change breaks the cart layout's rules (see `guard.rs`): forged, or written by something that is not a
+    /// cart replica.
+    #[error("a change was refused: {0}")]
+    InvalidChange(#[from] crate::guard::InvalidChange),
     /// The bytes hold an Automerge bundle chunk, which carts never use (and Automerge 0.12 cannot parse safely).
     #[error("Automerge bundle chunks are not accepted")]
     Bundle,
@@ -58,6 +63,10 @@ pub enum SyncError {
     /// The bytes are not an Automerge sync message.
     #[error("not an Automerge sync message: {0}")]
     Malformed(String),
+    /// The message decoded but one of its changes breaks the cart layout's rules (see `guard.rs`): forged, or
+    /// written by something that is not a cart replica.
+    #[error("the sync message carries a refused change: {0}")]
+    InvalidChange(crate::guard::InvalidChange),
     /// The message decoded but its changes could not be applied (for example a reused sequence number).
     #[error("the sync message's changes were refused: {0}")]
     Rejected(#[from] automerge::AutomergeError),
@@ -109,7 +118,7 @@ type LineCache = (Vec<ChangeHash>, BTreeMap<String, RawLine>);
 /// let mut laptop = Cart::load(&phone.save())?;
 /// laptop.add("MUG-1", 1)?; // concurrent with the next line
 /// phone.add("MUG-1", 1)?;
-/// phone.merge(&mut laptop)?;
+/// phone.merge(&laptop)?;
 /// assert_eq!(phone.view().qty("MUG-1"), 4);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -122,9 +131,9 @@ pub struct Cart {
     /// The lines as of the heads stored with them. Local edits update it in place, so an edit and the view after
     /// it cost the same however long the history; anything else that moves the heads makes it stale.
     cache: RefCell<Option<LineCache>>,
-    /// The actors that authored a change of the document, computed when first needed and kept up to date, for
-    /// the check every received change passes (`chunks.rs`).
-    authors: RefCell<Option<BTreeSet<ActorId>>>,
+    /// Every author of the document with its last change, computed when first needed and kept up to date, for
+    /// the check every received change passes (`chunks.rs`, `guard.rs`).
+    clocks: RefCell<Option<Clocks>>,
     /// Received changes waiting for their dependencies inside Automerge, checked again when they can apply.
     pending: Vec<automerge::Change>,
 }
@@ -162,7 +171,7 @@ impl Cart {
             clock: system_clock,
             saved_heads: Vec::new(),
             cache: RefCell::new(None),
-            authors: RefCell::new(None),
+            clocks: RefCell::new(None),
             pending: Vec::new(),
         }
     }
@@ -232,7 +241,7 @@ impl Cart {
         // Automerge applies the valid prefix of a partly corrupt buffer, so every chunk is parsed and checked
         // first, and the bytes are applied to a copy that replaces the document only if all of them applied.
         let pieces = chunks::split(bytes)?;
-        let checked = self.check_actors(&pieces)?;
+        let checked = self.check_changes(&pieces)?;
         let mut candidate = self.doc.clone();
         candidate.load_incremental(bytes)?;
         self.doc = candidate;
@@ -240,50 +249,47 @@ impl Cart {
         Ok(())
     }
 
-    /// Takes every change of `other` this cart lacks.
-    pub fn merge(&mut self, other: &mut Cart) -> Result<(), LoadError> {
-        self.doc.merge(&mut other.doc)?;
-        *self.authors.borrow_mut() = None;
-        Ok(())
+    /// Takes every change of `other` this cart lacks, through the same checks as [`Cart::load_incremental`].
+    pub fn merge(&mut self, other: &Cart) -> Result<(), LoadError> {
+        let bytes: Vec<u8> = self
+            .doc
+            .get_changes_added(&other.doc)
+            .iter()
+            .flat_map(|c| c.raw_bytes().to_vec())
+            .collect();
+        self.load_incremental(&bytes)
     }
 
-    /// Refuses changes naming actors the document does not know (see `chunks.rs`).
-    fn check_actors(&self, pieces: &[chunks::Piece<'_>]) -> Result<chunks::Checked, LoadError> {
-        let own = self.doc.get_actor();
-        let has_own_changes = self.doc.get_last_local_change().is_some();
-        let is_author = |actor: &ActorId| {
-            (has_own_changes && actor == own)
-                || self
-                    .authors
-                    .borrow_mut()
-                    .get_or_insert_with(|| chunks::authors(&self.doc))
-                    .contains(actor)
-        };
-        let has_change = |hash: &ChangeHash| self.doc.get_change_by_hash(hash).is_some();
+    /// Refuses changes that name actors the document does not know or break the cart layout (see `chunks.rs`).
+    fn check_changes(&self, pieces: &[chunks::Piece<'_>]) -> Result<chunks::Checked, LoadError> {
+        let mut clocks = self.clocks.borrow_mut();
+        let clocks = clocks.get_or_insert_with(|| chunks::clocks(&self.doc));
         let known = chunks::Known {
-            has_change: &has_change,
-            is_author: &is_author,
+            doc: &self.doc,
+            clocks,
         };
-        chunks::check_actors(pieces, &self.pending, &known)
+        chunks::check_changes(pieces, &self.pending, &known)
     }
 
-    /// Records what a checked application did: the authors of applied changes are known from now on, and the
-    /// changes still waiting will be checked again.
+    /// Records what a checked application did: the authors' last changes move on, and the changes still waiting
+    /// will be checked again.
     fn applied(&mut self, checked: chunks::Checked) {
-        let mut authors = self.authors.borrow_mut();
-        if let Some(known) = authors.as_mut() {
-            known.extend(checked.from_documents);
+        let mut clocks = self.clocks.borrow_mut();
+        if checked.has_documents {
+            *clocks = None;
+        }
+        if let Some(known) = clocks.as_mut() {
             for c in &checked.applying {
                 if self.doc.get_change_by_hash(&c.hash()).is_some() {
-                    known.insert(c.actor_id().clone());
+                    guard::record(known, c);
                 } else {
                     // Automerge did not apply what the check expected: recompute when next needed.
-                    *authors = None;
+                    *clocks = None;
                     break;
                 }
             }
         }
-        drop(authors);
+        drop(clocks);
         self.pending = checked.waiting;
     }
 
@@ -305,7 +311,10 @@ impl Cart {
     ) -> Result<(), SyncError> {
         let message =
             sync::Message::decode(bytes).map_err(|e| SyncError::Malformed(e.to_string()))?;
-        let refused = |e: LoadError| SyncError::Malformed(e.to_string());
+        let refused = |e: LoadError| match e {
+            LoadError::InvalidChange(c) => SyncError::InvalidChange(c),
+            other => SyncError::Malformed(other.to_string()),
+        };
         if !message
             .have
             .iter()
@@ -318,7 +327,7 @@ impl Cart {
         for chunk in &raw {
             pieces.extend(chunks::split(chunk).map_err(refused)?);
         }
-        let checked = self.check_actors(&pieces).map_err(refused)?;
+        let checked = self.check_changes(&pieces).map_err(refused)?;
         let mut next = state.0.clone();
         self.doc.receive_sync_message(&mut next, message)?;
         state.0 = next;
@@ -417,6 +426,12 @@ impl Cart {
                 // No change time: nothing reads it, and it would cost 5 bytes of every change on the wire and a
                 // column of every save (lines carry their own `addedAt`). Empty transactions commit nothing.
                 tx.commit_with(CommitOptions::default().with_time(0));
+                if let (Some(clocks), Some(change)) = (
+                    self.clocks.get_mut().as_mut(),
+                    self.doc.get_last_local_change(),
+                ) {
+                    guard::record(clocks, &change);
+                }
                 Ok(value)
             }
             Err(e) => {

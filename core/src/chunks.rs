@@ -17,13 +17,15 @@
 //! change of some actor and receives a change naming it before those (a Bloom-filter false positive in the sync
 //! protocol); the sync then fails and succeeds on the next connection.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::{
-    ActorId, Automerge, Change, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc, VerificationMode,
+    ActorId, Automerge, Change, ChangeHash, LoadOptions, OnPartialLoad, VerificationMode,
 };
 
 use crate::cart::LoadError;
+use crate::guard::{self, Clocks};
+use crate::raw;
 
 /// The four bytes that open every Automerge chunk.
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
@@ -31,7 +33,7 @@ const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 const BUNDLE: u8 = 3;
 
 /// An unsigned LEB128 number and how many bytes it took; `None` when truncated or over 64 bits.
-fn uleb128(bytes: &[u8]) -> Option<(u64, usize)> {
+pub(crate) fn uleb128(bytes: &[u8]) -> Option<(u64, usize)> {
     let mut value: u64 = 0;
     for (i, &b) in bytes.iter().enumerate().take(10) {
         let bits = u64::from(b & 0x7f);
@@ -73,7 +75,18 @@ pub(crate) fn split(bytes: &[u8]) -> Result<Vec<Piece<'_>>, LoadError> {
         let (chunk, tail) = rest.split_at(end);
         match chunk[8] {
             0 => pieces.push(Piece::Document(chunk)),
-            1 | 2 => pieces.push(Piece::Change(Box::new(
+            1 if !raw::parseable(chunk) => {
+                return Err(LoadError::Chunk(
+                    "a change whose ops Automerge cannot read".into(),
+                ))
+            }
+            // Automerge sends and saves changes uncompressed; a compressed one would hide its columns from `raw`.
+            2 => {
+                return Err(LoadError::Chunk(
+                    "compressed change chunks are not accepted".into(),
+                ))
+            }
+            1 => pieces.push(Piece::Change(Box::new(
                 Change::try_from(chunk).map_err(|e| LoadError::Chunk(e.to_string()))?,
             ))),
             BUNDLE => return Err(LoadError::Bundle),
@@ -103,32 +116,45 @@ pub(crate) fn bloom_is_sane(encoded: &[u8]) -> bool {
     !rest.is_empty() && (1..=64).contains(&probes)
 }
 
-/// What the target document already holds.
+/// What the target document already holds: its changes and its authors' last changes.
 pub(crate) struct Known<'a> {
-    pub has_change: &'a dyn Fn(&ChangeHash) -> bool,
-    pub is_author: &'a dyn Fn(&ActorId) -> bool,
+    pub doc: &'a Automerge,
+    pub clocks: &'a Clocks,
 }
 
 /// Checks the changes Automerge is about to apply: those of `pieces`, and those of `pending` (received earlier,
 /// still waiting for dependencies), whose dependencies will all be present. Each must name only actors that the
 /// document knows, that a document chunk of the input introduces, or that make their first change (sequence
-/// number 1) in the same application. Returns the changes that will still wait, to be checked when they can apply.
-pub(crate) fn check_actors(
+/// number 1) in the same application, and must keep the cart layout's rules (`guard.rs`). Returns the changes that
+/// will still wait, to be checked when they can apply.
+pub(crate) fn check_changes(
     pieces: &[Piece<'_>],
     pending: &[Change],
     known: &Known<'_>,
 ) -> Result<Checked, LoadError> {
-    let mut provided: BTreeSet<ChangeHash> = BTreeSet::new();
-    let mut from_documents: BTreeSet<ActorId> = BTreeSet::new();
+    // What the input's documents bring: every change they hold, with its largest op, and their authors.
+    let mut provided: BTreeMap<ChangeHash, u64> = BTreeMap::new();
+    let mut clocks = known.clocks.clone();
+    let mut has_documents = false;
     for piece in pieces {
         if let Piece::Document(bytes) = piece {
+            has_documents = true;
             for meta in strict_load(bytes)?.get_changes_meta(&[]) {
-                provided.insert(meta.hash);
-                from_documents.insert(meta.actor.into_owned());
+                provided.insert(meta.hash, meta.max_op);
+                let entry = clocks.entry(meta.actor.into_owned()).or_default();
+                entry.seq = entry.seq.max(meta.seq);
+                entry.max_op = entry.max_op.max(meta.max_op);
             }
         }
     }
-    let mut introduced = from_documents.clone();
+    let history_max_op = |hash: &ChangeHash| {
+        provided.get(hash).copied().or_else(|| {
+            known
+                .doc
+                .get_change_meta_by_hash(hash)
+                .map(|meta| meta.max_op)
+        })
+    };
     let mut waiting: Vec<&Change> = pending.iter().collect();
     for piece in pieces {
         if let Piece::Change(c) = piece {
@@ -140,56 +166,62 @@ pub(crate) fn check_actors(
     // Which changes can apply: their dependencies are in the document, the input's documents, or among the
     // changes found able to apply so far. Repeat until nothing more can.
     let mut ready: Vec<&Change> = Vec::new();
+    let mut ready_hashes: BTreeSet<ChangeHash> = BTreeSet::new();
     loop {
         let (now, later): (Vec<&Change>, Vec<&Change>) = waiting.into_iter().partition(|c| {
             c.deps()
                 .iter()
-                .all(|d| (known.has_change)(d) || provided.contains(d))
+                .all(|d| ready_hashes.contains(d) || history_max_op(d).is_some())
         });
         waiting = later;
         if now.is_empty() {
             break;
         }
         for c in now {
-            provided.insert(c.hash());
+            ready_hashes.insert(c.hash());
             ready.push(c);
         }
     }
+    let mut introduced: BTreeSet<&ActorId> = BTreeSet::new();
     for c in &ready {
         if c.seq() == 1 {
-            introduced.insert(c.actor_id().clone());
+            introduced.insert(c.actor_id());
         }
     }
     for c in &ready {
         for actor in c.actors() {
-            if !introduced.contains(actor) && !(known.is_author)(actor) {
+            if !introduced.contains(actor) && !clocks.contains_key(actor) {
                 return Err(LoadError::UnknownActor(actor.to_hex_string()));
             }
         }
     }
+    guard::check(&ready, &history_max_op, &clocks)?;
     Ok(Checked {
-        from_documents,
+        has_documents,
         applying: ready.into_iter().cloned().collect(),
         waiting: waiting.into_iter().cloned().collect(),
     })
 }
 
-/// The outcome of [`check_actors`].
+/// The outcome of [`check_changes`].
 pub(crate) struct Checked {
-    /// The authors of the input's document chunks (whole documents: they apply with every change they hold).
-    pub from_documents: BTreeSet<ActorId>,
+    /// Whether the input held whole documents (whose changes apply with them).
+    pub has_documents: bool,
     /// The changes that will apply now.
     pub applying: Vec<Change>,
     /// The changes that will wait for dependencies.
     pub waiting: Vec<Change>,
 }
 
-/// Every actor that authored a change of `doc`.
-pub(crate) fn authors(doc: &Automerge) -> BTreeSet<ActorId> {
-    doc.get_changes_meta(&[])
-        .into_iter()
-        .map(|meta| meta.actor.into_owned())
-        .collect()
+/// Every author of `doc` with its last change.
+pub(crate) fn clocks(doc: &Automerge) -> Clocks {
+    let mut clocks = Clocks::new();
+    for meta in doc.get_changes_meta(&[]) {
+        let entry = clocks.entry(meta.actor.into_owned()).or_default();
+        entry.seq = entry.seq.max(meta.seq);
+        entry.max_op = entry.max_op.max(meta.max_op);
+    }
+    clocks
 }
 
 /// Loads `bytes` into a fresh document, refusing any partial or unverifiable input. Callers have passed the
@@ -225,14 +257,12 @@ pub(crate) fn checked_load(bytes: &[u8]) -> Result<(Automerge, Vec<automerge::Ch
         return Ok((doc, Vec::new()));
     }
     let rest_pieces = &pieces[leading..];
-    let authors = authors(&doc);
-    let has_change = |hash: &ChangeHash| doc.get_change_by_hash(hash).is_some();
-    let is_author = |actor: &ActorId| authors.contains(actor);
+    let clocks = clocks(&doc);
     let known = Known {
-        has_change: &has_change,
-        is_author: &is_author,
+        doc: &doc,
+        clocks: &clocks,
     };
-    let checked = check_actors(rest_pieces, &[], &known)?;
+    let checked = check_changes(rest_pieces, &[], &known)?;
     doc.load_incremental(rest)?;
     Ok((doc, checked.waiting))
 }
@@ -242,10 +272,19 @@ mod tests {
     use super::*;
     use crate::Cart;
 
-    const NOTHING: Known<'static> = Known {
-        has_change: &|_| false,
-        is_author: &|_| false,
-    };
+    /// Checks `pieces` against a document that holds nothing, not even the genesis.
+    fn check_against_nothing(pieces: &[Piece<'_>]) -> Result<Checked, LoadError> {
+        let empty = Automerge::new();
+        let clocks = Clocks::new();
+        check_changes(
+            pieces,
+            &[],
+            &Known {
+                doc: &empty,
+                clocks: &clocks,
+            },
+        )
+    }
 
     fn chunk(kind: u8, data: &[u8]) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
@@ -290,8 +329,8 @@ mod tests {
         let pieces = split(&bytes).expect("valid chunks");
         assert!(matches!(pieces[0], Piece::Document(_)));
         assert!(pieces[1..].iter().all(|p| matches!(p, Piece::Change(_))));
-        let checked = check_actors(&pieces, &[], &NOTHING)
-            .expect("every actor is introduced before it is used");
+        let checked =
+            check_against_nothing(&pieces).expect("every actor is introduced before it is used");
         assert_eq!((checked.applying.len(), checked.waiting.len()), (2, 0));
     }
 
@@ -301,21 +340,22 @@ mod tests {
         cart.save();
         cart.add("A", 1).expect("valid edit");
         cart.save_incremental();
+        let with_first = cart.doc().clone();
         cart.add("B", 1).expect("valid edit");
         let second = cart.save_incremental();
-        // Without the first edit the second waits for it; a forged copy claiming no dependencies would apply, and
-        // is refused.
+        // Without the first edit the second waits for it.
         let pieces = split(&second).expect("valid chunks");
         let checked =
-            check_actors(&pieces, &[], &NOTHING).expect("a change waiting for its dependencies");
+            check_against_nothing(&pieces).expect("a change waiting for its dependencies");
         assert_eq!((checked.applying.len(), checked.waiting.len()), (0, 1));
-        let has_all = |_: &ChangeHash| true;
-        let everything_but_actors = Known {
-            has_change: &has_all,
-            is_author: &|_| false,
+        // With its dependency present but its author unknown (a forged copy would look like this), it is refused.
+        let no_authors = Clocks::new();
+        let known = Known {
+            doc: &with_first,
+            clocks: &no_authors,
         };
         assert!(matches!(
-            check_actors(&pieces, &[], &everything_but_actors),
+            check_changes(&pieces, &[], &known),
             Err(LoadError::UnknownActor(_))
         ));
     }

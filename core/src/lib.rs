@@ -28,9 +28,11 @@
 
 mod cart;
 mod chunks;
+mod guard;
 mod limits;
 mod merge;
 mod ops;
+mod raw;
 mod schema;
 pub mod sim;
 mod view;
@@ -39,6 +41,7 @@ pub use automerge::{ActorId, ChangeHash};
 pub use cart::{
     new_actor, system_clock, Cart, Clock, LoadError, SyncError, SyncState, SyncStateError,
 };
+pub use guard::InvalidChange;
 pub use limits::{validate_sku, SkuError, MAX_LINES, MAX_QTY, MAX_SKU_LEN};
 pub use merge::{MergeError, MergePolicy, MergeReport, UnknownPolicy};
 pub use ops::EditError;

@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use crate::limits::{is_valid_sku, MAX_QTY};
 
 /// The actor of the genesis change. Fixed, so that the change is identical on every replica.
-const GENESIS_ACTOR: &[u8; 16] = b"edge-cart/schema";
+pub(crate) const GENESIS_ACTOR: &[u8; 16] = b"edge-cart/schema";
 /// Version of this layout, stored at the root as `schema`.
 pub const SCHEMA_VERSION: u64 = 1;
 
@@ -42,6 +42,8 @@ pub(crate) const MERGES: &str = "merges";
 pub(crate) const MERGED: &str = "merged";
 pub(crate) const SELECTED: &str = "selected";
 pub(crate) const ADDED_AT: &str = "addedAt";
+/// The root key later layouts raise to announce themselves (see `guard.rs`).
+pub(crate) const LAYOUT: &str = "layout";
 
 /// The containers in the order the genesis change creates them.
 const CONTAINERS: [(&str, ObjType); 6] = [

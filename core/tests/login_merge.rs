@@ -125,7 +125,7 @@ fn independently_created_carts_merge_without_losing_lines() {
     // Syncing the whole documents (not a login merge) also loses nothing.
     let mut other = replica(3);
     other.add("SAME", 4).unwrap();
-    user.merge(&mut other).unwrap();
+    user.merge(&other).unwrap();
     assert_eq!(user.view().qty("SAME"), 6);
 }
 

@@ -56,7 +56,7 @@ fn concurrent_adds_on_two_independently_created_carts_sum_when_merged() {
     let mut b = replica(2); // never synced with a
     a.add("X", 1).unwrap();
     b.add("X", 2).unwrap();
-    a.merge(&mut b).unwrap();
+    a.merge(&b).unwrap();
     assert_eq!(a.view().qty("X"), 3);
 }
 

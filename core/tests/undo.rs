@@ -47,7 +47,7 @@ fn an_undo_after_a_concurrent_add_tops_up_to_the_old_quantity_and_syncs_as_adds(
     here.remove("TEA").unwrap();
     // Another device adds one meanwhile; this one learns of it before undoing.
     there.add("TEA", 1).unwrap();
-    here.merge(&mut there).unwrap();
+    here.merge(&there).unwrap();
     assert_eq!(here.view().qty("TEA"), 1);
     here.restore(&before).unwrap();
     assert_eq!(
@@ -55,7 +55,7 @@ fn an_undo_after_a_concurrent_add_tops_up_to_the_old_quantity_and_syncs_as_adds(
         2,
         "raised back to what it was, not 3"
     );
-    there.merge(&mut here).unwrap();
+    there.merge(&here).unwrap();
     assert_eq!(there.view(), here.view());
 }
 

@@ -12,6 +12,9 @@ use std::cell::RefCell;
 
 use cart_core::{validate_sku, Cart, CartView, SyncState, MAX_QTY};
 
+mod forged;
+pub use forged::{forged_bytes, forged_change};
+
 /// A fuzz target: arbitrary bytes in, a panic when a property fails.
 pub type Target = fn(&[u8]);
 
@@ -22,6 +25,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("receive_sync", receive_sync),
     ("request_body", request_body),
     ("local_storage", local_storage),
+    ("forged_change", forged_change),
 ];
 
 /// `Cart::load` on arbitrary bytes (a stored snapshot, a share, a login merge's guest cart).

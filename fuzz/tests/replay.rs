@@ -47,3 +47,34 @@ fn the_targets_accept_the_empty_input_and_one_byte_of_each_kind() {
         }
     }
 }
+
+#[test]
+fn every_forged_change_that_panics_automerge_alone_is_refused_by_the_cart_and_changes_nothing() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crashers/automerge-0.12.0");
+    let base = std::fs::read(dir.join("base.automerge")).expect("the base document");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).expect("the reproductions") {
+        let path = entry.expect("a readable directory entry").path();
+        if path.extension().is_none_or(|e| e != "change") {
+            continue;
+        }
+        let change = std::fs::read(&path).expect("a readable reproduction");
+        let mut cart = cart_core::Cart::load(&base).expect("the base is a cart");
+        let before = cart.view();
+        assert!(
+            cart.load_incremental(&change).is_err(),
+            "{} was accepted",
+            path.display()
+        );
+        assert_eq!(cart.view(), before, "{} changed the cart", path.display());
+        let mut stored = base.clone();
+        stored.extend(&change);
+        assert!(
+            cart_core::Cart::load(&stored).is_err(),
+            "{} loads as a stored cart",
+            path.display()
+        );
+        count += 1;
+    }
+    assert!(count >= 5, "only {count} reproductions");
+}

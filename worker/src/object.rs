@@ -666,6 +666,7 @@ fn persist(live: &mut Live, bytes: &[u8]) -> ApiResult<()> {
 fn sync_error(e: SyncError) -> ApiError {
     match e {
         SyncError::Malformed(m) => ApiError::new(400, "MALFORMED_SYNC_MESSAGE", m),
+        SyncError::InvalidChange(e) => ApiError::new(400, "INVALID_CHANGE", e.to_string()),
         SyncError::Rejected(e) => ApiError::new(400, "SYNC_REJECTED", e.to_string()),
     }
 }

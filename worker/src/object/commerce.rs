@@ -61,7 +61,7 @@ impl CartObject {
     /// Fills this (share) object with a copy of a cart, once. A share is never edited afterwards: the public
     /// routes reach share objects only to read them or copy from them.
     pub(super) fn share_put(&self, bytes: &[u8]) -> ApiResult<Response> {
-        let mut source =
+        let source =
             cart_core::Cart::load(bytes).map_err(|e| ApiError::internal("shared cart bytes", e))?;
         if source.view().lines.is_empty() {
             return Err(ApiError::new(422, "NOTHING_TO_SHARE", "the cart is empty"));
@@ -74,7 +74,7 @@ impl CartObject {
             ));
         }
         self.edit(|cart| {
-            cart.merge(&mut source)
+            cart.merge(&source)
                 .map_err(|e| ApiError::internal("share copy", e))
         })?;
         self.view("shared", None).map(|r| r.with_status(201))

@@ -1,0 +1,227 @@
+//! What a received change may do: the cart layout's rules, checked before Automerge applies the change.
+//!
+//! Automerge 0.12 trusts the changes it applies. A change with a valid checksum and hash, built with Automerge's
+//! own encoder from an edited `ExpandedChange`, can name an object that does not exist, reuse an actor's sequence
+//! number, start its op counter anywhere, or overwrite ops that come after it; Automerge then panics ("Missing from
+//! Index", "hashes were not sorted", an unwrap of a counter conversion) or stores a document that no longer loads.
+//! The `forged_change` fuzz target finds these by the hundred (`fuzz/crashers/forged_change/`).
+//!
+//! A cart needs very little of Automerge, so every change other than the genesis is held to what the layout
+//! allows (`schema.rs`):
+//! - **history**: sequence number one more than the author's last change (1 for a new author); start op one more
+//!   than the largest op of its dependencies, and above the author's last op;
+//! - **objects**: ops only on the genesis containers (and a scalar `layout` at the root); no change creates an
+//!   object;
+//! - **actions and values**: maps take puts of their value type (`base`, `merges`: integers; `merged`: strings;
+//!   `selected`: booleans; `addedAt`: timestamps) and deletes; the `adds` list takes string inserts and deletes;
+//!   no counters, increments or marks;
+//! - **references**: every op an op overwrites (`pred`) and every list element it names precedes the change (an
+//!   op counter below its start op) or is an earlier op of the same change.
+//!
+//! Honest replicas of every layout so far write nothing else; the property tests send every change they make
+//! through this check.
+
+use std::collections::BTreeMap;
+
+use automerge::legacy::{ElementId, Key, ObjectId, OpId, OpType};
+use automerge::{ActorId, Change, ChangeHash, ScalarValue};
+use thiserror::Error;
+
+use crate::raw;
+use crate::schema::{self, GENESIS_ACTOR};
+
+/// Why a received change was refused before Automerge saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum InvalidChange {
+    /// Its sequence number is not the next of its author.
+    #[error("change {seq} of actor {actor} does not follow its author's change {last}")]
+    Sequence {
+        /// The author, in hex.
+        actor: String,
+        /// The sequence number it claims.
+        seq: u64,
+        /// The author's last known sequence number.
+        last: u64,
+    },
+    /// Its op counter does not start right after its dependencies' ops.
+    #[error("a change starts at op {start_op}; its history ends at op {history}")]
+    StartOp {
+        /// The start op it claims.
+        start_op: u64,
+        /// The largest op of its history.
+        history: u64,
+    },
+    /// An op acts on an object the cart layout does not have.
+    #[error("an op acts on an object outside the cart layout")]
+    Object,
+    /// An op does something the layout never does to that container (an action, a key or a value type).
+    #[error("an op does what the cart layout never does to {0}")]
+    Action(&'static str),
+    /// An op refers to an op that does not precede it.
+    #[error("an op refers to an op that does not precede it")]
+    Reference,
+}
+
+/// An author's last change as far as a document knows: its sequence number and largest op.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct AuthorClock {
+    pub seq: u64,
+    pub max_op: u64,
+}
+
+/// Every author of a document with its last change.
+pub(crate) type Clocks = BTreeMap<ActorId, AuthorClock>;
+
+/// Records `change` in `clocks`.
+pub(crate) fn record(clocks: &mut Clocks, change: &Change) {
+    let entry = clocks.entry(change.actor_id().clone()).or_default();
+    entry.seq = entry.seq.max(change.seq());
+    entry.max_op = entry.max_op.max(change.max_op());
+}
+
+/// What a container is, for the rules.
+#[derive(Clone, Copy)]
+enum Container {
+    Root,
+    Map(&'static str, fn(&ScalarValue) -> bool),
+    Adds,
+}
+
+fn integer(v: &ScalarValue) -> bool {
+    matches!(v, ScalarValue::Uint(_) | ScalarValue::Int(_))
+}
+fn string(v: &ScalarValue) -> bool {
+    matches!(v, ScalarValue::Str(_))
+}
+fn boolean(v: &ScalarValue) -> bool {
+    matches!(v, ScalarValue::Boolean(_))
+}
+fn timestamp(v: &ScalarValue) -> bool {
+    matches!(
+        v,
+        ScalarValue::Timestamp(_) | ScalarValue::Int(_) | ScalarValue::Uint(_)
+    )
+}
+
+fn container(obj: &ObjectId) -> Option<Container> {
+    let ObjectId::Id(OpId(counter, actor)) = obj else {
+        return Some(Container::Root);
+    };
+    if actor.to_bytes() != GENESIS_ACTOR.as_slice() {
+        return None;
+    }
+    // The genesis change numbers its ops: 1 is `schema`, 2..=7 the containers in `schema::CONTAINERS` order.
+    Some(match counter {
+        2 => Container::Map(schema::BASE, integer),
+        3 => Container::Adds,
+        4 => Container::Map(schema::MERGES, integer),
+        5 => Container::Map(schema::MERGED, string),
+        6 => Container::Map(schema::SELECTED, boolean),
+        7 => Container::Map(schema::ADDED_AT, timestamp),
+        _ => return None,
+    })
+}
+
+/// Checks `ready`, the changes about to be applied in this order, against the layout. `history_max_op` gives the
+/// largest op of a change the document holds; `clocks` the document's authors.
+pub(crate) fn check(
+    ready: &[&Change],
+    history_max_op: &dyn Fn(&ChangeHash) -> Option<u64>,
+    clocks: &Clocks,
+) -> Result<(), InvalidChange> {
+    let genesis = schema::genesis_hash();
+    let mut batch: BTreeMap<ChangeHash, u64> = BTreeMap::new();
+    let mut batch_clocks: Clocks = BTreeMap::new();
+    for change in ready {
+        let hash = change.hash();
+        if hash == genesis || history_max_op(&hash).is_some() || batch.contains_key(&hash) {
+            // The genesis is the same in every cart, and Automerge skips a change it already has.
+            batch.insert(hash, change.max_op());
+            continue;
+        }
+        let actor = change.actor_id();
+        let last = batch_clocks
+            .get(actor)
+            .or_else(|| clocks.get(actor))
+            .copied()
+            .unwrap_or_default();
+        if change.seq() != last.seq + 1 {
+            return Err(InvalidChange::Sequence {
+                actor: actor.to_hex_string(),
+                seq: change.seq(),
+                last: last.seq,
+            });
+        }
+        let history = change
+            .deps()
+            .iter()
+            .map(|d| {
+                batch
+                    .get(d)
+                    .copied()
+                    .or_else(|| history_max_op(d))
+                    .unwrap_or(u64::MAX)
+            })
+            .max()
+            .unwrap_or(0);
+        let start_op = change.start_op().get();
+        if history == u64::MAX || start_op != history + 1 || start_op <= last.max_op {
+            return Err(InvalidChange::StartOp { start_op, history });
+        }
+        check_ops(change, start_op)?;
+        batch.insert(hash, change.max_op());
+        record(&mut batch_clocks, change);
+    }
+    Ok(())
+}
+
+fn check_ops(change: &Change, start_op: u64) -> Result<(), InvalidChange> {
+    // `Change::decode` panics on an action it does not know (or an increment of a non-number); a cart writes
+    // only puts and deletes after its genesis, so anything else is refused before decoding.
+    if !raw::only_puts_and_deletes(change.raw_bytes()) {
+        return Err(InvalidChange::Action(
+            "any container (an action other than put or delete)",
+        ));
+    }
+    let author = change.actor_id();
+    for (i, op) in change.decode().operations.iter().enumerate() {
+        let counter = start_op + i as u64;
+        // An op may name ops before the change, or earlier ops of its own.
+        let precedes = |id: &OpId| id.0 < start_op || (id.1 == *author && id.0 < counter);
+        if !op.pred.iter().all(precedes) {
+            return Err(InvalidChange::Reference);
+        }
+        let kind = container(&op.obj).ok_or(InvalidChange::Object)?;
+        let allowed = match (kind, &op.key, &op.action, op.insert) {
+            (Container::Root, Key::Map(k), OpType::Put(v), false) => {
+                k == schema::LAYOUT && matches!(v, ScalarValue::Uint(_))
+            }
+            (Container::Root, ..) => false,
+            (Container::Map(_, typed), Key::Map(k), OpType::Put(v), false) => {
+                !k.is_empty() && typed(v)
+            }
+            (Container::Map(..), Key::Map(k), OpType::Delete, false) => !k.is_empty(),
+            (Container::Map(..), ..) => false,
+            (Container::Adds, Key::Seq(elem), OpType::Put(v), true) => {
+                string(v) && op.pred.is_empty() && element_precedes(elem, &precedes)
+            }
+            (Container::Adds, Key::Seq(ElementId::Id(id)), OpType::Delete, false) => precedes(id),
+            (Container::Adds, ..) => false,
+        };
+        if !allowed {
+            return Err(InvalidChange::Action(match kind {
+                Container::Root => "the root",
+                Container::Map(name, _) => name,
+                Container::Adds => schema::ADDS,
+            }));
+        }
+    }
+    Ok(())
+}
+
+fn element_precedes(elem: &ElementId, precedes: &dyn Fn(&OpId) -> bool) -> bool {
+    match elem {
+        ElementId::Head => true,
+        ElementId::Id(id) => precedes(id),
+    }
+}
