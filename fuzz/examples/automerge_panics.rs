@@ -39,7 +39,7 @@ fn main() {
     let mut smallest: BTreeMap<String, (Vec<u8>, String, usize)> = BTreeMap::new();
     let mut base = Vec::new();
     for seed in 0..runs {
-        let data = recipe_bytes(seed);
+        let data = cart_fuzz::recipe_bytes(seed);
         let Some((save, change)) = cart_fuzz::forged_bytes(&data) else {
             continue;
         };
@@ -76,18 +76,4 @@ fn main() {
             change.len()
         );
     }
-}
-
-/// The bytes `fuzz/tests/forged_smoke.rs` feeds the target for `seed`.
-fn recipe_bytes(seed: u64) -> Vec<u8> {
-    let len = 16 + (seed as usize % 200);
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
-        })
-        .collect()
 }

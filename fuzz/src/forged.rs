@@ -157,6 +157,21 @@ struct Recipe {
     delivery: Delivery,
 }
 
+/// Seeded recipe bytes (xorshift64*, 16-215 bytes), for runs of this target without libFuzzer: the smoke test in
+/// `make test` and `examples/automerge_panics.rs` use the same seeds.
+pub fn recipe_bytes(seed: u64) -> Vec<u8> {
+    let len = 16 + (seed % 200) as usize;
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+        })
+        .collect()
+}
+
 /// The sample cart's save and the encoded changes `data`'s recipe forges against it, for reproducing what the
 /// target finds against Automerge alone (`examples/automerge_panics.rs`).
 pub fn forged_bytes(data: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {

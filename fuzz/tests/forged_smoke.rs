@@ -1,18 +1,5 @@
-//! A short run of the structure-aware `forged_change` target on seeded random recipes, in `make test`; `make fuzz`
-//! runs it under libFuzzer for a million executions.
-
-/// xorshift64*: a seeded, dependency-free source of recipe bytes.
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
-        })
-        .collect()
-}
+//! A short run of the structure-aware `forged_change` target on seeded recipes (`FORGED_RUNS`, default 3,000), in
+//! `make test`; `FUZZ_TARGETS=forged_change make fuzz` runs it under libFuzzer.
 
 #[test]
 fn forged_changes_with_valid_checksums_never_panic_and_a_refusal_changes_nothing() {
@@ -22,7 +9,7 @@ fn forged_changes_with_valid_checksums_never_panic_and_a_refusal_changes_nothing
         .unwrap_or(3_000);
     let mut failures = Vec::new();
     for seed in 0..runs {
-        let data = bytes(seed, 16 + (seed as usize % 200));
+        let data = cart_fuzz::recipe_bytes(seed);
         if std::panic::catch_unwind(|| cart_fuzz::forged_change(&data)).is_err() {
             failures.push(seed);
         }
