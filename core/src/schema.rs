@@ -103,8 +103,14 @@ pub(crate) fn genesis_hash() -> ChangeHash {
     *HASH.get_or_init(|| genesis(ActorId::from(GENESIS_ACTOR)).get_heads()[0])
 }
 
-/// Scale of `seen` in a `base` value: one more than the largest quantity.
-const SEEN_SCALE: u64 = MAX_QTY as u64 + 1;
+/// Scale of `seen` in a `base` value. Part of the stored layout, so a fixed number, not derived from the per-line
+/// limit: raising `MAX_QTY` to 1000 or more must not silently re-decode every stored `base`, so it fails to compile
+/// instead (the line below), and needs a new layout.
+const SEEN_SCALE: u64 = 1000;
+const _: () = assert!(
+    (MAX_QTY as u64) < SEEN_SCALE,
+    "MAX_QTY must stay below the stored SEEN_SCALE"
+);
 
 /// The `base` value of a set to `n` that saw adds summing to `seen`.
 pub(crate) fn encode_base(n: u32, seen: u64) -> u64 {

@@ -74,7 +74,11 @@ fn a_client_merge_and_a_server_merge_of_two_states_of_one_guest_count_the_guest_
     client.merge_guest(&guest, MergePolicy::Max).unwrap();
     server.merge_guest(&older, MergePolicy::Max).unwrap();
     sync(&mut client, &mut server);
-    assert_eq!(server.view().qty("MUG"), 3, "one merge of the latest state: the guest had 3");
+    assert_eq!(
+        server.view().qty("MUG"),
+        3,
+        "one merge of the latest state: the guest had 3"
+    );
 }
 
 #[test]
@@ -87,7 +91,11 @@ fn an_offline_max_login_on_a_device_without_the_users_cart_gives_the_larger_quan
     guest.add("MUG", 3).unwrap();
     device.merge_guest(&guest, MergePolicy::Max).unwrap();
     sync(&mut device, &mut server);
-    assert_eq!(server.view().qty("MUG"), 3, "max(2, 3), without a reconcile step");
+    assert_eq!(
+        server.view().qty("MUG"),
+        3,
+        "max(2, 3), without a reconcile step"
+    );
 }
 
 /// A set as the layout before 2026-12-01 wrote it: delete every add of the sku it saw, then `base[sku] = n`.
@@ -101,7 +109,7 @@ fn old_layout_set(cart: &mut Cart, actor: u8, sku: &str, n: u64) {
     let seen: Vec<usize> = doc
         .values(&adds)
         .enumerate()
-        .filter(|(_, (v, _))| v.to_str().is_some_and(|s| s.ends_with(sku)))
+        .filter(|(_, (v, _))| v.as_str().is_some_and(|s| s.ends_with(sku)))
         .map(|(i, _)| i)
         .collect();
     let heads = doc.get_heads();
@@ -130,5 +138,8 @@ fn an_old_layout_set_beside_a_new_set_and_a_concurrent_add_loses_no_add() {
     sync(&mut new, &mut adder);
     sync(&mut old, &mut new);
     let q = new.view().qty("MUG");
-    assert!(q == 6 || q == 4, "either set plus the concurrent add, got {q}");
+    assert!(
+        q == 6 || q == 4,
+        "either set plus the concurrent add, got {q}"
+    );
 }
