@@ -250,3 +250,30 @@ test('the HTTP transport syncs where WebSockets are not used', async () => {
   await until(() => cart.view().lines.length === 2);
   cart.free();
 });
+
+test('a stored cart of a newer layout is shown read-only: edits throw UPGRADE_REQUIRED, an error event says so, nothing syncs', async () => {
+  const A = await import('@automerge/automerge');
+  const key = prefix();
+  const first = new CartClient(base, { storageKey: key, autoConnect: false });
+  first.add('MUG', 2);
+  const { cartId } = first.view();
+  first.free();
+  // The same cart as a later release of the library would have stored it: its layout register raised.
+  const storedKey = `${key}:doc:guest:${cartId}`;
+  const doc = A.change(A.load(Buffer.from(localStorage.getItem(storedKey), 'base64')), (d) => { d.layout = 3; });
+  localStorage.setItem(storedKey, Buffer.from(A.save(doc)).toString('base64'));
+  const cart = new CartClient(base, { storageKey: key });
+  const errors = [];
+  cart.addEventListener('error', (e) => errors.push(e.detail.code));
+  await until(() => errors.length > 0);
+  assert.deepEqual(errors, ['UPGRADE_REQUIRED']);
+  const view = cart.view();
+  assert.equal(view.upgradeRequired, true);
+  assert.deepEqual(qtys(view), { MUG: 2 }, 'what this library knows still reads');
+  assert.throws(() => cart.add('MUG', 1), (e) => e.code === 'UPGRADE_REQUIRED');
+  assert.throws(() => cart.remove('MUG'), (e) => e.code === 'UPGRADE_REQUIRED');
+  assert.equal(view.status, 'offline');
+  // Nothing reached the server: it never saw the cart.
+  assert.equal((await call('GET', `/v1/carts/${cartId}`)).body.lineCount, 0);
+  cart.free();
+});

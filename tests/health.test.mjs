@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 
 const base = process.env.CART_BASE_URL;
 
-test('health answers ok with the cart schema version', async () => {
+test('health answers ok with the cart schema version and the layout it writes', async () => {
   const res = await fetch(`${base}/health`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /application\/json/);
-  assert.deepEqual(await res.json(), { ok: true, schema: 1 });
+  assert.deepEqual(await res.json(), { ok: true, schema: 1, layout: 2 });
 });
 
 test('the storefront page and the browser library it imports are served from www as static assets', async () => {

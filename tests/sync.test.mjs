@@ -1,7 +1,7 @@
 // The Automerge sync protocol over WebSocket (live push) and over HTTP, with the official JS Automerge as the peer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { call, newCartId } from './support/cart.mjs';
+import { base, call, newCartId } from './support/cart.mjs';
 import { SocketPeer, httpSync, qtyOf, heads, addEntry, A } from './support/peer.mjs';
 
 const cart = (id) => `/v1/carts/${id}`;
@@ -91,5 +91,42 @@ test('an HTTP sync pushes its changes to connected sockets', async () => {
     await peer.until((d) => qtyOf(d, 'VIA-HTTP') === 3);
   } finally {
     peer.close();
+  }
+});
+
+test('a replica announcing an older cart layout is told to upgrade with 426 before anything is exchanged, over HTTP and the socket upgrade', async () => {
+  const id = newCartId();
+  await call('POST', `${cart(id)}/lines`, { json: { sku: 'KEEP', qty: 1 } });
+  const [, hello] = A.generateSyncMessage(A.init(), A.initSyncState());
+  const post = (query) => fetch(`${base}${cart(id)}/sync${query}`, {
+    method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: hello,
+  });
+  const older = await post('?layout=1');
+  assert.equal(older.status, 426);
+  assert.equal((await older.json()).error.code, 'UPGRADE_REQUIRED');
+  const garbage = await post('?layout=two');
+  assert.equal(garbage.status, 400);
+  assert.equal((await garbage.json()).error.code, 'INVALID_LAYOUT');
+  for (const query of ['?layout=2', '']) {
+    const current = await post(query);
+    assert.equal(current.status, 200, `layout announced as ${query || 'nothing'}`);
+    await current.arrayBuffer();
+  }
+  // A browser sees a refused handshake as a socket that never opens.
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${cart(id)}/sync?layout=1`);
+  const outcome = await new Promise((resolve) => {
+    const timer = setTimeout(() => resolve('no answer'), 5000);
+    const done = (what) => { clearTimeout(timer); resolve(what); };
+    ws.addEventListener('open', () => done('open'));
+    ws.addEventListener('error', () => done('refused'));
+    ws.addEventListener('close', () => done('refused'));
+  });
+  assert.equal(outcome, 'refused');
+  const current = new SocketPeer(`${cart(id)}/sync?layout=2`);
+  try {
+    await current.opened;
+    await current.until((doc) => qtyOf(doc, 'KEEP') === 1);
+  } finally {
+    current.close();
   }
 });

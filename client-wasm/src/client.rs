@@ -48,6 +48,8 @@ pub struct Inner {
     pub resume_sync: Option<SyncState>,
     /// Errors found while holding the state, announced once it is released.
     pub outbox: Vec<JsValue>,
+    /// The cart needs a newer library (`sync::require_upgrade`): no more syncing or edits.
+    pub upgrade_required: bool,
     /// Listeners on `globalThis` (other tabs' storage writes, the browser going offline and online).
     host_listeners: Vec<(&'static str, HostListener)>,
 }
@@ -168,6 +170,15 @@ struct View<'a> {
     pending: usize,
     persisted: bool,
     can_undo: bool,
+    upgrade_required: bool,
+}
+
+/// What an edit of a cart that needs a newer library throws.
+fn upgrade_error() -> JsValue {
+    cart_error(
+        "UPGRADE_REQUIRED",
+        "this cart needs a newer version of the cart library; nothing was changed",
+    )
 }
 
 fn view_of(inner: &Inner) -> JsValue {
@@ -197,6 +208,7 @@ fn view_of(inner: &Inner) -> JsValue {
         pending,
         persisted: inner.persisted,
         can_undo: inner.session.undo_heads.is_some(),
+        upgrade_required: inner.upgrade_required,
     };
     view.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .unwrap_or(JsValue::NULL)
@@ -248,10 +260,23 @@ impl CartClient {
             not_before_ms: 0,
             resume_sync: None,
             outbox: Vec::new(),
+            upgrade_required: false,
             host_listeners: Vec::new(),
         }));
         inner.borrow_mut().save_doc();
         listen_to_host(&inner);
+        // A stored cart of a newer layout is shown read-only and never synced (`sync::require_upgrade`).
+        let stored_layout = inner.borrow().session.cart.layout();
+        if stored_layout > cart_core::LAYOUT {
+            inner.borrow_mut().upgrade_required = true;
+            problems.push(cart_error(
+                "UPGRADE_REQUIRED",
+                &format!(
+                    "the stored cart uses layout {stored_layout}; this library knows layout {}",
+                    cart_core::LAYOUT
+                ),
+            ));
+        }
         // Problems found while restoring are announced after the constructor returns, once listeners exist.
         let later = inner.clone();
         wasm_bindgen_futures::spawn_local(async move {
@@ -303,6 +328,9 @@ impl CartClient {
     pub fn undo(&self) -> Result<Vec<String>, JsValue> {
         let restored = {
             let mut inner = self.inner.borrow_mut();
+            if inner.upgrade_required {
+                return Err(upgrade_error());
+            }
             let Some(heads) = inner.session.undo_heads.take() else {
                 return Ok(Vec::new());
             };
@@ -537,6 +565,9 @@ impl CartClient {
     ) -> Result<(), JsValue> {
         {
             let mut inner = self.inner.borrow_mut();
+            if inner.upgrade_required {
+                return Err(upgrade_error());
+            }
             let before = inner.session.cart.heads();
             op(&mut inner.session.cart).map_err(edit_error)?;
             if inner.session.cart.heads() == before {
@@ -686,6 +717,9 @@ export interface CartView {
   persisted: boolean;
   /** Whether `undo()` has a removal or clear to undo. */
   canUndo: boolean;
+  /** The cart is of a newer layout than this library knows: it is shown read-only, edits throw UPGRADE_REQUIRED
+   *  and nothing syncs until the page loads a newer library (pending edits stay in LocalStorage). */
+  upgradeRequired: boolean;
 }
 export interface MergeReport {
   alreadyMerged: boolean;
@@ -699,6 +733,6 @@ export interface MergeReport {
 export interface CartError extends Error {
   code: "INVALID_SKU" | "INVALID_QUANTITY" | "QUANTITY_LIMIT" | "CART_FULL" | "LINE_NOT_FOUND" | "CART_DAMAGED"
     | "INVALID_TOKEN" | "INVALID_POLICY" | "ALREADY_SIGNED_IN" | "STORAGE_CORRUPT" | "STORAGE_FULL" | "SYNC_FAILED"
-    | "INTERNAL";
+    | "UPGRADE_REQUIRED" | "INTERNAL";
 }
 "#;

@@ -43,13 +43,42 @@ impl Drop for Socket {
     }
 }
 
+/// The sync route, announcing the cart layout this library writes (the server refuses older ones with
+/// `426 UPGRADE_REQUIRED`).
 fn path(who: &Who) -> String {
+    let layout = cart_core::LAYOUT;
     match who {
-        Who::Guest { id } => format!("/v1/carts/{id}/sync"),
+        Who::Guest { id } => format!("/v1/carts/{id}/sync?layout={layout}"),
         Who::User { token, .. } => format!(
-            "/v1/me/cart/sync?access_token={}",
+            "/v1/me/cart/sync?layout={layout}&access_token={}",
             js_sys::encode_uri_component(token)
         ),
+    }
+}
+
+/// The cart needs a newer library: its document, or a change the server sent (which the server had checked), is
+/// of a layout this one does not know, or the server refused this library's layout. The client stops syncing and
+/// refuses edits (`UPGRADE_REQUIRED`), keeps what it has (pending edits stay in LocalStorage, unsent) and says so
+/// once with an `error` event.
+pub fn require_upgrade(rc: &Rc<RefCell<Inner>>, message: &str) {
+    {
+        let mut inner = rc.borrow_mut();
+        if inner.upgrade_required {
+            return;
+        }
+        inner.upgrade_required = true;
+        inner.wanted_online = false;
+    }
+    crate::client::emit_error(rc, cart_error("UPGRADE_REQUIRED", message));
+    // Close the connection from a fresh task: this may run inside the socket's own message handler.
+    let weak = Rc::downgrade(rc);
+    let later = Closure::once_into_js(move || {
+        if let Some(rc) = weak.upgrade() {
+            disconnect(&rc);
+        }
+    });
+    if let Some(f) = later.dyn_ref::<js_sys::Function>() {
+        js::set_timeout(f, 0);
     }
 }
 
@@ -57,6 +86,9 @@ fn path(who: &Who) -> String {
 pub fn connect(rc: &Rc<RefCell<Inner>>) {
     let transport = {
         let mut inner = rc.borrow_mut();
+        if inner.upgrade_required {
+            return;
+        }
         inner.wanted_online = true;
         if let Some(timer) = inner.reconnect_timer.take() {
             js::clear_timeout(timer);
@@ -206,7 +238,7 @@ fn on_message(rc: &Rc<RefCell<Inner>>, generation: u32, event: JsValue) {
 
 /// Applies one sync message from the server; persists and announces what it changed.
 fn receive(rc: &Rc<RefCell<Inner>>, bytes: &[u8]) {
-    let (changed, failed) = {
+    let (changed, failed, upgrade) = {
         let mut inner = rc.borrow_mut();
         let inner = &mut *inner;
         let before = inner.session.cart.heads();
@@ -216,7 +248,10 @@ fn receive(rc: &Rc<RefCell<Inner>>, bytes: &[u8]) {
             .cart
             .receive_sync_message(&mut inner.sync, bytes)
         {
-            Err(e) => (false, Some(cart_error("SYNC_FAILED", &e.to_string()))),
+            // The server checked every change it sends with the same rules: one this library refuses is of a
+            // layout it does not know.
+            Err(e @ cart_core::SyncError::InvalidChange(_)) => (false, None, Some(e.to_string())),
+            Err(e) => (false, Some(cart_error("SYNC_FAILED", &e.to_string())), None),
             Ok(()) => {
                 if let Some(heads) = inner.sync.peer_heads() {
                     if heads != inner.session.server_heads {
@@ -229,10 +264,25 @@ fn receive(rc: &Rc<RefCell<Inner>>, bytes: &[u8]) {
                     inner.save_doc();
                 }
                 changed |= inner.reconcile();
-                (changed || inner.session.pending() != pending_before, None)
+                let upgrade = inner
+                    .session
+                    .cart
+                    .needs_upgrade()
+                    .then(|| format!("the cart uses layout {}", inner.session.cart.layout()));
+                (
+                    changed || inner.session.pending() != pending_before,
+                    None,
+                    upgrade,
+                )
             }
         }
     };
+    if let Some(message) = upgrade {
+        require_upgrade(
+            rc,
+            &format!("{message}; this library knows layout {}", cart_core::LAYOUT),
+        );
+    }
     if let Some(error) = failed {
         crate::client::emit_error(rc, error);
     }
@@ -330,6 +380,11 @@ fn http_sync(rc: &Rc<RefCell<Inner>>) {
     let rc = rc.clone();
     wasm_bindgen_futures::spawn_local(async move {
         let result = http_rounds(&rc).await;
+        if let Err(Failure::UpgradeRequired) = result {
+            rc.borrow_mut().http_busy = false;
+            require_upgrade(&rc, "the server refused this library's cart layout (426)");
+            return;
+        }
         if let Err(Failure::RetryAfter(ms)) = result {
             let mut inner = rc.borrow_mut();
             inner.retry_after_ms = Some(ms);
@@ -361,6 +416,8 @@ fn http_sync(rc: &Rc<RefCell<Inner>>) {
 enum Failure {
     /// The server is rate limiting this client: wait this many ms.
     RetryAfter(i32),
+    /// The server refused this library's cart layout (426).
+    UpgradeRequired,
     Other,
 }
 
@@ -441,6 +498,9 @@ async fn post(url: &str, body: &[u8], token: Option<&str>) -> Result<Vec<u8>, Fa
             .and_then(|v| seconds_in(&v))
             .unwrap_or(5);
         return Err(Failure::RetryAfter(retry_after * 1000));
+    }
+    if js::get(&response, "status").as_f64() == Some(426.0) {
+        return Err(Failure::UpgradeRequired);
     }
     if js::get(&response, "ok").as_bool() != Some(true) {
         return Err(Failure::Other);

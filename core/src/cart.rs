@@ -337,6 +337,17 @@ impl Cart {
         Ok(())
     }
 
+    /// The layout the document declares (see [`crate::LAYOUT`]).
+    pub fn layout(&self) -> u64 {
+        schema::layout_of(&self.doc)
+    }
+
+    /// Whether the document is laid out in a layout newer than this code knows: it can be shown as read (every
+    /// container this code knows is read as before) but every edit is refused with `UPGRADE_REQUIRED`.
+    pub fn needs_upgrade(&self) -> bool {
+        self.layout() > crate::LAYOUT
+    }
+
     /// The document heads: the cart's version.
     pub fn heads(&self) -> Vec<ChangeHash> {
         self.doc.get_heads()

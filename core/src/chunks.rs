@@ -195,7 +195,21 @@ pub(crate) fn check_changes(
             }
         }
     }
-    guard::check(&ready, &history_max_op, &clocks)?;
+    // The ops a change overwrites are looked up where it was made: the document, with the input's documents in it.
+    let with_documents;
+    let reference = if has_documents {
+        let mut doc = known.doc.clone();
+        for piece in pieces {
+            if let Piece::Document(bytes) = piece {
+                doc.load_incremental(bytes)?;
+            }
+        }
+        with_documents = doc;
+        &with_documents
+    } else {
+        known.doc
+    };
+    guard::check(&ready, reference, &history_max_op, &clocks)?;
     Ok(Checked {
         has_documents,
         applying: ready.into_iter().cloned().collect(),

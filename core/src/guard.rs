@@ -23,8 +23,8 @@
 
 use std::collections::BTreeMap;
 
-use automerge::legacy::{ElementId, Key, ObjectId, OpId, OpType};
-use automerge::{ActorId, Change, ChangeHash, ScalarValue};
+use automerge::legacy::{ElementId, Key, ObjectId, OpId, OpType, SortedVec};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ObjId, ReadDoc, ScalarValue};
 use thiserror::Error;
 
 use crate::raw;
@@ -57,8 +57,12 @@ pub enum InvalidChange {
     /// An op does something the layout never does to that container (an action, a key or a value type).
     #[error("an op does what the cart layout never does to {0}")]
     Action(&'static str),
-    /// An op refers to an op that does not precede it.
-    #[error("an op refers to an op that does not precede it")]
+    /// The change raises the cart's layout above the one this code knows ([`crate::LAYOUT`]): this replica is older
+    /// than the cart and must be upgraded before it reads or writes it.
+    #[error("the change raises the cart to layout {0}; this code knows layout {max}", max = crate::LAYOUT)]
+    NewerLayout(u64),
+    /// An op refers to an op that does not precede it, or overwrites ops that are not at its key or element.
+    #[error("an op refers to an op that does not precede it or is not where it writes")]
     Reference,
 }
 
@@ -126,12 +130,14 @@ fn container(obj: &ObjectId) -> Option<Container> {
 /// largest op of a change the document holds; `clocks` the document's authors.
 pub(crate) fn check(
     ready: &[&Change],
+    doc: &Automerge,
     history_max_op: &dyn Fn(&ChangeHash) -> Option<u64>,
     clocks: &Clocks,
 ) -> Result<(), InvalidChange> {
     let genesis = schema::genesis_hash();
     let mut batch: BTreeMap<ChangeHash, u64> = BTreeMap::new();
     let mut batch_clocks: Clocks = BTreeMap::new();
+    let mut refs = Refs::new(doc);
     for change in ready {
         let hash = change.hash();
         if hash == genesis || history_max_op(&hash).is_some() || batch.contains_key(&hash) {
@@ -168,14 +174,15 @@ pub(crate) fn check(
         if history == u64::MAX || start_op != history + 1 || start_op <= last.max_op {
             return Err(InvalidChange::StartOp { start_op, history });
         }
-        check_ops(change, start_op)?;
+        refs.enter(change);
+        check_ops(change, start_op, &mut refs)?;
         batch.insert(hash, change.max_op());
         record(&mut batch_clocks, change);
     }
     Ok(())
 }
 
-fn check_ops(change: &Change, start_op: u64) -> Result<(), InvalidChange> {
+fn check_ops(change: &Change, start_op: u64, refs: &mut Refs<'_>) -> Result<(), InvalidChange> {
     // `Change::decode` panics on an action it does not know (or an increment of a non-number); a cart writes
     // only puts and deletes after its genesis, so anything else is refused before decoding.
     if !raw::only_puts_and_deletes(change.raw_bytes()) {
@@ -193,22 +200,47 @@ fn check_ops(change: &Change, start_op: u64) -> Result<(), InvalidChange> {
         }
         let kind = container(&op.obj).ok_or(InvalidChange::Object)?;
         let allowed = match (kind, &op.key, &op.action, op.insert) {
-            (Container::Root, Key::Map(k), OpType::Put(v), false) => {
-                k == schema::LAYOUT && matches!(v, ScalarValue::Uint(_))
+            (Container::Root, Key::Map(k), OpType::Put(ScalarValue::Uint(n)), false)
+                if k == schema::LAYOUT_KEY =>
+            {
+                if *n > schema::LAYOUT {
+                    return Err(InvalidChange::NewerLayout(*n));
+                }
+                refs.overwrites(&op.obj, &Slot::Map(k.to_string()), &op.pred)?
             }
             (Container::Root, ..) => false,
             (Container::Map(_, typed), Key::Map(k), OpType::Put(v), false) => {
-                !k.is_empty() && typed(v)
+                !k.is_empty()
+                    && typed(v)
+                    && refs.overwrites(&op.obj, &Slot::Map(k.to_string()), &op.pred)?
             }
-            (Container::Map(..), Key::Map(k), OpType::Delete, false) => !k.is_empty(),
+            // A delete deletes the ops it names: one naming none leaves Automerge's op set inconsistent (the
+            // document then no longer saves and loads).
+            (Container::Map(..), Key::Map(k), OpType::Delete, false) => {
+                !k.is_empty()
+                    && !op.pred.is_empty()
+                    && refs.overwrites(&op.obj, &Slot::Map(k.to_string()), &op.pred)?
+            }
             (Container::Map(..), ..) => false,
             (Container::Adds, Key::Seq(elem), OpType::Put(v), true) => {
-                string(v) && op.pred.is_empty() && element_precedes(elem, &precedes)
+                string(v)
+                    && op.pred.is_empty()
+                    && element_precedes(elem, &precedes)
+                    && match elem {
+                        ElementId::Head => true,
+                        ElementId::Id(id) => refs.is_element(&op.obj, id),
+                    }
             }
-            (Container::Adds, Key::Seq(ElementId::Id(id)), OpType::Delete, false) => precedes(id),
+            (Container::Adds, Key::Seq(ElementId::Id(id)), OpType::Delete, false) => {
+                precedes(id)
+                    && !op.pred.is_empty()
+                    && refs.overwrites(&op.obj, &Slot::Elem(id.clone()), &op.pred)?
+            }
             (Container::Adds, ..) => false,
         };
-        if !allowed {
+        if allowed {
+            refs.wrote(op, OpId(counter, author.clone()));
+        } else {
             return Err(InvalidChange::Action(match kind {
                 Container::Root => "the root",
                 Container::Map(name, _) => name,
@@ -223,5 +255,153 @@ fn element_precedes(elem: &ElementId, precedes: &dyn Fn(&OpId) -> bool) -> bool 
     match elem {
         ElementId::Head => true,
         ElementId::Id(id) => precedes(id),
+    }
+}
+
+/// A slot of a container: a map key, or a list element (named by the op that inserted it).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Slot {
+    Map(String),
+    Elem(OpId),
+}
+
+/// What ops a change may overwrite: those visible at its history in the document (its dependencies, traced back
+/// through the batch to the document), and those the batch itself wrote earlier at the same slot.
+struct Refs<'a> {
+    doc: &'a Automerge,
+    heads: Vec<ChangeHash>,
+    /// For each change of the batch, the document changes its history reaches first.
+    frontiers: BTreeMap<ChangeHash, Vec<ChangeHash>>,
+    /// The frontier of the change being checked.
+    frontier: Vec<ChangeHash>,
+    /// Ops written by the batch so far, by object and slot.
+    written: BTreeMap<(Option<OpId>, Slot), Vec<OpId>>,
+}
+
+fn obj_key(obj: &ObjectId) -> Option<OpId> {
+    match obj {
+        ObjectId::Root => None,
+        ObjectId::Id(id) => Some(id.clone()),
+    }
+}
+
+fn obj_id(obj: &ObjectId) -> ObjId {
+    match obj {
+        ObjectId::Root => ObjId::Root,
+        ObjectId::Id(OpId(counter, actor)) => ObjId::Id(*counter, actor.clone(), 0),
+    }
+}
+
+fn op_id(id: &ObjId) -> Option<OpId> {
+    match id {
+        ObjId::Id(counter, actor, _) => Some(OpId(*counter, actor.clone())),
+        ObjId::Root => None,
+    }
+}
+
+impl<'a> Refs<'a> {
+    fn new(doc: &'a Automerge) -> Self {
+        let mut heads = doc.get_heads();
+        heads.sort();
+        Refs {
+            doc,
+            heads,
+            frontiers: BTreeMap::new(),
+            frontier: Vec::new(),
+            written: BTreeMap::new(),
+        }
+    }
+
+    /// Starts checking `change`: works out its frontier in the document.
+    fn enter(&mut self, change: &Change) {
+        let mut frontier: Vec<ChangeHash> = Vec::new();
+        for dep in change.deps() {
+            match self.frontiers.get(dep) {
+                Some(f) => frontier.extend(f.iter().copied()),
+                None => frontier.push(*dep),
+            }
+        }
+        frontier.sort();
+        frontier.dedup();
+        self.frontiers.insert(change.hash(), frontier.clone());
+        self.frontier = frontier;
+    }
+
+    /// The ops visible at `slot` of `obj` at the current change's frontier.
+    fn visible(&self, obj: &ObjectId, slot: &Slot) -> Vec<OpId> {
+        let obj = obj_id(obj);
+        let at_heads = self.frontier == self.heads;
+        match slot {
+            Slot::Map(key) => {
+                let all = if at_heads {
+                    self.doc.get_all(&obj, key.as_str())
+                } else {
+                    self.doc.get_all_at(&obj, key.as_str(), &self.frontier)
+                };
+                all.unwrap_or_default()
+                    .iter()
+                    .filter_map(|(_, id)| op_id(id))
+                    .collect()
+            }
+            Slot::Elem(elem) => {
+                let found = if at_heads {
+                    self.doc
+                        .values(&obj)
+                        .any(|(_, id)| op_id(&id).as_ref() == Some(elem))
+                } else {
+                    self.doc
+                        .values_at(&obj, &self.frontier)
+                        .any(|(_, id)| op_id(&id).as_ref() == Some(elem))
+                };
+                if found {
+                    vec![elem.clone()]
+                } else {
+                    Vec::new()
+                }
+            }
+        }
+    }
+
+    /// Whether every op in `pred` is visible at `slot` of `obj` or was written there earlier in the batch.
+    fn overwrites(
+        &self,
+        obj: &ObjectId,
+        slot: &Slot,
+        pred: &SortedVec<OpId>,
+    ) -> Result<bool, InvalidChange> {
+        if pred.is_empty() {
+            return Ok(true);
+        }
+        let earlier = self.written.get(&(obj_key(obj), slot.clone()));
+        let visible = self.visible(obj, slot);
+        if pred
+            .iter()
+            .all(|p| visible.contains(p) || earlier.is_some_and(|w| w.contains(p)))
+        {
+            Ok(true)
+        } else {
+            Err(InvalidChange::Reference)
+        }
+    }
+
+    /// Whether `elem` is an element of the list `obj` this change can see, or one the batch inserted.
+    fn is_element(&self, obj: &ObjectId, elem: &OpId) -> bool {
+        let slot = Slot::Elem(elem.clone());
+        self.written.contains_key(&(obj_key(obj), slot.clone()))
+            || !self.visible(obj, &slot).is_empty()
+    }
+
+    /// Records what an accepted op wrote.
+    fn wrote(&mut self, op: &automerge::legacy::Op, id: OpId) {
+        let slot = match (&op.key, op.insert) {
+            (Key::Map(k), _) => Slot::Map(k.to_string()),
+            (Key::Seq(_), true) => Slot::Elem(id.clone()),
+            (Key::Seq(ElementId::Id(elem)), false) => Slot::Elem(elem.clone()),
+            (Key::Seq(ElementId::Head), false) => return,
+        };
+        self.written
+            .entry((obj_key(&op.obj), slot))
+            .or_default()
+            .push(id);
     }
 }

@@ -45,5 +45,5 @@ pub use guard::InvalidChange;
 pub use limits::{validate_sku, SkuError, MAX_LINES, MAX_QTY, MAX_SKU_LEN};
 pub use merge::{MergeError, MergePolicy, MergeReport, UnknownPolicy};
 pub use ops::EditError;
-pub use schema::SCHEMA_VERSION;
+pub use schema::{LAYOUT, SCHEMA_VERSION};
 pub use view::{CartView, Line};

@@ -63,6 +63,9 @@ pub enum MergeError {
     /// The user's document refused the write: its layout was damaged by a foreign writer.
     #[error("the cart document is damaged: {0}")]
     Document(#[from] automerge::AutomergeError),
+    /// One of the carts is laid out in a newer layout than this code knows; nothing is written.
+    #[error("a cart uses layout {0}; this code writes layout {max}: upgrade it", max = crate::LAYOUT)]
+    UpgradeRequired(u64),
 }
 
 impl Cart {
@@ -93,6 +96,11 @@ impl Cart {
         guest: &Cart,
         policy: MergePolicy,
     ) -> Result<MergeReport, MergeError> {
+        for cart in [&*self, guest] {
+            if cart.needs_upgrade() {
+                return Err(MergeError::UpgradeRequired(cart.layout()));
+            }
+        }
         let mut guest_heads = guest.heads();
         guest_heads.sort();
         let tag = merge_tag(&guest_heads);
@@ -213,6 +221,11 @@ impl Cart {
         guest: &Cart,
         policy: MergePolicy,
     ) -> Result<(), MergeError> {
+        for cart in [&*self, guest] {
+            if cart.needs_upgrade() {
+                return Err(MergeError::UpgradeRequired(cart.layout()));
+            }
+        }
         let mut guest_heads = guest.heads();
         guest_heads.sort();
         let tag = merge_tag(&guest_heads);

@@ -42,6 +42,9 @@ pub enum EditError {
     /// The document refused the write: its layout was damaged by a foreign writer.
     #[error("the cart document is damaged: {0}")]
     Document(#[from] automerge::AutomergeError),
+    /// The cart is laid out in a newer layout than this code knows ([`Cart::needs_upgrade`]); nothing is written.
+    #[error("the cart uses layout {0}; this code writes layout {max}: upgrade it", max = crate::LAYOUT)]
+    UpgradeRequired(u64),
 }
 
 impl EditError {
@@ -54,6 +57,7 @@ impl EditError {
             EditError::CartFull => "CART_FULL",
             EditError::LineNotFound(_) => "LINE_NOT_FOUND",
             EditError::Document(_) => "CART_DAMAGED",
+            EditError::UpgradeRequired(_) => "UPGRADE_REQUIRED",
         }
     }
 }
@@ -72,6 +76,7 @@ impl Cart {
     /// # Ok::<(), cart_core::EditError>(())
     /// ```
     pub fn add(&mut self, sku: &str, n: u32) -> Result<(), EditError> {
+        self.writable()?;
         validate_sku(sku)?;
         if !(1..=MAX_QTY).contains(&n) {
             return Err(EditError::InvalidQuantity {
@@ -120,6 +125,7 @@ impl Cart {
     /// # Ok::<(), cart_core::EditError>(())
     /// ```
     pub fn set_quantity(&mut self, sku: &str, n: u32) -> Result<(), EditError> {
+        self.writable()?;
         validate_sku(sku)?;
         if n > MAX_QTY {
             return Err(EditError::InvalidQuantity {
@@ -164,6 +170,7 @@ impl Cart {
 
     /// Selects or deselects the line for `sku` for checkout. Last writer wins, deterministically on every replica.
     pub fn set_selected(&mut self, sku: &str, selected: bool) -> Result<(), EditError> {
+        self.writable()?;
         validate_sku(sku)?;
         let mut lines = self.raw_lines(None);
         let line = lines
@@ -184,6 +191,7 @@ impl Cart {
 
     /// Removes every line this replica can see, in one change. Lines added concurrently elsewhere survive.
     pub fn clear(&mut self) -> Result<(), EditError> {
+        self.writable()?;
         let mut lines = self.raw_lines(None);
         let skus: Vec<(String, u64)> = lines
             .iter()
@@ -207,6 +215,14 @@ impl Cart {
 }
 
 impl Cart {
+    /// Refuses every edit of a cart laid out in a newer layout than this code knows.
+    pub(crate) fn writable(&self) -> Result<(), EditError> {
+        match self.layout() {
+            layout if layout > crate::LAYOUT => Err(EditError::UpgradeRequired(layout)),
+            _ => Ok(()),
+        }
+    }
+
     /// Brings lines back as they were at `heads`, a point in this cart's history (say, just before a remove or a
     /// clear): each line that had a larger quantity then is raised back to it, as an add, with its old selection.
     /// Lines that no longer fit (the cart filled up since) are skipped. Returns the skus brought back.

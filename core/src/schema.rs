@@ -33,8 +33,15 @@ use crate::limits::{is_valid_sku, MAX_QTY};
 
 /// The actor of the genesis change. Fixed, so that the change is identical on every replica.
 pub(crate) const GENESIS_ACTOR: &[u8; 16] = b"edge-cart/schema";
-/// Version of this layout, stored at the root as `schema`.
+/// Version of the genesis change, stored at the root as `schema`. It is part of the genesis every cart shares, so it
+/// never changes; the layout's version is [`LAYOUT`].
 pub const SCHEMA_VERSION: u64 = 1;
+
+/// The layout this code reads and writes: 1 was the layout before 2026-12-01 (a set deleted the adds it saw), 2 is
+/// today's (a set records the sum of the adds it saw). Carts of either carry no `layout` register and this code
+/// reads both. A later layout raises the `layout` uint at the root; a replica whose document (or an incoming
+/// change) names a layout above this one refuses to write (`UPGRADE_REQUIRED`) rather than misread it.
+pub const LAYOUT: u64 = 2;
 
 pub(crate) const BASE: &str = "base";
 pub(crate) const ADDS: &str = "adds";
@@ -43,7 +50,7 @@ pub(crate) const MERGED: &str = "merged";
 pub(crate) const SELECTED: &str = "selected";
 pub(crate) const ADDED_AT: &str = "addedAt";
 /// The root key later layouts raise to announce themselves (see `guard.rs`).
-pub(crate) const LAYOUT: &str = "layout";
+pub(crate) const LAYOUT_KEY: &str = "layout";
 
 /// The containers in the order the genesis change creates them.
 const CONTAINERS: [(&str, ObjType); 6] = [
@@ -311,6 +318,16 @@ fn as_u64(v: &ScalarValue) -> Option<u64> {
         ScalarValue::Uint(n) => Some(*n),
         ScalarValue::Int(n) => u64::try_from(*n).ok(),
         _ => None,
+    }
+}
+
+/// The layout `doc` declares: its root `layout` uint, or [`LAYOUT`] when it has none (layouts 1 and 2 carry none,
+/// and this code reads both).
+pub(crate) fn layout_of(doc: &Automerge) -> u64 {
+    match doc.get(ROOT, LAYOUT_KEY) {
+        Ok(Some((Value::Scalar(s), _))) => as_u64(&s).unwrap_or(u64::MAX),
+        Ok(Some(_)) => u64::MAX,
+        _ => LAYOUT,
     }
 }
 

@@ -48,3 +48,73 @@ fn a_cart_stored_in_the_layout_before_2026_12_01_reads_as_its_rules_say() {
 fn a_cart_stored_in_todays_layout_reads_as_its_rules_say() {
     check("layout-2.cart");
 }
+
+/// `cart` with one change from another replica raising the root `layout` register to `layout`, as bytes.
+fn raise_layout(cart: &mut Cart, layout: u64) -> Vec<u8> {
+    use automerge::{transaction::Transactable, ActorId, Automerge, ROOT};
+    let mut doc = Automerge::load(&cart.encode())
+        .unwrap()
+        .with_actor(ActorId::from([0x33; 16]));
+    let heads = doc.get_heads();
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "layout", layout).unwrap();
+    tx.commit();
+    doc.save_after(&heads)
+}
+
+#[test]
+fn a_change_raising_the_cart_to_a_layout_this_code_does_not_know_is_refused_and_changes_nothing() {
+    let mut cart = Cart::new();
+    cart.add("MUG", 1).unwrap();
+    let newer = raise_layout(&mut cart, cart_core::LAYOUT + 1);
+    let before = cart.view();
+    let refused = cart.load_incremental(&newer);
+    assert!(
+        matches!(
+            refused,
+            Err(cart_core::LoadError::InvalidChange(cart_core::InvalidChange::NewerLayout(n))) if n == cart_core::LAYOUT + 1
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(cart.view(), before);
+    // Announcing today's layout is accepted.
+    let same = raise_layout(&mut cart, cart_core::LAYOUT);
+    cart.load_incremental(&same).expect("today's layout");
+    assert_eq!(cart.layout(), cart_core::LAYOUT);
+    assert!(!cart.needs_upgrade());
+}
+
+#[test]
+fn a_stored_cart_of_a_newer_layout_reads_as_it_was_and_refuses_every_edit_with_upgrade_required() {
+    use automerge::{transaction::Transactable, Automerge, ROOT};
+    let mut cart = Cart::new();
+    cart.add("MUG", 2).unwrap();
+    // A document written by a later release (the layout register raised), loaded as a whole document.
+    let mut doc = Automerge::load(&cart.encode()).unwrap();
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "layout", cart_core::LAYOUT + 1).unwrap();
+    tx.commit();
+    let mut newer = Cart::load(&doc.save()).expect("a newer document still loads");
+    assert!(newer.needs_upgrade());
+    assert_eq!(
+        newer.view().qty("MUG"),
+        2,
+        "what this code knows reads as before"
+    );
+    let before = newer.heads();
+    for refused in [
+        newer.add("MUG", 1).err(),
+        newer.set_quantity("MUG", 1).err(),
+        newer.remove("MUG").err(),
+        newer.set_selected("MUG", false).err(),
+        newer.clear().err(),
+    ] {
+        assert_eq!(refused.map(|e| e.code()), Some("UPGRADE_REQUIRED"));
+    }
+    let guest = Cart::new();
+    assert!(matches!(
+        newer.merge_guest(&guest, cart_core::MergePolicy::Max),
+        Err(cart_core::MergeError::UpgradeRequired(_))
+    ));
+    assert_eq!(newer.heads(), before, "nothing was written");
+}

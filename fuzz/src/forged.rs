@@ -189,6 +189,11 @@ pub fn forged_bytes(data: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     ))
 }
 
+/// The recipe `data` decodes to, for debugging a failure.
+pub fn describe(data: &[u8]) -> String {
+    format!("{:#?}", Recipe::arbitrary(&mut Unstructured::new(data)))
+}
+
 /// The forged-change target: builds the recipe's changes and delivers them; a refused delivery must leave the
 /// cart (and the sync state) as they were, an accepted one a cart that still works.
 pub fn forged_change(data: &[u8]) {

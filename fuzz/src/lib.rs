@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use cart_core::{validate_sku, Cart, CartView, SyncState, MAX_QTY};
 
 mod forged;
-pub use forged::{forged_bytes, forged_change, recipe_bytes};
+pub use forged::{describe, forged_bytes, forged_change, recipe_bytes};
 
 /// A fuzz target: arbitrary bytes in, a panic when a property fails.
 pub type Target = fn(&[u8]);

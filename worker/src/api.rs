@@ -109,7 +109,7 @@ async fn route(mut req: Request, env: &Env) -> ApiResult<Response> {
         ["health"] => {
             only(&method, &[Method::Get])?;
             Ok(Response::from_json(
-                &serde_json::json!({ "ok": true, "schema": cart_core::SCHEMA_VERSION }),
+                &serde_json::json!({ "ok": true, "schema": cart_core::SCHEMA_VERSION, "layout": cart_core::LAYOUT }),
             )?)
         }
         ["v1", "dev", "token"] => {
@@ -263,6 +263,7 @@ async fn cart_route(
             commerce::copy(req, env, target).await
         }
         ["sync"] if method == Method::Get => {
+            check_layout(req)?;
             let upgrade = req.headers().get("upgrade")?.unwrap_or_default();
             if !upgrade.eq_ignore_ascii_case("websocket") {
                 return Err(ApiError::new(
@@ -283,6 +284,7 @@ async fn cart_route(
         }
         ["sync"] => {
             only(&method, &[Method::Get, Method::Post])?;
+            check_layout(req)?;
             let body = read_body(req, MAX_SYNC_BYTES).await?;
             if body.is_empty() {
                 return Err(ApiError::new(
@@ -390,6 +392,40 @@ fn authenticate(req: &Request, env: &Env) -> ApiResult<String> {
     let secret = secret(env)?;
     auth::user_from_header(header, &secret, crate::object::now_ms() / 1000)
 }
+
+/// Refuses sync with a replica that announces (`?layout=N`) an older cart layout than this worker writes: its
+/// changes would misread the cart, so it is told to upgrade (`426 UPGRADE_REQUIRED`) before anything is exchanged.
+/// A replica that announces nothing is taken to be of layout 2, the last one before layouts were announced.
+fn check_layout(req: &Request) -> ApiResult<()> {
+    let url = req.inner().url();
+    let announced = form_urlencoded::parse(query_of(&url).as_bytes())
+        .find(|(k, _)| k == "layout")
+        .map(|(_, v)| v.parse::<u64>());
+    match announced {
+        Some(Err(_)) => Err(ApiError::new(
+            400,
+            "INVALID_LAYOUT",
+            "layout must be a whole number: the cart layout this replica writes",
+        )),
+        Some(Ok(layout)) if layout < cart_core::LAYOUT => Err(ApiError::new(
+            426,
+            "UPGRADE_REQUIRED",
+            format!(
+                "this replica writes cart layout {layout}; the server writes layout {}: upgrade the cart library",
+                cart_core::LAYOUT
+            ),
+        )),
+        None if LAYOUT_BEFORE_ANNOUNCING < cart_core::LAYOUT => Err(ApiError::new(
+            426,
+            "UPGRADE_REQUIRED",
+            "this replica announces no layout; upgrade the cart library",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The layout of replicas that announce none: every release before layouts were announced wrote layout 2.
+const LAYOUT_BEFORE_ANNOUNCING: u64 = 2;
 
 // The runtime hands over URLs already serialised by the WHATWG URL parser (lower-case scheme and host, default port
 // dropped), so the origin and query are plain slices of that text. Parsing them again with the `url` crate would

@@ -85,6 +85,8 @@ impl From<EditError> for ApiError {
             EditError::QuantityLimit { .. } | EditError::CartFull => 422,
             EditError::LineNotFound(_) => 404,
             EditError::Document(e) => return ApiError::internal("cart document", e),
+            // The stored cart is newer than this worker: a deploy rolled back or not yet everywhere.
+            EditError::UpgradeRequired(_) => 503,
         };
         Self::new(status, err.code(), err.to_string())
     }
@@ -94,6 +96,9 @@ impl From<MergeError> for ApiError {
     fn from(err: MergeError) -> Self {
         match err {
             MergeError::Document(e) => ApiError::internal("merge", e),
+            MergeError::UpgradeRequired(_) => {
+                ApiError::new(503, "UPGRADE_REQUIRED", err.to_string())
+            }
         }
     }
 }
