@@ -86,7 +86,7 @@ test('fifty connections abandoned mid-handshake leave the server serving', async
   for (let i = 0; i < 50; i++) {
     const socket = await connect();
     // A WebSocket upgrade whose headers never finish.
-    socket.write(`GET ${cart(id)}/sync HTTP/1.1\r\nHost: ${hostname}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`);
+    socket.write(`GET ${cart(id)}/sync?layout=3 HTTP/1.1\r\nHost: ${hostname}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`);
     sockets.push(socket);
   }
   const res = await call('POST', `${cart(id)}/lines`, { json: { sku: 'STILL', qty: 1 } });
@@ -97,21 +97,21 @@ test('fifty connections abandoned mid-handshake leave the server serving', async
 
 test('WebSockets dropped without a close frame do not stop pushes to the other devices', async () => {
   const id = newCartId();
-  const live = new SocketPeer(`${cart(id)}/sync`);
+  const live = new SocketPeer(`${cart(id)}/sync?layout=3`);
   try {
     await live.opened;
     // Five devices complete the upgrade, then vanish: their TCP connections die, no close frame is ever sent.
     for (let i = 0; i < 5; i++) {
       const socket = await connect();
       const upgraded = new Promise((resolve) => socket.once('data', (d) => resolve(String(d))));
-      socket.write(`GET ${cart(id)}/sync HTTP/1.1\r\nHost: ${hostname}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      socket.write(`GET ${cart(id)}/sync?layout=3 HTTP/1.1\r\nHost: ${hostname}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         `Sec-WebSocket-Key: ${Buffer.from(`device-${i}-key!`).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
       assert.match(await upgraded, /^HTTP\/1\.1 101/);
       socket.destroy();
     }
     await call('POST', `${cart(id)}/lines`, { json: { sku: 'AFTER-DROP', qty: 2 } });
     await live.until((doc) => qtyOf(doc, 'AFTER-DROP') === 2);
-    const late = new SocketPeer(`${cart(id)}/sync`);
+    const late = new SocketPeer(`${cart(id)}/sync?layout=3`);
     try {
       await late.opened;
       await late.until((doc) => qtyOf(doc, 'AFTER-DROP') === 2);
@@ -132,7 +132,7 @@ test('a real sync message cut short is refused on HTTP and WebSocket, and the ca
   let state = A.initSyncState();
   let first;
   [state, first] = A.generateSyncMessage(doc, state);
-  const reply = await fetch(`${base}${cart(id)}/sync`, {
+  const reply = await fetch(`${base}${cart(id)}/sync?layout=3`, {
     method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: first,
   });
   assert.equal(reply.status, 200);
@@ -141,13 +141,13 @@ test('a real sync message cut short is refused on HTTP and WebSocket, and the ca
   [state, message] = A.generateSyncMessage(doc, state);
   assert.ok(message && message.length > 64, 'the second message carries the change');
   for (const cut of [1, Math.floor(message.length / 2), message.length - 1]) {
-    const res = await fetch(`${base}${cart(id)}/sync`, {
+    const res = await fetch(`${base}${cart(id)}/sync?layout=3`, {
       method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: message.slice(0, cut),
     });
     assert.equal(res.status, 400, `cut at ${cut}`);
     assert.equal((await res.json()).error.code, 'MALFORMED_SYNC_MESSAGE');
   }
-  const peer = new SocketPeer(`${cart(id)}/sync`);
+  const peer = new SocketPeer(`${cart(id)}/sync?layout=3`);
   await peer.opened;
   peer.ws.send(message.slice(0, Math.floor(message.length / 2)));
   const closed = await peer.closedPromise;
@@ -160,7 +160,7 @@ test('a real sync message cut short is refused on HTTP and WebSocket, and the ca
  * op at an object nobody created, encode again): the shape that made Automerge 0.12 panic and trap the object.
  */
 async function forgedMessage(id) {
-  const { doc } = await httpSync(`${cart(id)}/sync`, A.init());
+  const { doc } = await httpSync(`${cart(id)}/sync?layout=3`, A.init());
   const edited = A.change(A.clone(doc), (d) => d.adds.push(addEntry(1, 'EVIL')));
   const decoded = A.decodeChange(A.getLastLocalChange(edited));
   for (const op of decoded.ops) op.obj = `999@${decoded.actor}`;
@@ -174,7 +174,7 @@ test('a forged change naming an object that does not exist gets 400 INVALID_CHAN
   const message = await forgedMessage(id);
   assert.ok(message.length < 400, `a small message (${message.length} bytes)`);
   const started = Date.now();
-  const res = await fetch(`${base}${cart(id)}/sync`, {
+  const res = await fetch(`${base}${cart(id)}/sync?layout=3`, {
     method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: message,
   });
   assert.ok(Date.now() - started < 1000, 'answered within a second');
@@ -192,7 +192,7 @@ test('a forged change over the WebSocket closes that socket with 1007 INVALID_CH
   const id = newCartId();
   await call('POST', `${cart(id)}/lines`, { json: { sku: 'KEEP', qty: 2 } });
   const message = await forgedMessage(id);
-  const [attacker, bystander] = [new SocketPeer(`${cart(id)}/sync`), new SocketPeer(`${cart(id)}/sync`)];
+  const [attacker, bystander] = [new SocketPeer(`${cart(id)}/sync?layout=3`), new SocketPeer(`${cart(id)}/sync?layout=3`)];
   try {
     await Promise.all([attacker.opened, bystander.opened]);
     await bystander.until((doc) => qtyOf(doc, 'KEEP') === 2);

@@ -244,19 +244,19 @@ describe('POST /v1/carts/{cartId}/sync (errors)', () => {
   test('garbage, empty and oversized sync bodies are refused and change nothing', async () => {
     const id = newCartId();
     const before = await add(id, { sku: 'A', qty: 1 });
-    const garbage = await call('POST', `${cart(id)}/sync`, { body: new Uint8Array([0x42, 1, 2, 3, 255]) });
+    const garbage = await call('POST', `${cart(id)}/sync?layout=3`, { body: new Uint8Array([0x42, 1, 2, 3, 255]) });
     assert.equal(garbage.status, 400);
     assert.equal(garbage.body.error.code, 'MALFORMED_SYNC_MESSAGE');
-    const empty = await call('POST', `${cart(id)}/sync`, { body: new Uint8Array([]) });
+    const empty = await call('POST', `${cart(id)}/sync?layout=3`, { body: new Uint8Array([]) });
     assert.equal(empty.body.error.code, 'MALFORMED_SYNC_MESSAGE');
-    const big = await call('POST', `${cart(id)}/sync`, { body: new Uint8Array(1024 * 1024 + 1) });
+    const big = await call('POST', `${cart(id)}/sync?layout=3`, { body: new Uint8Array(1024 * 1024 + 1) });
     assert.equal(big.status, 413);
     assert.equal(big.body.error.code, 'PAYLOAD_TOO_LARGE');
     await assertUnchanged(id, before);
   });
 
   test('GET on the sync route without a WebSocket upgrade gets 426 UPGRADE_REQUIRED', async () => {
-    const res = await call('GET', `${cart(newCartId())}/sync`);
+    const res = await call('GET', `${cart(newCartId())}/sync?layout=3`);
     assert.equal(res.status, 426);
     assert.equal(res.body.error.code, 'UPGRADE_REQUIRED');
   });

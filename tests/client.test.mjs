@@ -182,6 +182,26 @@ test('login while offline merges the guest cart, and the merge reaches the serve
   cart.free();
 });
 
+test('a guest state merged by the browser offline and by the shop on the server counts once, and a line removed after stays removed', async () => {
+  const token = await devToken(newUser());
+  const cart = new CartClient(base, { storageKey: prefix() });
+  cart.add('MUG', 2);
+  assert.equal(await cart.flush(), true); // the guest cart, as the server holds it
+  const { cartId } = cart.view();
+  cart.disconnect();
+  cart.login(token, 'max'); // offline: the browser's merge
+  const merged = await call('POST', '/v1/me/cart/merge', { json: { guestCartId: cartId }, token }); // the shop's
+  assert.equal(merged.status, 200);
+  assert.deepEqual(qtys(merged.body.cart), { MUG: 2 });
+  cart.remove('MUG');
+  cart.connect();
+  assert.equal(await cart.flush(), true);
+  const server = (await call('GET', '/v1/me/cart', { token })).body;
+  assert.deepEqual(qtys(server), {}, 'rule 4: the server\'s copy of the same merge does not bring MUG back');
+  assert.deepEqual(qtys(cart.view()), {});
+  cart.free();
+});
+
 test('sum policy adds the guest quantities; merging the same guest state twice counts once', async () => {
   const token = await devToken(newUser());
   const key = prefix();
@@ -260,7 +280,7 @@ test('a stored cart of a newer layout is shown read-only: edits throw UPGRADE_RE
   first.free();
   // The same cart as a later release of the library would have stored it: its layout register raised.
   const storedKey = `${key}:doc:guest:${cartId}`;
-  const doc = A.change(A.load(Buffer.from(localStorage.getItem(storedKey), 'base64')), (d) => { d.layout = 3; });
+  const doc = A.change(A.load(Buffer.from(localStorage.getItem(storedKey), 'base64')), (d) => { d.layout = 4; }); // one above today's layout (3)
   localStorage.setItem(storedKey, Buffer.from(A.save(doc)).toString('base64'));
   const cart = new CartClient(base, { storageKey: key });
   const errors = [];

@@ -8,7 +8,7 @@ test('health answers ok with the cart schema version and the layout it writes', 
   const res = await fetch(`${base}/health`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /application\/json/);
-  assert.deepEqual(await res.json(), { ok: true, schema: 1, layout: 2 });
+  assert.deepEqual(await res.json(), { ok: true, schema: 1, layout: 3 });
 });
 
 test('the storefront page and the browser library it imports are served from www as static assets', async () => {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { base, call, newCartId } from './support/cart.mjs';
-import { SocketPeer, httpSync, qtyOf, heads, addEntry, A } from './support/peer.mjs';
+import { SocketPeer, httpSync, qtyOf, heads, addEntry, A, LAYOUT } from './support/peer.mjs';
 
 const cart = (id) => `/v1/carts/${id}`;
 
@@ -108,10 +108,13 @@ test('a replica announcing an older cart layout is told to upgrade with 426 befo
   assert.equal(garbage.status, 400);
   assert.equal((await garbage.json()).error.code, 'INVALID_LAYOUT');
   for (const query of ['?layout=2', '']) {
-    const current = await post(query);
-    assert.equal(current.status, 200, `layout announced as ${query || 'nothing'}`);
-    await current.arrayBuffer();
+    const stale = await post(query);
+    assert.equal(stale.status, 426, `layout announced as ${query || 'nothing'}`);
+    assert.equal((await stale.json()).error.code, 'UPGRADE_REQUIRED');
   }
+  const current = await post(`?layout=${LAYOUT}`);
+  assert.equal(current.status, 200);
+  await current.arrayBuffer();
   // A browser sees a refused handshake as a socket that never opens.
   const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${cart(id)}/sync?layout=1`);
   const outcome = await new Promise((resolve) => {
@@ -122,11 +125,11 @@ test('a replica announcing an older cart layout is told to upgrade with 426 befo
     ws.addEventListener('close', () => done('refused'));
   });
   assert.equal(outcome, 'refused');
-  const current = new SocketPeer(`${cart(id)}/sync?layout=2`);
+  const live = new SocketPeer(`${cart(id)}/sync?layout=${LAYOUT}`);
   try {
-    await current.opened;
-    await current.until((doc) => qtyOf(doc, 'KEEP') === 1);
+    await live.opened;
+    await live.until((doc) => qtyOf(doc, 'KEEP') === 1);
   } finally {
-    current.close();
+    live.close();
   }
 });

@@ -76,44 +76,6 @@ impl Inner {
         }
     }
 
-    /// After the first catch-up with the server following a login, corrects the login merge against the user's
-    /// cart as the server has it. Returns whether the cart changed.
-    pub fn reconcile(&mut self) -> bool {
-        let Who::User { sub, .. } = &self.session.who else {
-            return false;
-        };
-        let record = format!("reconcile:user:{sub}");
-        let policy_record = format!("reconcile-policy:user:{sub}");
-        let Some(stored) = self.store.get_bytes(&record) else {
-            return false;
-        };
-        if self.session.server_heads.is_empty()
-            || !self.session.cart.has_all(&self.session.server_heads)
-        {
-            return false;
-        }
-        let policy = match self.store.get(&policy_record).as_deref() {
-            Some("sum") => MergePolicy::Sum,
-            _ => MergePolicy::Max,
-        };
-        let before = self.session.cart.heads();
-        if let Ok(guest) = stored
-            .map_err(|_| ())
-            .and_then(|bytes| Cart::load(&bytes).map_err(|_| ()))
-        {
-            if let Err(e) = self.session.cart.reconcile_guest_merge(&guest, policy) {
-                self.outbox.push(cart_error("CART_DAMAGED", &e.to_string()));
-            }
-        }
-        self.store.remove(&record);
-        self.store.remove(&policy_record);
-        let changed = self.session.cart.heads() != before;
-        if changed {
-            self.save_doc();
-        }
-        changed
-    }
-
     pub fn save_server_heads(&mut self) {
         let text = self
             .session
@@ -411,24 +373,20 @@ impl CartClient {
                         inner.store.remove(&pending);
                     }
                 }
+                // The guest cart is named by its cart id, as the server names it in `POST /v1/me/cart/merge`: the
+                // same guest state merged here offline and there counts once. The merge is a record of the guest
+                // state; offline, against a stale copy of the user's cart, it is right as soon as the copy syncs.
+                let source = match &inner.session.who {
+                    Who::Guest { id } => id.clone(),
+                    Who::User { sub, .. } => format!("user:{sub}"),
+                };
                 let report = user
                     .cart
-                    .merge_guest(&inner.session.cart, policy)
+                    .merge_guest(&inner.session.cart, &source, policy)
                     .map_err(|e| cart_error("CART_DAMAGED", &e.to_string()))?;
-                // Offline, or with a stale copy, `max` was computed without the user's other lines: keep the guest
-                // state until the next catch-up with the server, then correct the merge (see `reconcile`).
-                let _ = inner.store.set_bytes(
-                    &format!("reconcile:user:{sub}"),
-                    &inner.session.cart.encode(),
-                );
-                let _ = inner.store.set(
-                    &format!("reconcile-policy:user:{sub}"),
-                    if policy == MergePolicy::Sum {
-                        "sum"
-                    } else {
-                        "max"
-                    },
-                );
+                // Layout 2 kept the guest cart here to correct the merge after the next sync; nothing needs it now.
+                inner.store.remove(&format!("reconcile:user:{sub}"));
+                inner.store.remove(&format!("reconcile-policy:user:{sub}"));
                 let guest = std::mem::replace(&mut inner.session, user);
                 inner.session.save_who(&inner.store);
                 inner.save_doc();

@@ -34,7 +34,7 @@ pub fn bytes(text: &str) -> Result<Vec<u8>, Unreadable> {
         .map_err(|_| Unreadable::NotBase64)
 }
 
-/// A stored cart document (`doc:<cart>`, `reconcile:<cart>`).
+/// A stored cart document (`doc:<cart>`).
 pub fn cart(text: &str) -> Result<Cart, Unreadable> {
     Cart::load(&bytes(text)?).map_err(Unreadable::NotACart)
 }

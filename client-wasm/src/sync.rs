@@ -259,11 +259,10 @@ fn receive(rc: &Rc<RefCell<Inner>>, bytes: &[u8]) {
                         inner.save_server_heads();
                     }
                 }
-                let mut changed = inner.session.cart.heads() != before;
+                let changed = inner.session.cart.heads() != before;
                 if changed {
                     inner.save_doc();
                 }
-                changed |= inner.reconcile();
                 let upgrade = inner
                     .session
                     .cart

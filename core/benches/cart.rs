@@ -56,7 +56,7 @@ fn main() {
         b.iter_batched_ref(
             || Cart::load(&user_bytes).expect("load"),
             |cart| {
-                cart.merge_guest(black_box(&guest), MergePolicy::Max)
+                cart.merge_guest(black_box(&guest), "guest", MergePolicy::Max)
                     .expect("merge")
             },
             BatchSize::SmallInput,

@@ -12,8 +12,22 @@ use cart_core::Cart;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("layout-1.cart"), layout_1()?)?;
-    std::fs::write(dir.join("layout-2.cart"), layout_2()?)?;
+    type Make = fn() -> Result<Vec<u8>, Box<dyn std::error::Error>>;
+    let files: [(&str, Make); 5] = [
+        ("layout-1.cart", layout_1),
+        ("layout-2.cart", layout_2),
+        ("layout-2-merged.cart", layout_2_merged),
+        ("layout-2-guest.cart", layout_2_guest),
+        ("layout-3.cart", layout_3),
+    ];
+    // Stored carts are never rewritten: only a missing file is written (a new layout's, or after a deletion).
+    for (name, make) in files {
+        let path = dir.join(name);
+        if !path.exists() {
+            std::fs::write(&path, make()?)?;
+            println!("wrote {}", path.display());
+        }
+    }
     Ok(())
 }
 
@@ -82,7 +96,7 @@ fn layout_1() -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     Ok(stored)
 }
 
-/// The layout since 2026-12-01 (today's `Cart`): adds inserted at the head, `"<sku>"` for one; a set writes
+/// The layout of 2026-12-01 (today's `Cart` for carts without login merges): adds inserted at the head, `"<sku>"` for one; a set writes
 /// `base = n + 1000 * seen` and deletes no add.
 fn layout_2() -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     let mut a = Cart::with_actor(ActorId::from([0x11; 16]));
@@ -100,6 +114,80 @@ fn layout_2() -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     a.set_clock(|| 3_000);
     a.add("CAP", 3)?;
     a.set_selected("CAP", false)?;
+    a.merge(&b)?;
+    stored.extend(a.save_incremental());
+    Ok(stored)
+}
+
+/// The guest cart of `layout-2-merged.cart`, at the state that was merged: MUG-1 3, HAT 1 (actor 0x33, clock 500).
+fn layout_2_guest() -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let mut guest = Cart::with_actor(ActorId::from([0x33; 16]));
+    guest.set_clock(|| 500);
+    guest.add("MUG-1", 3)?;
+    guest.add("HAT", 1)?;
+    Ok(guest.save())
+}
+
+/// A user's cart with a layout-2 login merge, written as layout 2's `merge_guest` wrote it: the user had MUG-1 2;
+/// the guest (`layout-2-guest.cart`) was merged with `max`, contributing `merges["<sku>/<tag>"]` = 1 MUG-1 and 1
+/// HAT (a new line, with the guest's selection and time), and `merged[tag]` = the guest's heads.
+fn layout_2_merged() -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let mut user = Cart::with_actor(ActorId::from([0x11; 16]));
+    user.set_clock(|| 1_000);
+    user.add("MUG-1", 2)?;
+    let guest = Cart::load(&layout_2_guest()?)?;
+    let mut heads = guest.heads();
+    heads.sort();
+    let tag = heads
+        .iter()
+        .map(|h| h.to_string()[..12].to_owned())
+        .collect::<Vec<_>>()
+        .join(".");
+    let text = heads
+        .iter()
+        .map(|h| h.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut stored = user.save();
+    let mut doc = Automerge::load(&stored)?.with_actor(ActorId::from([0x11; 16]));
+    let obj = |doc: &Automerge, key: &str| -> Result<ObjId, Box<dyn std::error::Error>> {
+        Ok(doc.get(ROOT, key)?.ok_or("a genesis container")?.1)
+    };
+    let (merges, merged, selected, added_at) = (
+        obj(&doc, "merges")?,
+        obj(&doc, "merged")?,
+        obj(&doc, "selected")?,
+        obj(&doc, "addedAt")?,
+    );
+    let heads_before = doc.get_heads();
+    let mut tx = doc.transaction();
+    tx.put(&merges, format!("MUG-1/{tag}"), 1u64)?;
+    tx.put(&merges, format!("HAT/{tag}"), 1u64)?;
+    tx.put(&selected, "HAT", true)?;
+    tx.put(&added_at, "HAT", ScalarValue::Timestamp(500))?;
+    tx.put(&merged, tag.as_str(), text.as_str())?;
+    tx.commit();
+    stored.extend(doc.save_after(&heads_before));
+    Ok(stored)
+}
+
+/// Layout 3 (since 2026-12-02): login merges are records. The user (0x11) has MUG-1 2; another device (0x22) adds
+/// 1 MUG-1 concurrently with the user's `max` merge of a guest (0x33: MUG-1 3, CAP 1 at clock 2_000); then the user
+/// sets CAP to 4, a set that saw the record.
+fn layout_3() -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let mut a = Cart::with_actor(ActorId::from([0x11; 16]));
+    a.set_clock(|| 1_000);
+    a.add("MUG-1", 2)?;
+    let mut stored = a.save();
+    let mut b = Cart::load(&stored)?;
+    b.set_actor(ActorId::from([0x22; 16]));
+    b.add("MUG-1", 1)?;
+    let mut guest = Cart::with_actor(ActorId::from([0x33; 16]));
+    guest.set_clock(|| 2_000);
+    guest.add("MUG-1", 3)?;
+    guest.add("CAP", 1)?;
+    a.merge_guest(&guest, "the-guest-cart", cart_core::MergePolicy::Max)?;
+    a.set_quantity("CAP", 4)?;
     a.merge(&b)?;
     stored.extend(a.save_incremental());
     Ok(stored)

@@ -134,7 +134,8 @@ pub struct Cart {
     /// Every author of the document with its last change, computed when first needed and kept up to date, for
     /// the check every received change passes (`chunks.rs`, `guard.rs`).
     clocks: RefCell<Option<Clocks>>,
-    /// Received changes waiting for their dependencies inside Automerge, checked again when they can apply.
+    /// Received changes waiting for their dependencies, kept out of Automerge (see `chunks::check_changes`) and
+    /// checked again with the next input. Not saved: sync brings them again.
     pending: Vec<automerge::Change>,
 }
 
@@ -186,7 +187,7 @@ impl Cart {
         }
         let doc = doc.with_actor(new_actor());
         let mut cart = Self::from_doc(doc);
-        cart.pending = pending;
+        cart.keep_pending(pending);
         cart.saved_heads = cart.doc.get_heads();
         Ok(cart)
     }
@@ -243,7 +244,11 @@ impl Cart {
         let pieces = chunks::split(bytes)?;
         let checked = self.check_changes(&pieces)?;
         let mut candidate = self.doc.clone();
-        candidate.load_incremental(bytes)?;
+        if checked.exact {
+            candidate.load_incremental(bytes)?;
+        } else {
+            candidate.load_incremental(&checked.bytes())?;
+        }
         self.doc = candidate;
         self.applied(checked);
         Ok(())
@@ -271,13 +276,17 @@ impl Cart {
         chunks::check_changes(pieces, &self.pending, &known)
     }
 
+    /// Keeps `waiting` aside, at most [`MAX_PENDING`] changes (the oldest go first: sync asks for them again).
+    fn keep_pending(&mut self, mut waiting: Vec<automerge::Change>) {
+        let excess = waiting.len().saturating_sub(MAX_PENDING);
+        waiting.drain(..excess);
+        self.pending = waiting;
+    }
+
     /// Records what a checked application did: the authors' last changes move on, and the changes still waiting
-    /// will be checked again.
+    /// are kept aside.
     fn applied(&mut self, checked: chunks::Checked) {
         let mut clocks = self.clocks.borrow_mut();
-        if checked.has_documents {
-            *clocks = None;
-        }
         if let Some(known) = clocks.as_mut() {
             for c in &checked.applying {
                 if self.doc.get_change_by_hash(&c.hash()).is_some() {
@@ -290,15 +299,25 @@ impl Cart {
             }
         }
         drop(clocks);
-        self.pending = checked.waiting;
+        self.keep_pending(checked.waiting);
     }
 
     /// The next message of the standard Automerge sync protocol for the peer behind `state`, or `None` when the
     /// peer is known to be in sync.
     pub fn generate_sync_message(&self, state: &mut SyncState) -> Option<Vec<u8>> {
-        self.doc
-            .generate_sync_message(&mut state.0)
-            .map(|m| m.encode())
+        let mut message = self.doc.generate_sync_message(&mut state.0)?;
+        // Automerge does not know the changes kept aside: ask for what they wait for.
+        for change in &self.pending {
+            for dep in change.deps() {
+                let missing = self.doc.get_change_meta_by_hash(dep).is_none()
+                    && !self.pending.iter().any(|p| p.hash() == *dep);
+                if missing && !message.need.contains(dep) {
+                    message.need.push(*dep);
+                }
+            }
+        }
+        message.need.sort(); // the encoding wants them sorted
+        Some(message.encode())
     }
 
     /// Receives a message of the standard Automerge sync protocol from the peer behind `state`.
@@ -328,6 +347,12 @@ impl Cart {
             pieces.extend(chunks::split(chunk).map_err(refused)?);
         }
         let checked = self.check_changes(&pieces).map_err(refused)?;
+        let mut message = message;
+        if !checked.exact {
+            // Changes waiting for dependencies stay out of Automerge (see `chunks::check_changes`); the next
+            // message asks for every head of the peer this replica lacks.
+            message.changes = sync::ChunkList::from(vec![checked.bytes()]);
+        }
         let mut next = state.0.clone();
         self.doc.receive_sync_message(&mut next, message)?;
         state.0 = next;
@@ -409,6 +434,11 @@ impl Cart {
         lines
     }
 
+    /// The merge records at the current heads.
+    pub(crate) fn records(&self) -> crate::records::Records {
+        schema::read_records(&self.doc, &self.containers, None)
+    }
+
     /// Records `lines` as the state at the current heads, after a local edit whose effect the caller applied to
     /// them. Tests compare this against a fresh read after every step (`cache_matches_a_fresh_read`).
     pub(crate) fn remember(&self, lines: BTreeMap<String, RawLine>) {
@@ -452,6 +482,9 @@ impl Cart {
         }
     }
 }
+
+/// The most received changes kept aside while they wait for dependencies.
+const MAX_PENDING: usize = 10_000;
 
 /// A fresh random actor id for a replica: 8 bytes, not Automerge's usual 16.
 ///

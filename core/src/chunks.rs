@@ -17,7 +17,7 @@
 //! change of some actor and receives a change naming it before those (a Bloom-filter false positive in the sync
 //! protocol); the sync then fails and succeeds on the next connection.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use automerge::{
     ActorId, Automerge, Change, ChangeHash, LoadOptions, OnPartialLoad, VerificationMode,
@@ -122,51 +122,80 @@ pub(crate) struct Known<'a> {
     pub clocks: &'a Clocks,
 }
 
-/// Checks the changes Automerge is about to apply: those of `pieces`, and those of `pending` (received earlier,
-/// still waiting for dependencies), whose dependencies will all be present. Each must name only actors that the
-/// document knows, that a document chunk of the input introduces, or that make their first change (sequence
-/// number 1) in the same application, and must keep the cart layout's rules (`guard.rs`). Returns the changes that
-/// will still wait, to be checked when they can apply.
+/// Checks the changes of `pieces`, with those of `pending` (received earlier, kept aside until their dependencies
+/// came), in the order Automerge would apply them. A document chunk is taken apart into its changes, and those the
+/// document lacks are checked like any other. Each change must name only actors that the document knows or that
+/// make their first change (sequence number 1) in the same application, and must keep the cart layout's rules
+/// (`guard.rs`).
+///
+/// Changes whose dependencies are neither in the document nor in the input are returned apart (`waiting`): the
+/// caller keeps them out of Automerge, where a forged one would be applied unchecked when its dependency arrives,
+/// and asks its peer for the dependencies. If a pending change is refused once it can apply, every pending change
+/// is dropped and the input alone is checked: a forged change sent earlier cannot make the honest input that
+/// completes it fail (sync asks again for any head this replica lacks).
 pub(crate) fn check_changes(
     pieces: &[Piece<'_>],
     pending: &[Change],
     known: &Known<'_>,
 ) -> Result<Checked, LoadError> {
-    // What the input's documents bring: every change they hold, with its largest op, and their authors.
-    let mut provided: BTreeMap<ChangeHash, u64> = BTreeMap::new();
-    let mut clocks = known.clocks.clone();
-    let mut has_documents = false;
+    let mut from_documents: Vec<Change> = Vec::new();
     for piece in pieces {
         if let Piece::Document(bytes) = piece {
-            has_documents = true;
-            for meta in strict_load(bytes)?.get_changes_meta(&[]) {
-                provided.insert(meta.hash, meta.max_op);
-                let entry = clocks.entry(meta.actor.into_owned()).or_default();
-                entry.seq = entry.seq.max(meta.seq);
-                entry.max_op = entry.max_op.max(meta.max_op);
-            }
+            from_documents.extend(
+                strict_load(bytes)?
+                    .get_changes(&[])
+                    .into_iter()
+                    .filter(|c| known.doc.get_change_meta_by_hash(&c.hash()).is_none()),
+            );
         }
     }
-    let history_max_op = |hash: &ChangeHash| {
-        provided.get(hash).copied().or_else(|| {
-            known
-                .doc
-                .get_change_meta_by_hash(hash)
-                .map(|meta| meta.max_op)
-        })
-    };
-    let mut waiting: Vec<&Change> = pending.iter().collect();
+    let mut input: Vec<&Change> = from_documents.iter().collect();
     for piece in pieces {
         if let Piece::Change(c) = piece {
-            if !waiting.iter().any(|w| w.hash() == c.hash()) {
-                waiting.push(c);
+            if known.doc.get_change_meta_by_hash(&c.hash()).is_none()
+                && !input.iter().any(|w| w.hash() == c.hash())
+            {
+                input.push(c);
             }
         }
     }
-    // Which changes can apply: their dependencies are in the document, the input's documents, or among the
-    // changes found able to apply so far. Repeat until nothing more can.
+    let with_pending: Vec<&Change> = input
+        .iter()
+        .copied()
+        .chain(
+            pending
+                .iter()
+                .filter(|p| !input.iter().any(|c| c.hash() == p.hash())),
+        )
+        .collect();
+    let (ready, waiting) = match order_and_check(with_pending, known) {
+        Err(_) if !pending.is_empty() => order_and_check(input.clone(), known)?,
+        checked => checked?,
+    };
+    let exact = waiting.is_empty() && ready.len() == input.len();
+    Ok(Checked {
+        exact,
+        applying: ready.into_iter().cloned().collect(),
+        waiting: waiting.into_iter().cloned().collect(),
+    })
+}
+
+/// Splits `changes` into those that can apply (dependencies in the document or before them in the returned
+/// order) and those that wait, and checks the first against the layout.
+fn order_and_check<'c>(
+    changes: Vec<&'c Change>,
+    known: &Known<'_>,
+) -> Result<(Vec<&'c Change>, Vec<&'c Change>), LoadError> {
+    let history_max_op = |hash: &ChangeHash| {
+        known
+            .doc
+            .get_change_meta_by_hash(hash)
+            .map(|meta| meta.max_op)
+    };
+    let mut waiting = changes;
     let mut ready: Vec<&Change> = Vec::new();
     let mut ready_hashes: BTreeSet<ChangeHash> = BTreeSet::new();
+    // Repeat until nothing more can apply.
     loop {
         let (now, later): (Vec<&Change>, Vec<&Change>) = waiting.into_iter().partition(|c| {
             c.deps()
@@ -190,41 +219,33 @@ pub(crate) fn check_changes(
     }
     for c in &ready {
         for actor in c.actors() {
-            if !introduced.contains(actor) && !clocks.contains_key(actor) {
+            if !introduced.contains(actor) && !known.clocks.contains_key(actor) {
                 return Err(LoadError::UnknownActor(actor.to_hex_string()));
             }
         }
     }
-    // The ops a change overwrites are looked up where it was made: the document, with the input's documents in it.
-    let with_documents;
-    let reference = if has_documents {
-        let mut doc = known.doc.clone();
-        for piece in pieces {
-            if let Piece::Document(bytes) = piece {
-                doc.load_incremental(bytes)?;
-            }
-        }
-        with_documents = doc;
-        &with_documents
-    } else {
-        known.doc
-    };
-    guard::check(&ready, reference, &history_max_op, &clocks)?;
-    Ok(Checked {
-        has_documents,
-        applying: ready.into_iter().cloned().collect(),
-        waiting: waiting.into_iter().cloned().collect(),
-    })
+    guard::check(&ready, known.doc, &history_max_op, known.clocks)?;
+    Ok((ready, waiting))
 }
 
 /// The outcome of [`check_changes`].
 pub(crate) struct Checked {
-    /// Whether the input held whole documents (whose changes apply with them).
-    pub has_documents: bool,
-    /// The changes that will apply now.
+    /// Whether the changes to apply are exactly the input's: it can be applied as it came.
+    pub exact: bool,
+    /// The changes that apply, in an order that can apply.
     pub applying: Vec<Change>,
-    /// The changes that will wait for dependencies.
+    /// The changes that wait for dependencies: kept out of Automerge, checked again when more arrives.
     pub waiting: Vec<Change>,
+}
+
+impl Checked {
+    /// The bytes to apply: the changes that apply, one chunk each.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.applying
+            .iter()
+            .flat_map(|c| c.raw_bytes().to_vec())
+            .collect()
+    }
 }
 
 /// Every author of `doc` with its last change.
@@ -251,8 +272,8 @@ pub(crate) fn strict_load(bytes: &[u8]) -> Result<Automerge, LoadError> {
 
 /// Loads a saved cart: its documents first (rebuilt consistently by Automerge), then its incremental changes,
 /// checked against them (see `chunks.rs`). Refuses anything partial, unverifiable or forged. Also returns the
-/// changes that wait for dependencies (a replica saved while some had arrived before their dependencies).
-pub(crate) fn checked_load(bytes: &[u8]) -> Result<(Automerge, Vec<automerge::Change>), LoadError> {
+/// changes that wait for dependencies (saved while they waited), to be kept out of Automerge.
+pub(crate) fn checked_load(bytes: &[u8]) -> Result<(Automerge, Vec<Change>), LoadError> {
     let pieces = split(bytes)?;
     let leading = pieces
         .iter()
@@ -277,7 +298,11 @@ pub(crate) fn checked_load(bytes: &[u8]) -> Result<(Automerge, Vec<automerge::Ch
         clocks: &clocks,
     };
     let checked = check_changes(rest_pieces, &[], &known)?;
-    doc.load_incremental(rest)?;
+    if checked.exact {
+        doc.load_incremental(rest)?;
+    } else {
+        doc.load_incremental(&checked.bytes())?;
+    }
     Ok((doc, checked.waiting))
 }
 
@@ -345,7 +370,8 @@ mod tests {
         assert!(pieces[1..].iter().all(|p| matches!(p, Piece::Change(_))));
         let checked =
             check_against_nothing(&pieces).expect("every actor is introduced before it is used");
-        assert_eq!((checked.applying.len(), checked.waiting.len()), (2, 0));
+        // The document's one change (the genesis) is checked like the two edits after it.
+        assert_eq!((checked.applying.len(), checked.waiting.len()), (3, 0));
     }
 
     #[test]

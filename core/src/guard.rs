@@ -94,6 +94,9 @@ enum Container {
 fn integer(v: &ScalarValue) -> bool {
     matches!(v, ScalarValue::Uint(_) | ScalarValue::Int(_))
 }
+fn integer_or_string(v: &ScalarValue) -> bool {
+    integer(v) || string(v)
+}
 fn string(v: &ScalarValue) -> bool {
     matches!(v, ScalarValue::Str(_))
 }
@@ -116,7 +119,7 @@ fn container(obj: &ObjectId) -> Option<Container> {
     }
     // The genesis change numbers its ops: 1 is `schema`, 2..=7 the containers in `schema::CONTAINERS` order.
     Some(match counter {
-        2 => Container::Map(schema::BASE, integer),
+        2 => Container::Map(schema::BASE, integer_or_string),
         3 => Container::Adds,
         4 => Container::Map(schema::MERGES, integer),
         5 => Container::Map(schema::MERGED, string),

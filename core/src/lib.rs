@@ -33,6 +33,7 @@ mod limits;
 mod merge;
 mod ops;
 mod raw;
+mod records;
 mod schema;
 pub mod sim;
 mod view;

@@ -1,7 +1,8 @@
 //! Login merge: folding a guest cart into the signed-in user's cart.
 
-use automerge::{transaction::Transactable, ChangeHash, ReadDoc, ScalarValue, Value};
+use automerge::{transaction::Transactable, ChangeHash, ReadDoc, ScalarValue, Value, ROOT};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use thiserror::Error;
@@ -9,6 +10,7 @@ use thiserror::Error;
 use crate::cart::Cart;
 use crate::limits::{MAX_LINES, MAX_QTY};
 use crate::ops::start_line;
+use crate::records;
 use crate::schema;
 
 /// How a sku present in both carts is combined on login.
@@ -48,8 +50,8 @@ pub struct MergeReport {
     pub added: Vec<String>,
     /// Skus in both carts whose quantity in the user's cart rose.
     pub combined: Vec<String>,
-    /// Skus in both carts left as they were (the user's quantity was already at least the guest's, under `max`,
-    /// or the guest's line had not grown since an earlier merge).
+    /// Guest skus whose quantity in the user's cart this merge left as it was (the user's quantity was already at
+    /// least the guest's, under `max`, or the guest's line had not grown since an earlier merge).
     pub unchanged: Vec<String>,
     /// Skus not added because the user's cart already held the maximum number of lines. They stay in the guest cart.
     pub skipped_cart_full: Vec<String>,
@@ -69,12 +71,16 @@ pub enum MergeError {
 }
 
 impl Cart {
-    /// Merges the guest cart `guest` into this (the user's) cart.
+    /// Merges the guest cart `guest` into this (the user's) cart, by README's rule 7.
     ///
-    /// Lines only in one cart are kept; for a sku in both, `policy` decides. The merge is written as contributions
-    /// keyed by the guest's state, so it is idempotent: merging the same guest state again (a retry, a second tab,
-    /// another replica doing it concurrently) changes nothing more. If the guest cart grew after an earlier merge,
-    /// only the growth is merged.
+    /// `source` names the guest cart: its cart id (or `share:<token>` for a share copied in). Every replica that
+    /// merges the same guest cart must name it alike, so that a state merged on several replicas (the browser's
+    /// offline login and the shop's `POST /v1/me/cart/merge`) counts once. It is hashed, never stored.
+    ///
+    /// The merge writes a record of the guest state (its quantities and the policy), and the quantities follow
+    /// from the records whenever the cart is read: merging the same state again changes nothing, a later state of
+    /// the same guest replaces the earlier one, and a merge made offline against a stale copy of the user's cart
+    /// is right as soon as the copy has synced.
     ///
     /// ```
     /// use cart_core::{Cart, MergePolicy};
@@ -83,10 +89,10 @@ impl Cart {
     /// guest.add("SCARF", 1)?;
     /// let mut user = Cart::new();
     /// user.add("HAT", 2)?;
-    /// let report = user.merge_guest(&guest, MergePolicy::Max)?;
+    /// let report = user.merge_guest(&guest, "guest-cart-id", MergePolicy::Max)?;
     /// assert_eq!(report.added, vec!["SCARF".to_string()]);
     /// assert_eq!(user.view().qty("HAT"), 3);
-    /// let again = user.merge_guest(&guest, MergePolicy::Max)?;
+    /// let again = user.merge_guest(&guest, "guest-cart-id", MergePolicy::Max)?;
     /// assert!(again.already_merged);
     /// assert_eq!(user.view().qty("HAT"), 3);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -94,6 +100,7 @@ impl Cart {
     pub fn merge_guest(
         &mut self,
         guest: &Cart,
+        source: &str,
         policy: MergePolicy,
     ) -> Result<MergeReport, MergeError> {
         for cart in [&*self, guest] {
@@ -103,170 +110,96 @@ impl Cart {
         }
         let mut guest_heads = guest.heads();
         guest_heads.sort();
-        let tag = merge_tag(&guest_heads);
+        let state = merge_tag(&guest_heads);
+        let key = records::record_key(&source_hash(source), &state);
         let mut report = MergeReport::default();
-        let records = self.merge_records();
-        if records.iter().any(|(t, _)| *t == tag) {
+        let layout_2 = self.layout_2_merges();
+        if self.records().contains(&key) || layout_2.iter().any(|(t, _)| *t == state) {
             report.already_merged = true;
             return Ok(report);
         }
-        // Quantities of guest lines already merged from an earlier state this guest state descends from.
-        let mut earlier: BTreeMap<String, u32> = BTreeMap::new();
-        for (_, heads) in &records {
+        // Earlier states of this guest merged by layout 2, whose contributions are still in the cart: this record
+        // adds only the growth since, as layout 2 did.
+        let mut prior: Option<BTreeMap<String, u64>> = None;
+        for (_, heads) in &layout_2 {
             if !heads.is_empty()
                 && heads
                     .iter()
                     .all(|h| guest.doc.get_change_by_hash(h).is_some())
             {
+                let prior = prior.get_or_insert_with(BTreeMap::new);
                 for (sku, line) in guest.raw_lines(Some(heads)) {
-                    let q = earlier.entry(sku).or_default();
-                    *q = (*q).max(line.qty());
+                    if line.qty() > 0 {
+                        let q = prior.entry(sku).or_default();
+                        *q = (*q).max(u64::from(line.qty()));
+                    }
                 }
             }
         }
 
-        let mut mine = self.raw_lines(None);
-        let mut line_count = mine.values().filter(|l| l.qty() > 0).count();
-        let mut writes: Vec<Contribution> = Vec::new();
-        for g in guest.view().lines {
-            let user_qty = mine.get(&g.sku).map_or(0, |l| l.qty());
-            let prior = earlier.get(&g.sku).copied().unwrap_or(0);
-            let wanted = if prior > 0 {
-                g.qty.saturating_sub(prior)
-            } else {
-                match policy {
-                    MergePolicy::Max => g.qty.saturating_sub(user_qty),
-                    MergePolicy::Sum => g.qty,
-                }
-            };
-            if wanted == 0 {
-                report.unchanged.push(g.sku);
-                continue;
-            }
-            let room = MAX_QTY - user_qty;
-            if wanted > room {
-                report.clamped.push(g.sku.clone());
-            }
-            let give = wanted.min(room);
-            if give == 0 {
-                report.unchanged.push(g.sku);
-                continue;
-            }
-            if user_qty == 0 {
+        let before = self.raw_lines(None);
+        let mut line_count = before.values().filter(|l| l.qty() > 0).count();
+        let guest_view = guest.view();
+        let mut lines: BTreeMap<String, u64> = BTreeMap::new();
+        let mut new_lines: Vec<(String, bool, i64)> = Vec::new();
+        for g in &guest_view.lines {
+            if before.get(&g.sku).map_or(0, |l| l.qty()) == 0 {
                 if line_count >= MAX_LINES {
-                    report.skipped_cart_full.push(g.sku);
+                    report.skipped_cart_full.push(g.sku.clone());
                     continue;
                 }
                 line_count += 1;
-                report.added.push(g.sku.clone());
-                writes.push(Contribution {
-                    sku: g.sku,
-                    give,
-                    new_line: Some((g.selected, g.added_at)),
-                });
-            } else {
-                report.combined.push(g.sku.clone());
-                writes.push(Contribution {
-                    sku: g.sku,
-                    give,
-                    new_line: None,
-                });
+                new_lines.push((g.sku.clone(), g.selected, g.added_at));
             }
+            lines.insert(g.sku.clone(), u64::from(g.qty));
         }
-        let heads_text = guest_heads
-            .iter()
-            .map(|h| h.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
+        let value = records::encode_record(
+            policy == MergePolicy::Sum,
+            &vector_clock(guest),
+            &lines,
+            prior.as_ref(),
+        );
+        let raise = self.layout() < crate::LAYOUT;
         let now = (self.clock)();
         self.transact(|tx, c| {
-            for w in &writes {
-                tx.put(
-                    &c.merges,
-                    schema::merge_key(&w.sku, &tag),
-                    u64::from(w.give),
-                )?;
-                if let Some((selected, added_at)) = w.new_line {
-                    let added_at = if added_at > 0 { added_at } else { now };
-                    start_line(tx, c, &w.sku, selected, added_at)?;
-                }
+            if raise {
+                tx.put(ROOT, schema::LAYOUT_KEY, crate::LAYOUT)?;
             }
             tx.put(
                 &c.merged,
-                tag.as_str(),
-                ScalarValue::Str(heads_text.as_str().into()),
+                key.as_str(),
+                ScalarValue::Str(value.as_str().into()),
             )?;
+            for (sku, selected, added_at) in &new_lines {
+                let added_at = if *added_at > 0 { *added_at } else { now };
+                start_line(tx, c, sku, *selected, added_at)?;
+            }
             Ok::<(), MergeError>(())
         })?;
-        for w in writes {
-            let line = mine.entry(w.sku).or_default();
-            line.merges += u64::from(w.give);
-            if let Some((selected, added_at)) = w.new_line {
-                line.start(selected, if added_at > 0 { added_at } else { now });
+        let after = self.raw_lines(None);
+        for sku in lines.keys() {
+            let was = before.get(sku).map_or(0, |l| l.qty());
+            let line = after.get(sku).cloned().unwrap_or_default();
+            if line.unclamped() > u64::from(MAX_QTY) {
+                report.clamped.push(sku.clone());
+            }
+            if was == 0 && line.qty() > 0 {
+                report.added.push(sku.clone());
+            } else if line.qty() > was {
+                report.combined.push(sku.clone());
+            } else {
+                report.unchanged.push(sku.clone());
             }
         }
-        self.remember(mine);
         Ok(report)
     }
 
-    /// Corrects an earlier login merge of `guest` now that this replica knows more of the user's cart.
-    ///
-    /// A merge made offline computed its contributions against the user's cart as this replica knew it then (for
-    /// `max`, perhaps without lines the user had added on another device). Once the replica has synced, this
-    /// recomputes each contribution of that merge against the cart as it is now and writes the correction under
-    /// the same key. Contributions a later set or remove has already overridden are left alone, so nothing comes
-    /// back. Replicas running it concurrently converge: the smallest contribution wins.
-    pub fn reconcile_guest_merge(
-        &mut self,
-        guest: &Cart,
-        policy: MergePolicy,
-    ) -> Result<(), MergeError> {
-        for cart in [&*self, guest] {
-            if cart.needs_upgrade() {
-                return Err(MergeError::UpgradeRequired(cart.layout()));
-            }
-        }
-        let mut guest_heads = guest.heads();
-        guest_heads.sort();
-        let tag = merge_tag(&guest_heads);
-        let guest_view = guest.view();
-        let lines = self.raw_lines(None);
-        let mut fixes: Vec<(String, u64)> = Vec::new();
-        for key in self.doc.keys(&self.containers.merges) {
-            let Some((sku, key_tag)) = schema::split_merge_key(&key) else {
-                continue;
-            };
-            if key_tag != tag {
-                continue;
-            }
-            let Some(line) = lines.get(sku) else { continue };
-            let current = schema::merge_contribution(&self.doc, &self.containers, &key, None);
-            let others = line
-                .unmerged()
-                .saturating_add(line.merges.saturating_sub(current));
-            let g = u64::from(guest_view.qty(sku));
-            let wanted = match policy {
-                MergePolicy::Max => g.saturating_sub(others),
-                MergePolicy::Sum => g,
-            };
-            let wanted = wanted.min(u64::from(MAX_QTY).saturating_sub(others));
-            if wanted != current {
-                fixes.push((key.clone(), wanted));
-            }
-        }
-        self.transact(|tx, c| {
-            for (key, n) in &fixes {
-                tx.put(&c.merges, key.as_str(), *n)?;
-            }
-            Ok::<(), MergeError>(())
-        })
-    }
-
-    /// The guest states merged so far: tag and the guest heads it stands for.
-    fn merge_records(&self) -> Vec<(String, Vec<ChangeHash>)> {
+    /// The guest states layout 2 recorded as merged: tag and the guest heads it stands for.
+    fn layout_2_merges(&self) -> Vec<(String, Vec<ChangeHash>)> {
         let c = &self.containers;
         self.doc
             .keys(&c.merged)
+            .filter(|tag| !tag.contains('@'))
             .map(|tag| {
                 let heads = match self.doc.get(&c.merged, tag.as_str()) {
                     Ok(Some((Value::Scalar(s), _))) => s
@@ -281,13 +214,27 @@ impl Cart {
     }
 }
 
-/// What a merge writes for one guest line.
-struct Contribution {
-    sku: String,
-    /// Quantity contributed to the user's line.
-    give: u32,
-    /// For a line new to the user's cart: the guest's selection and time added.
-    new_line: Option<(bool, i64)>,
+/// The guest's vector clock: for each author but the genesis, how many changes of it the guest holds.
+fn vector_clock(guest: &Cart) -> records::VClock {
+    let mut clock = records::VClock::new();
+    for meta in guest.doc.get_changes_meta(&[]) {
+        if meta.actor.to_bytes() == schema::GENESIS_ACTOR.as_slice() {
+            continue;
+        }
+        let seq = clock.entry(meta.actor.to_hex_string()).or_default();
+        *seq = (*seq).max(meta.seq);
+    }
+    clock
+}
+
+/// 16 hex digits of a hash of a merge source's name: guest cart ids are secrets, and the user's cart is shown to
+/// whoever holds it.
+fn source_hash(source: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"edge-cart merge source\0")
+        .chain_update(source.as_bytes())
+        .finalize();
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A short name for a guest state: the first 12 hex digits of each (sorted) head.

@@ -145,8 +145,9 @@ impl Cart {
         }
         let now = (self.clock)();
         let seen = lines.get(sku).map_or(0, |l| l.adds);
+        let records = self.records().seen_by_a_set(sku);
         self.transact(|tx, c| {
-            overwrite_line(tx, c, sku, n, seen)?;
+            overwrite_line(tx, c, sku, n, seen, &records)?;
             if current == 0 {
                 start_line(tx, c, sku, true, now)?;
             }
@@ -193,18 +194,19 @@ impl Cart {
     pub fn clear(&mut self) -> Result<(), EditError> {
         self.writable()?;
         let mut lines = self.raw_lines(None);
-        let skus: Vec<(String, u64)> = lines
+        let records = self.records();
+        let skus: Vec<(String, u64, Vec<String>)> = lines
             .iter()
             .filter(|(_, l)| l.qty() > 0)
-            .map(|(sku, l)| (sku.clone(), l.adds))
+            .map(|(sku, l)| (sku.clone(), l.adds, records.seen_by_a_set(sku)))
             .collect();
         self.transact(|tx, c| {
-            for (sku, seen) in &skus {
-                overwrite_line(tx, c, sku, 0, *seen)?;
+            for (sku, seen, records) in &skus {
+                overwrite_line(tx, c, sku, 0, *seen, records)?;
             }
             Ok::<(), EditError>(())
         })?;
-        for (sku, _) in &skus {
+        for (sku, _, _) in &skus {
             if let Some(line) = lines.get_mut(sku) {
                 line.overwrite(0);
             }
@@ -280,14 +282,16 @@ pub(crate) fn start_line(
     Ok(())
 }
 
-/// Sets the line's base quantity to `n`, recording `seen`, the sum of the adds of it this replica sees, and deletes
-/// every merge contribution of it that this replica sees.
+/// Sets the line's base quantity to `n`, recording `seen`, the sum of the adds of it this replica sees, and
+/// `records`, the latest merge records that name it; deletes every layout-2 merge contribution of it this replica
+/// sees.
 pub(crate) fn overwrite_line(
     tx: &mut Transaction<'_>,
     c: &Containers,
     sku: &str,
     n: u32,
     seen: u64,
+    records: &[String],
 ) -> Result<(), automerge::AutomergeError> {
     let seen_merges: Vec<String> = tx
         .keys(&c.merges)
@@ -296,6 +300,6 @@ pub(crate) fn overwrite_line(
     for key in seen_merges {
         tx.delete(&c.merges, key)?;
     }
-    tx.put(&c.base, sku, schema::encode_base(n, seen))?;
+    tx.put(&c.base, sku, schema::encode_base(n, seen, records))?;
     Ok(())
 }

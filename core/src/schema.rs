@@ -7,15 +7,16 @@
 //!
 //! | container | type | key -> value | rule |
 //! |---|---|---|---|
-//! | `base` | map | sku -> uint `n + 1000 * seen` | the quantity `n` last *set*, and `seen`, the sum of the adds the set had seen; concurrent sets: Automerge's deterministic winner |
+//! | `base` | map | sku -> uint `n + 1000 * seen`, or string `"<n> <seen> <record>,..."` | the quantity `n` last *set*, `seen`, the sum of the adds the set had seen, and (layout 3) the latest merge records it had seen; concurrent sets: Automerge's deterministic winner |
 //! | `adds` | list | element -> `"<sku>"` or `"<n> <sku>"` | one element per add (`n` = 1 when absent), inserted at the head; concurrent inserts all survive, so adds sum; never deleted |
-//! | `merges` | map | `"<sku>/<tag>"` -> uint | a login merge's contribution; replicas doing the same merge write the same key |
-//! | `merged` | map | tag -> guest heads | which guest states were merged, for idempotence |
+//! | `merges` | map | `"<sku>/<tag>"` -> uint | layout 2's login-merge contributions: still read, never written |
+//! | `merged` | map | `"<guest>@<state>"` -> merge record (layout 3, `records.rs`); layout 2: tag -> guest heads | the guest states merged |
 //! | `selected` | map | sku -> bool | last writer wins |
 //! | `addedAt` | map | sku -> timestamp | written when a line is created |
 //!
-//! quantity(sku) = n + (sum(adds of sku) - seen) + sum(merge contributions of sku), clamped to 0..=999, where `n`
-//! and `seen` come from the winning `base` value (0 and 0 when the line was never set).
+//! quantity(sku) = max(n + (sum(adds of sku) - seen) + sum(merge contributions of sku) + records' sum, records'
+//! floor), clamped to 0..=999, where `n`, `seen` and the records seen come from the winning `base` value (0, 0 and
+//! none when the line was never set), and the records' sum and floor follow README's rule 7 (`records.rs`).
 //! A set (or remove, which sets 0) writes `base` with the adds it can see as `seen`, and deletes every merge
 //! contribution of that sku it can see: what it saw is overridden, what it did not see (a concurrent add, or one
 //! the winning set had not seen) is added on top. Adds are never deleted, which keeps a set to one op and the
@@ -27,9 +28,10 @@ use automerge::{
     ActorId, Automerge, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, ScalarValueRef, Value,
     ValueRef, ROOT,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::limits::{is_valid_sku, MAX_QTY};
+use crate::records::{self, Records};
 
 /// The actor of the genesis change. Fixed, so that the change is identical on every replica.
 pub(crate) const GENESIS_ACTOR: &[u8; 16] = b"edge-cart/schema";
@@ -37,11 +39,16 @@ pub(crate) const GENESIS_ACTOR: &[u8; 16] = b"edge-cart/schema";
 /// never changes; the layout's version is [`LAYOUT`].
 pub const SCHEMA_VERSION: u64 = 1;
 
-/// The layout this code reads and writes: 1 was the layout before 2026-12-01 (a set deleted the adds it saw), 2 is
-/// today's (a set records the sum of the adds it saw). Carts of either carry no `layout` register and this code
-/// reads both. A later layout raises the `layout` uint at the root; a replica whose document (or an incoming
-/// change) names a layout above this one refuses to write (`UPGRADE_REQUIRED`) rather than misread it.
-pub const LAYOUT: u64 = 2;
+/// The layout this code reads and writes: 1 was the layout before 2026-12-01 (a set deleted the adds it saw), 2 the
+/// layout of 2026-12-01 (a set records the sum of the adds it saw; a login merge wrote computed contributions), 3
+/// today's (a login merge writes a record of the guest state it merged, and a set the records it saw). Carts of
+/// layouts 1 and 2 carry no `layout` register and this code reads both; the first merge written into a cart raises
+/// the register to 3, in the same change, so that older readers stop before they meet a record. A replica whose
+/// document (or an incoming change) names a layout above this one refuses to write (`UPGRADE_REQUIRED`) rather
+/// than misread it.
+pub const LAYOUT: u64 = 3;
+/// The layout a document without a `layout` register has: 1 or 2, which read alike.
+pub(crate) const LAYOUT_UNANNOUNCED: u64 = 2;
 
 pub(crate) const BASE: &str = "base";
 pub(crate) const ADDS: &str = "adds";
@@ -119,9 +126,30 @@ const _: () = assert!(
     "MAX_QTY must stay below the stored SEEN_SCALE"
 );
 
-/// The `base` value of a set to `n` that saw adds summing to `seen`.
-pub(crate) fn encode_base(n: u32, seen: u64) -> u64 {
-    u64::from(n).saturating_add(seen.saturating_mul(SEEN_SCALE))
+/// The `base` value of a set to `n` that saw adds summing to `seen` and the merge records `records`: a uint when it
+/// saw no record (every cart without login merges, and layout 2), else a string.
+pub(crate) fn encode_base(n: u32, seen: u64, records: &[String]) -> ScalarValue {
+    if records.is_empty() {
+        ScalarValue::Uint(u64::from(n).saturating_add(seen.saturating_mul(SEEN_SCALE)))
+    } else {
+        ScalarValue::Str(format!("{n} {seen} {}", records.join(",")).into())
+    }
+}
+
+/// A `base` value: the quantity set, the adds it saw and the records it saw.
+fn parse_base(v: &ValueRef<'_>) -> Option<(u64, u64, Vec<String>)> {
+    if let Some(n) = ref_u64(v) {
+        let (n, seen) = decode_base(n);
+        return Some((n, seen, Vec::new()));
+    }
+    let ValueRef::Scalar(ScalarValueRef::Str(text)) = v else {
+        return None;
+    };
+    let mut fields = text.split(' ');
+    let n: u64 = fields.next()?.parse().ok()?;
+    let seen = fields.next()?.parse().ok()?;
+    let records = fields.next()?.split(',').map(str::to_owned).collect();
+    (n <= u64::from(MAX_QTY) && fields.next().is_none()).then_some((n, seen, records))
 }
 
 /// The quantity set and the adds it saw, from a `base` value.
@@ -139,17 +167,23 @@ pub(crate) struct RawLine {
     /// The sum of every add.
     pub adds: u64,
     pub merges: u64,
+    /// What the merge records add to the line (README's rule 7) ...
+    pub guest_sum: u64,
+    /// ... and what `max` guests raise it by.
+    pub guest_lift: u64,
     pub selected: Option<bool>,
     pub added_at: Option<i64>,
 }
 
 impl RawLine {
     /// What a set (or remove) leaves: `n` as the base, every add it saw counted as seen, every contribution it saw
-    /// deleted.
+    /// deleted, every merge record it saw overridden.
     pub fn overwrite(&mut self, n: u32) {
         self.base = u64::from(n);
         self.seen = self.adds;
         self.merges = 0;
+        self.guest_sum = 0;
+        self.guest_lift = 0;
     }
 
     /// What creating a line writes.
@@ -165,10 +199,17 @@ impl RawLine {
             .saturating_add(self.adds.saturating_sub(self.seen))
     }
 
-    /// The quantity the shopper sees: the stored sum clamped to `0..=MAX_QTY`.
+    /// The quantity before clamping.
+    pub fn unclamped(&self) -> u64 {
+        self.unmerged()
+            .saturating_add(self.merges)
+            .saturating_add(self.guest_sum)
+            .saturating_add(self.guest_lift)
+    }
+
+    /// The quantity the shopper sees: [`Self::unclamped`] clamped to `0..=MAX_QTY`.
     pub fn qty(&self) -> u32 {
-        let sum = self.unmerged().saturating_add(self.merges);
-        sum.min(u64::from(MAX_QTY)) as u32
+        self.unclamped().min(u64::from(MAX_QTY)) as u32
     }
 }
 
@@ -182,13 +223,28 @@ pub(crate) fn read_lines(
     c: &Containers,
     heads: Option<&[ChangeHash]>,
 ) -> BTreeMap<String, RawLine> {
+    read_lines_with(doc, c, heads, None)
+}
+
+/// [`read_lines`]; with `baseline_of = Some(guest)`, the lines a `max` merge of `guest` is measured against: without
+/// that guest's records and without any lift.
+fn read_lines_with(
+    doc: &Automerge,
+    c: &Containers,
+    heads: Option<&[ChangeHash]>,
+    baseline_of: Option<&str>,
+) -> BTreeMap<String, RawLine> {
     let mut lines: BTreeMap<String, RawLine> = BTreeMap::new();
+    let mut seen_records: BTreeMap<String, Vec<String>> = BTreeMap::new();
     scan(doc, &c.base, heads, |sku, value, _| {
         if is_valid_sku(sku) {
-            let (n, seen) = decode_base(ref_u64(value).unwrap_or(0));
+            let (n, seen, records) = parse_base(value).unwrap_or_default();
             let line = lines.entry(sku.to_owned()).or_default();
             line.base = n;
             line.seen = seen;
+            if !records.is_empty() {
+                seen_records.insert(sku.to_owned(), records);
+            }
         }
     });
     let adds = match heads {
@@ -212,6 +268,35 @@ pub(crate) fn read_lines(
             line.merges = line.merges.saturating_add(n);
         }
     });
+    let mut records = read_records(doc, c, heads);
+    if let Some(guest) = baseline_of {
+        records = records.without(guest);
+    }
+    if !records.is_empty() {
+        let skus: Vec<String> = records.skus().map(str::to_owned).collect();
+        for sku in skus {
+            lines.entry(sku).or_default();
+        }
+        // Baselines by record key, each read once for every line.
+        let mut baselines: BTreeMap<String, BTreeMap<String, RawLine>> = BTreeMap::new();
+        for (sku, line) in lines.iter_mut() {
+            let seen = seen_records.get(sku).map_or(&[][..], Vec::as_slice);
+            let got = records.contribution(sku, seen);
+            line.guest_sum = got.sum;
+            if baseline_of.is_some() {
+                continue;
+            }
+            for states in &got.lifts {
+                for (key, q) in states {
+                    let base = baselines
+                        .entry(key.clone())
+                        .or_insert_with(|| baseline(doc, c, heads, key));
+                    let b = base.get(sku).map_or(0, RawLine::unclamped);
+                    line.guest_lift = line.guest_lift.max(q.saturating_sub(b));
+                }
+            }
+        }
+    }
     scan(doc, &c.selected, heads, |sku, value, _| {
         if let (Some(line), ValueRef::Scalar(ScalarValueRef::Boolean(b))) =
             (lines.get_mut(sku), value)
@@ -225,6 +310,113 @@ pub(crate) fn read_lines(
         }
     });
     lines
+}
+
+/// The lines a `max` merge (the record `key`) is measured against: the cart as it is without that guest's records
+/// and without every change made after the merge (after any replica's copy of the record), so that concurrent edits
+/// count (`max` against everything the merge could have seen) and later ones, which saw its result, add on top.
+fn baseline(
+    doc: &Automerge,
+    c: &Containers,
+    heads: Option<&[ChangeHash]>,
+    key: &str,
+) -> BTreeMap<String, RawLine> {
+    let copies = match heads {
+        Some(h) => doc.get_all_at(&c.merged, key, h),
+        None => doc.get_all(&c.merged, key),
+    };
+    let merges: HashSet<ChangeHash> = copies
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(_, id)| doc.hash_for_opid(id))
+        .collect();
+    let guest = key.split_once('@').map_or(key, |(g, _)| g);
+    let before = not_after(doc, heads, &merges);
+    read_lines_with(doc, c, Some(&before), Some(guest))
+}
+
+/// The heads of the changes (of those at `heads`) that are not `changes` nor after any of them. That set is closed
+/// under dependencies (an ancestor of a change that is not after them is not after them either), so it is a state.
+fn not_after(
+    doc: &Automerge,
+    heads: Option<&[ChangeHash]>,
+    changes: &HashSet<ChangeHash>,
+) -> Vec<ChangeHash> {
+    let metas = doc.get_changes_meta(&[]);
+    let deps: HashMap<ChangeHash, &[ChangeHash]> =
+        metas.iter().map(|m| (m.hash, m.deps.as_slice())).collect();
+    let scope: HashSet<ChangeHash> = match heads {
+        None => deps.keys().copied().collect(),
+        Some(h) => {
+            let mut scope = HashSet::new();
+            let mut stack: Vec<ChangeHash> = h.to_vec();
+            while let Some(hash) = stack.pop() {
+                if deps.contains_key(&hash) && scope.insert(hash) {
+                    stack.extend(deps[&hash].iter().copied());
+                }
+            }
+            scope
+        }
+    };
+    let mut children: HashMap<ChangeHash, Vec<ChangeHash>> = HashMap::new();
+    for hash in &scope {
+        for dep in deps[hash] {
+            children.entry(*dep).or_default().push(*hash);
+        }
+    }
+    let mut after: HashSet<ChangeHash> = HashSet::new();
+    let mut stack: Vec<ChangeHash> = changes
+        .iter()
+        .copied()
+        .filter(|h| scope.contains(h))
+        .collect();
+    while let Some(hash) = stack.pop() {
+        if after.insert(hash) {
+            stack.extend(children.get(&hash).into_iter().flatten().copied());
+        }
+    }
+    let kept: HashSet<ChangeHash> = scope.difference(&after).copied().collect();
+    let covered: HashSet<ChangeHash> = kept.iter().flat_map(|h| deps[h].iter().copied()).collect();
+    let mut out: Vec<ChangeHash> = kept.difference(&covered).copied().collect();
+    out.sort();
+    out
+}
+
+/// Every merge record in the `merged` map. One key with several values (the same guest state merged with two
+/// policies, or with room for different lines) reads as its smallest value, on every replica alike.
+pub(crate) fn read_records(
+    doc: &Automerge,
+    c: &Containers,
+    heads: Option<&[ChangeHash]>,
+) -> Records {
+    let mut found = Vec::new();
+    scan(doc, &c.merged, heads, |key, value, conflict| {
+        let value = if conflict {
+            let all = match heads {
+                Some(h) => doc.get_all_at(&c.merged, key, h),
+                None => doc.get_all(&c.merged, key),
+            };
+            all.unwrap_or_default()
+                .into_iter()
+                .filter_map(|(v, _)| match v {
+                    Value::Scalar(s) => match s.as_ref() {
+                        ScalarValue::Str(text) => Some(text.to_string()),
+                        _ => None,
+                    },
+                    Value::Object(_) => None,
+                })
+                .min()
+        } else {
+            match value {
+                ValueRef::Scalar(ScalarValueRef::Str(s)) => Some(s.to_string()),
+                _ => None,
+            }
+        };
+        if let Some(record) = value.and_then(|v| records::parse_record(key, &v)) {
+            found.push(record);
+        }
+    });
+    Records::new(found)
 }
 
 /// Calls `f(key, winning value, has conflicts)` for every key of the map `obj`, in key order.
@@ -302,11 +494,6 @@ pub(crate) fn parse_add(s: &str) -> Option<(u64, &str)> {
     (n > 0 && is_valid_sku(sku)).then_some((n, sku))
 }
 
-/// The key of a merge contribution.
-pub(crate) fn merge_key(sku: &str, tag: &str) -> String {
-    format!("{sku}/{tag}")
-}
-
 /// Splits a merge contribution key into sku and tag.
 pub(crate) fn split_merge_key(key: &str) -> Option<(&str, &str)> {
     let (sku, tag) = key.split_once('/')?;
@@ -327,7 +514,7 @@ pub(crate) fn layout_of(doc: &Automerge) -> u64 {
     match doc.get(ROOT, LAYOUT_KEY) {
         Ok(Some((Value::Scalar(s), _))) => as_u64(&s).unwrap_or(u64::MAX),
         Ok(Some(_)) => u64::MAX,
-        _ => LAYOUT,
+        _ => LAYOUT_UNANNOUNCED,
     }
 }
 

@@ -45,8 +45,76 @@ fn a_cart_stored_in_the_layout_before_2026_12_01_reads_as_its_rules_say() {
 }
 
 #[test]
-fn a_cart_stored_in_todays_layout_reads_as_its_rules_say() {
+fn a_cart_stored_in_the_layout_of_2026_12_01_reads_as_its_rules_say() {
     check("layout-2.cart");
+}
+
+fn fixture(name: &str) -> Cart {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    Cart::load(&std::fs::read(&path).expect("the golden document")).expect("it loads")
+}
+
+#[test]
+fn a_cart_stored_with_a_layout_2_login_merge_reads_as_it_did_and_takes_only_the_guests_growth_after(
+) {
+    // The user had MUG-1 2; the guest (MUG-1 3, HAT 1) was merged with `max` by layout 2: MUG-1 3, HAT 1.
+    let mut user = fixture("layout-2-merged.cart");
+    assert_eq!(
+        lines(&user),
+        vec![
+            ("HAT".to_owned(), 1, true, 500),
+            ("MUG-1".to_owned(), 3, true, 1_000)
+        ]
+    );
+    assert_eq!(user.layout(), 2);
+    // The same guest state again is already merged; once the guest has grown to MUG-1 5, today's merge adds only
+    // the 2 it added since (rule 7: the latest state counts, max(2, 5) = 5).
+    let mut guest = fixture("layout-2-guest.cart");
+    let again = user
+        .merge_guest(&guest, "guest", cart_core::MergePolicy::Max)
+        .unwrap();
+    assert!(again.already_merged);
+    guest.add("MUG-1", 2).unwrap();
+    user.merge_guest(&guest, "guest", cart_core::MergePolicy::Max)
+        .unwrap();
+    assert_eq!(
+        user.layout(),
+        cart_core::LAYOUT,
+        "the first record raises the layout"
+    );
+    assert_eq!((user.view().qty("MUG-1"), user.view().qty("HAT")), (5, 1));
+    // A removal after it stays removed.
+    user.remove("HAT").unwrap();
+    assert_eq!(user.view().qty("HAT"), 0);
+    let reloaded = Cart::load(&user.save()).unwrap();
+    assert_eq!(reloaded.view(), user.view());
+}
+
+#[test]
+fn a_cart_stored_in_layout_3_with_a_merge_record_reads_as_its_rules_say() {
+    // MUG-1: the user's 2 plus another device's concurrent 1, against the guest's 3 under max (rule 7: the
+    // concurrent add counts in the comparison): 3. CAP: set to 4 after the merge, which it overrides.
+    let mut cart = fixture("layout-3.cart");
+    assert_eq!(cart.layout(), 3);
+    assert_eq!(
+        lines(&cart),
+        vec![
+            ("MUG-1".to_owned(), 3, true, 1_000),
+            ("CAP".to_owned(), 4, true, 2_000)
+        ]
+    );
+    cart.add("MUG-1", 1).unwrap();
+    assert_eq!(
+        cart.view().qty("MUG-1"),
+        4,
+        "an add after the merge comes on top"
+    );
+    cart.remove("CAP").unwrap();
+    let reloaded = Cart::load(&cart.save()).unwrap();
+    assert_eq!(reloaded.view().qty("CAP"), 0);
+    assert_eq!(reloaded.view().qty("MUG-1"), 4);
 }
 
 /// `cart` with one change from another replica raising the root `layout` register to `layout`, as bytes.
@@ -113,7 +181,7 @@ fn a_stored_cart_of_a_newer_layout_reads_as_it_was_and_refuses_every_edit_with_u
     }
     let guest = Cart::new();
     assert!(matches!(
-        newer.merge_guest(&guest, cart_core::MergePolicy::Max),
+        newer.merge_guest(&guest, "guest", cart_core::MergePolicy::Max),
         Err(cart_core::MergeError::UpgradeRequired(_))
     ));
     assert_eq!(newer.heads(), before, "nothing was written");

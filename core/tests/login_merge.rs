@@ -17,7 +17,7 @@ fn guest_and_user() -> (Cart, Cart) {
 #[test]
 fn max_policy_keeps_lines_of_both_carts_and_the_larger_quantity() {
     let (guest, mut user) = guest_and_user();
-    let report = user.merge_guest(&guest, MergePolicy::Max).unwrap();
+    let report = user.merge_guest(&guest, "guest", MergePolicy::Max).unwrap();
     let v = user.view();
     assert_eq!(
         (v.qty("ONLY-GUEST"), v.qty("ONLY-USER"), v.qty("BOTH")),
@@ -32,7 +32,7 @@ fn max_policy_keeps_lines_of_both_carts_and_the_larger_quantity() {
 fn max_policy_raises_the_users_quantity_when_the_guest_had_more() {
     let (mut guest, mut user) = guest_and_user();
     guest.add("BOTH", 4).unwrap(); // guest 7, user 5
-    let report = user.merge_guest(&guest, MergePolicy::Max).unwrap();
+    let report = user.merge_guest(&guest, "guest", MergePolicy::Max).unwrap();
     assert_eq!(user.view().qty("BOTH"), 7);
     assert_eq!(report.combined, ["BOTH"]);
 }
@@ -40,7 +40,7 @@ fn max_policy_raises_the_users_quantity_when_the_guest_had_more() {
 #[test]
 fn sum_policy_adds_the_quantities() {
     let (guest, mut user) = guest_and_user();
-    user.merge_guest(&guest, MergePolicy::Sum).unwrap();
+    user.merge_guest(&guest, "guest", MergePolicy::Sum).unwrap();
     let v = user.view();
     assert_eq!(
         (v.qty("ONLY-GUEST"), v.qty("ONLY-USER"), v.qty("BOTH")),
@@ -59,9 +59,9 @@ fn max_is_the_default_policy_and_policies_parse_from_their_names() {
 fn merging_the_same_guest_state_twice_changes_nothing_more() {
     for policy in [MergePolicy::Max, MergePolicy::Sum] {
         let (guest, mut user) = guest_and_user();
-        user.merge_guest(&guest, policy).unwrap();
+        user.merge_guest(&guest, "guest", policy).unwrap();
         let once = json(&user);
-        let report = user.merge_guest(&guest, policy).unwrap();
+        let report = user.merge_guest(&guest, "guest", policy).unwrap();
         assert!(report.already_merged);
         assert_eq!(json(&user), once, "{policy:?}");
     }
@@ -70,9 +70,9 @@ fn merging_the_same_guest_state_twice_changes_nothing_more() {
 #[test]
 fn a_retried_merge_does_not_bring_back_a_line_removed_after_the_first() {
     let (guest, mut user) = guest_and_user();
-    user.merge_guest(&guest, MergePolicy::Sum).unwrap();
+    user.merge_guest(&guest, "guest", MergePolicy::Sum).unwrap();
     user.remove("ONLY-GUEST").unwrap();
-    user.merge_guest(&guest, MergePolicy::Sum).unwrap();
+    user.merge_guest(&guest, "guest", MergePolicy::Sum).unwrap();
     assert_eq!(user.view().qty("ONLY-GUEST"), 0);
 }
 
@@ -81,12 +81,12 @@ fn two_replicas_merging_the_same_guest_concurrently_give_the_result_of_one_merge
     for policy in [MergePolicy::Max, MergePolicy::Sum] {
         let (guest, mut user) = guest_and_user();
         let mut reference = fork(&mut user, 7);
-        reference.merge_guest(&guest, policy).unwrap();
+        reference.merge_guest(&guest, "guest", policy).unwrap();
 
         let mut tab1 = fork(&mut user, 3);
         let mut tab2 = fork(&mut user, 4);
-        tab1.merge_guest(&guest, policy).unwrap();
-        tab2.merge_guest(&guest, policy).unwrap();
+        tab1.merge_guest(&guest, "guest", policy).unwrap();
+        tab2.merge_guest(&guest, "guest", policy).unwrap();
         sync(&mut tab1, &mut tab2);
         assert_eq!(tab1.view().lines, reference.view().lines, "{policy:?}");
         assert_eq!(json(&tab1), json(&tab2));
@@ -100,8 +100,12 @@ fn concurrent_merges_that_saw_different_user_quantities_still_keep_the_maximum()
     let mut server = fork(&mut user, 3);
     let mut phone = fork(&mut user, 4);
     phone.add("BOTH", 1).unwrap(); // phone sees 6, server sees 5
-    server.merge_guest(&guest, MergePolicy::Max).unwrap();
-    phone.merge_guest(&guest, MergePolicy::Max).unwrap();
+    server
+        .merge_guest(&guest, "guest", MergePolicy::Max)
+        .unwrap();
+    phone
+        .merge_guest(&guest, "guest", MergePolicy::Max)
+        .unwrap();
     sync(&mut server, &mut phone);
     // max(user incl. the phone's add = 6, guest = 7) = 7: the add is not lost, nothing is doubled.
     assert_eq!(server.view().qty("BOTH"), 7);
@@ -118,7 +122,7 @@ fn independently_created_carts_merge_without_losing_lines() {
     }
     guest.add("SAME", 1).unwrap();
     user.add("SAME", 1).unwrap();
-    user.merge_guest(&guest, MergePolicy::Sum).unwrap();
+    user.merge_guest(&guest, "guest", MergePolicy::Sum).unwrap();
     let v = user.view();
     assert_eq!(v.line_count, 41);
     assert_eq!(v.qty("SAME"), 2);
@@ -132,10 +136,10 @@ fn independently_created_carts_merge_without_losing_lines() {
 #[test]
 fn a_guest_that_kept_shopping_after_a_merge_contributes_only_its_new_items() {
     let (mut guest, mut user) = guest_and_user();
-    user.merge_guest(&guest, MergePolicy::Sum).unwrap(); // BOTH 5+3
+    user.merge_guest(&guest, "guest", MergePolicy::Sum).unwrap(); // BOTH 5+3
     guest.add("BOTH", 1).unwrap(); // another tab, still a guest
     guest.add("LATE", 1).unwrap();
-    let report = user.merge_guest(&guest, MergePolicy::Sum).unwrap();
+    let report = user.merge_guest(&guest, "guest", MergePolicy::Sum).unwrap();
     let v = user.view();
     assert_eq!(
         (v.qty("BOTH"), v.qty("LATE"), v.qty("ONLY-GUEST")),
@@ -151,7 +155,7 @@ fn merged_lines_keep_the_guests_selection_and_time_added() {
     guest.add("X", 1).unwrap();
     guest.set_selected("X", false).unwrap();
     let mut user = replica(2);
-    user.merge_guest(&guest, MergePolicy::Max).unwrap();
+    user.merge_guest(&guest, "guest", MergePolicy::Max).unwrap();
     let line = user.view().lines[0].clone();
     assert_eq!((line.selected, line.added_at), (false, 5));
 }
@@ -159,7 +163,7 @@ fn merged_lines_keep_the_guests_selection_and_time_added() {
 #[test]
 fn a_user_edit_after_the_merge_overrides_the_merged_quantity() {
     let (guest, mut user) = guest_and_user();
-    user.merge_guest(&guest, MergePolicy::Sum).unwrap();
+    user.merge_guest(&guest, "guest", MergePolicy::Sum).unwrap();
     user.set_quantity("BOTH", 1).unwrap();
     assert_eq!(user.view().qty("BOTH"), 1);
     user.remove("ONLY-GUEST").unwrap();
@@ -175,7 +179,7 @@ fn merging_into_a_full_cart_skips_new_lines_and_reports_them() {
     for i in 0..MAX_LINES {
         user.add(&format!("U{i}"), 1).unwrap();
     }
-    let report = user.merge_guest(&guest, MergePolicy::Sum).unwrap();
+    let report = user.merge_guest(&guest, "guest", MergePolicy::Sum).unwrap();
     assert_eq!(report.skipped_cart_full, ["NEW"]);
     assert_eq!(user.view().qty("U0"), 5, "existing lines still combine");
     assert_eq!(user.view().line_count, MAX_LINES);
@@ -187,7 +191,7 @@ fn a_sum_beyond_the_per_line_maximum_is_capped_and_reported() {
     guest.add("X", 900).unwrap();
     let mut user = replica(2);
     user.add("X", 500).unwrap();
-    let report = user.merge_guest(&guest, MergePolicy::Sum).unwrap();
+    let report = user.merge_guest(&guest, "guest", MergePolicy::Sum).unwrap();
     assert_eq!(user.view().qty("X"), MAX_QTY);
     assert_eq!(report.clamped, ["X"]);
 }
@@ -196,45 +200,69 @@ fn a_sum_beyond_the_per_line_maximum_is_capped_and_reported() {
 fn merging_an_empty_guest_cart_changes_no_line() {
     let (_, mut user) = guest_and_user();
     let before = user.view().lines;
-    let report = user.merge_guest(&replica(9), MergePolicy::Max).unwrap();
+    let report = user
+        .merge_guest(&replica(9), "empty", MergePolicy::Max)
+        .unwrap();
     assert_eq!(user.view().lines, before);
     assert!(report.added.is_empty() && report.combined.is_empty());
 }
 
 #[test]
-fn an_offline_max_merge_is_corrected_once_the_users_other_lines_arrive() {
+fn an_offline_max_merge_is_right_as_soon_as_the_users_other_lines_arrive() {
     let mut guest = replica(1);
     guest.add("HAT", 2).unwrap();
     guest.add("NEW", 1).unwrap();
     let mut server = replica(2);
     server.add("HAT", 5).unwrap(); // the user added 5 on another device
     let mut phone = fork(&mut replica(9), 3); // signed in offline: knows nothing of the server's cart
-    phone.merge_guest(&guest, MergePolicy::Max).unwrap();
-    sync(&mut phone, &mut server);
-    assert_eq!(
-        phone.view().qty("HAT"),
-        7,
-        "before reconciling, the offline merge added the guest's 2"
-    );
     phone
-        .reconcile_guest_merge(&guest, MergePolicy::Max)
+        .merge_guest(&guest, "guest", MergePolicy::Max)
         .unwrap();
+    assert_eq!(phone.view().qty("HAT"), 2, "offline, max(nothing, 2)");
     sync(&mut phone, &mut server);
-    assert_eq!(
-        (server.view().qty("HAT"), server.view().qty("NEW")),
-        (5, 1),
-        "max(5, 2) = 5; new lines stay"
-    );
+    for cart in [&phone, &server] {
+        assert_eq!(
+            (cart.view().qty("HAT"), cart.view().qty("NEW")),
+            (5, 1),
+            "max(5, 2) = 5 with nothing to reconcile; new lines stay"
+        );
+    }
 }
 
 #[test]
-fn reconciling_does_not_bring_back_a_merged_line_the_user_removed() {
+fn an_add_made_after_a_max_merge_adds_on_top_of_it() {
     let mut guest = replica(1);
-    guest.add("HAT", 2).unwrap();
+    guest.add("HAT", 3).unwrap();
     let mut user = replica(2);
-    user.merge_guest(&guest, MergePolicy::Sum).unwrap();
-    user.remove("HAT").unwrap();
-    user.reconcile_guest_merge(&guest, MergePolicy::Sum)
-        .unwrap();
-    assert_eq!(user.view().qty("HAT"), 0);
+    user.merge_guest(&guest, "guest", MergePolicy::Max).unwrap();
+    user.add("HAT", 1).unwrap();
+    assert_eq!(user.view().qty("HAT"), 4, "3 merged, then one more");
+}
+
+#[test]
+fn a_max_merge_after_a_sum_merge_compares_against_the_summed_line() {
+    let mut a = replica(1);
+    a.add("HAT", 2).unwrap();
+    let mut b = replica(2);
+    b.add("HAT", 3).unwrap();
+    let mut user = replica(3);
+    user.merge_guest(&a, "a", MergePolicy::Sum).unwrap();
+    user.merge_guest(&b, "b", MergePolicy::Max).unwrap();
+    assert_eq!(user.view().qty("HAT"), 3, "0 + 2, then max(2, 3)");
+}
+
+#[test]
+fn a_set_after_a_merge_leaves_only_the_guests_later_growth() {
+    let mut guest = replica(1);
+    guest.add("HAT", 3).unwrap();
+    let mut user = replica(2);
+    user.merge_guest(&guest, "guest", MergePolicy::Max).unwrap();
+    user.set_quantity("HAT", 1).unwrap();
+    guest.add("HAT", 2).unwrap(); // the guest, still shopping: 5
+    user.merge_guest(&guest, "guest", MergePolicy::Max).unwrap();
+    assert_eq!(
+        user.view().qty("HAT"),
+        3,
+        "the set's 1, plus the 2 the guest added since"
+    );
 }

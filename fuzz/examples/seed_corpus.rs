@@ -121,7 +121,7 @@ fn sample_documents() -> Vec<Vec<u8>> {
     let mut guest = Cart::with_actor(ActorId::from([2u8; 16]));
     guest.add("MUG-1", 5).expect("valid edit");
     guest.add("CAP", 1).expect("valid edit");
-    cart.merge_guest(&guest, MergePolicy::Max)
+    cart.merge_guest(&guest, "guest", MergePolicy::Max)
         .expect("a valid merge");
     cart.set_selected("CAP", false).expect("the line exists");
     cart.set_quantity("TEE-M", 4).expect("valid edit");

@@ -12,7 +12,8 @@ export const addEntry = (n, sku) => new A.ImmutableString(`${n} ${sku}`);
 
 /**
  * Quantity of `sku` in an Automerge cart document, read the way the core reads it: the base value holds the
- * quantity last set plus 1000 times the sum of the adds that set had seen; adds it had not seen come on top.
+ * quantity last set plus 1000 times the sum of the adds that set had seen; adds it had not seen come on top. Carts
+ * without login merges only: layout 3's merge records (core/src/records.rs) are not read here.
  */
 export function qtyOf(doc, sku) {
   const n = (v) => Number(v ?? 0);
@@ -34,6 +35,15 @@ export function qtyOf(doc, sku) {
 
 export const heads = (doc) => A.getHeads(doc).slice().sort();
 
+/** The cart layout these peers write (core/src/schema.rs `LAYOUT`); the sync routes refuse a replica announcing less. */
+export const LAYOUT = 3;
+
+/** `path` with `layout=LAYOUT` announced, unless it announces one already. */
+export function withLayout(path) {
+  if (/[?&]layout=/.test(path)) return path;
+  return `${path}${path.includes('?') ? '&' : '?'}layout=${LAYOUT}`;
+}
+
 /** A peer connected to a cart's WebSocket sync route. */
 export class SocketPeer {
   constructor(path) {
@@ -41,7 +51,7 @@ export class SocketPeer {
     this.state = A.initSyncState();
     this.closed = null;
     this.listeners = new Set();
-    this.ws = new WebSocket(`${base.replace(/^http/, 'ws')}${path}`);
+    this.ws = new WebSocket(`${base.replace(/^http/, 'ws')}${withLayout(path)}`);
     this.ws.binaryType = 'arraybuffer';
     this.opened = new Promise((resolve, reject) => {
       this.ws.addEventListener('open', resolve, { once: true });
@@ -108,7 +118,7 @@ export async function httpSync(path, doc, state = A.initSyncState()) {
     let message;
     [state, message] = A.generateSyncMessage(doc, state);
     if (!message) return { doc, state, rounds: round };
-    const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: message });
+    const res = await fetch(`${base}${withLayout(path)}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: message });
     if (res.status !== 200) throw new Error(`sync answered ${res.status}: ${await res.text()}`);
     const reply = new Uint8Array(await res.arrayBuffer());
     if (reply.length) [doc, state] = A.receiveSyncMessage(doc, state, reply);

@@ -301,11 +301,11 @@ async fn cart_route(
 
 async fn merge(req: &mut Request, env: &Env, user: String) -> ApiResult<Response> {
     let (guest_id, policy) = input::merge(&read_json_bytes(req).await?)?;
-    let guest = Target::Guest(guest_id);
+    let guest = Target::Guest(guest_id.clone());
     let user = Target::User(user);
     let mut guest_copy = send(env, &guest, op::SAVE, Method::Get, None, &[]).await?;
     let bytes = guest_copy.bytes().await?;
-    let merged = merge_into(env, &user, bytes, policy).await?;
+    let merged = merge_into(env, &user, &guest_id, bytes, policy).await?;
     if merged.status_code() == 200 {
         // Marked only after the merge is durable; a retry after a failure here merges nothing twice.
         send(
@@ -321,11 +321,13 @@ async fn merge(req: &mut Request, env: &Env, user: String) -> ApiResult<Response
     Ok(merged)
 }
 
-/// Merges the cart in `bytes` into `target` by `policy` (the login merge; also copying a share into a cart):
-/// idempotent per source state. Answers `{"merged": report, "cart": view}` with the view priced.
+/// Merges the cart in `bytes`, named `source` (a guest cart id, or `share:<token>`), into `target` by `policy` (the
+/// login merge; also copying a share into a cart): idempotent per source state. Answers `{"merged": report,
+/// "cart": view}` with the view priced.
 pub async fn merge_into(
     env: &Env,
     target: &Target,
+    source: &str,
     bytes: Vec<u8>,
     policy: MergePolicy,
 ) -> ApiResult<Response> {
@@ -340,7 +342,10 @@ pub async fn merge_into(
         op::MERGE_GUEST,
         Method::Post,
         Some(bytes),
-        &[(protocol::POLICY_HEADER, policy_name.into())],
+        &[
+            (protocol::POLICY_HEADER, policy_name.into()),
+            (protocol::SOURCE_HEADER, source.into()),
+        ],
     )
     .await?;
     priced(env, merged).await

@@ -262,9 +262,13 @@ impl CartObject {
                     Some("sum") => MergePolicy::Sum,
                     _ => MergePolicy::Max,
                 };
+                let source = req
+                    .headers()
+                    .get(protocol::SOURCE_HEADER)?
+                    .ok_or_else(|| ApiError::internal("merge source", "missing"))?;
                 let guest =
                     Cart::load(&body).map_err(|e| ApiError::internal("guest cart bytes", e))?;
-                let report = self.edit(|cart| Ok(cart.merge_guest(&guest, policy)?))?;
+                let report = self.edit(|cart| Ok(cart.merge_guest(&guest, &source, policy)?))?;
                 let view = self.with_live(|live| {
                     Ok(json_view(
                         &cart_id,

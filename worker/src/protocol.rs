@@ -9,6 +9,9 @@ pub const ORIGIN: &str = "https://cart.internal";
 pub const CART_ID_HEADER: &str = "x-cart-id";
 /// Header carrying the merge policy of a login merge.
 pub const POLICY_HEADER: &str = "x-merge-policy";
+/// Header naming what is merged: the guest cart id, or `share:<token>`. A merge is identified by it and the
+/// source's state, so the browser's offline merge of a guest cart and the server's count once.
+pub const SOURCE_HEADER: &str = "x-merge-source";
 /// Header carrying what the object holds: `guest`, `user` or `share` (it decides the idle expiry).
 pub const KIND_HEADER: &str = "x-cart-kind";
 /// Header carrying a checkout id to look up.

@@ -22,7 +22,9 @@ fn login_merge_of_120_guest_lines_into_120_user_lines() {
     for _ in 0..60 {
         let mut user = Cart::load(&user_bytes).expect("load");
         let started = Instant::now();
-        let report = user.merge_guest(&guest, MergePolicy::Max).expect("merge");
+        let report = user
+            .merge_guest(&guest, "guest", MergePolicy::Max)
+            .expect("merge");
         samples.push(started.elapsed().as_secs_f64() * 1e6);
         // The user's cart is full: the 60 shared skus are merged, the 60 guest-only lines do not fit.
         assert_eq!(report.combined.len() + report.unchanged.len(), 60);

@@ -1,0 +1,99 @@
+//! What a replica does with changes it receives that break the layout, in the shapes a peer can send them: inside a
+//! whole document, and ahead of the dependency they wait for.
+
+mod common;
+use automerge::{transaction::Transactable, ActorId, Automerge, ReadDoc, ROOT};
+use cart_core::{Cart, InvalidChange, LoadError, SyncState, LAYOUT};
+use common::{fork, replica, sync};
+
+/// `cart`'s document with one change by another actor on top, raising the layout register past this code's: a
+/// change Automerge accepts and the cart layout refuses.
+fn with_newer_layout(cart: &Cart) -> Automerge {
+    let mut doc = Automerge::load(&cart.encode())
+        .unwrap()
+        .with_actor(ActorId::from([0x44; 16]));
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "layout", LAYOUT + 1).unwrap();
+    tx.commit();
+    doc
+}
+
+#[test]
+fn a_whole_document_carrying_a_change_that_breaks_the_layout_is_refused_and_changes_nothing() {
+    let mut origin = replica(1);
+    origin.add("MUG", 1).unwrap();
+    let forged = with_newer_layout(&origin).save(); // one document chunk
+    let mut target = replica(2);
+    target.add("TEE", 2).unwrap();
+    let before = target.heads();
+    let refused = target.load_incremental(&forged);
+    assert!(
+        matches!(
+            refused,
+            Err(LoadError::InvalidChange(InvalidChange::NewerLayout(_)))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(target.heads(), before);
+    assert!(!target.needs_upgrade(), "the register was not raised");
+}
+
+#[test]
+fn a_forged_change_sent_ahead_of_its_dependency_does_not_make_the_dependency_fail() {
+    let mut server = replica(1);
+    let mut peer = fork(&mut server, 2);
+    peer.add("MUG", 1).unwrap(); // the dependency, honest
+    let honest = peer.save_incremental();
+    let mut doc = Automerge::load(&peer.encode())
+        .unwrap()
+        .with_actor(ActorId::from([0x44; 16]));
+    let heads = doc.get_heads();
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "layout", LAYOUT + 1).unwrap();
+    tx.commit();
+    let forged = doc.save_after(&heads); // depends on `honest`
+                                         // The forged change arrives first: it cannot apply yet, so it is kept aside, not refused.
+    server
+        .load_incremental(&forged)
+        .expect("a change waiting for its dependency is kept aside");
+    assert_eq!(server.view().qty("MUG"), 0);
+    // Then the honest change arrives: it applies; the forged one, now checkable, is dropped, not applied.
+    server
+        .load_incremental(&honest)
+        .expect("the honest change is not refused for the forged one's sake");
+    assert_eq!(server.view().qty("MUG"), 1);
+    assert!(!server.needs_upgrade(), "the forged change never applied");
+    assert!(server
+        .doc()
+        .get_change_by_hash(&doc.get_heads()[0])
+        .is_none());
+    // And the replica still syncs with honest peers.
+    sync(&mut server, &mut peer);
+    assert_eq!(server.heads(), peer.heads());
+}
+
+#[test]
+fn a_change_kept_aside_for_its_dependency_is_asked_for_and_applies_when_the_dependency_comes() {
+    let mut a = replica(1);
+    let mut b = fork(&mut a, 2);
+    b.add("MUG", 1).unwrap();
+    let first = b.save_incremental();
+    b.add("MUG", 2).unwrap();
+    let second = b.save_incremental(); // depends on `first`
+    a.load_incremental(&second).expect("kept aside");
+    assert_eq!(a.view().qty("MUG"), 0);
+    // The sync protocol brings the rest: `a` asks for what the kept change waits for.
+    let (mut sa, mut sb) = (SyncState::new(), SyncState::new());
+    let message = a.generate_sync_message(&mut sa).expect("a message");
+    let decoded = automerge::sync::Message::decode(&message).unwrap();
+    let first_hash = Cart::load(&[a.encode(), first.clone()].concat())
+        .unwrap()
+        .heads();
+    assert!(
+        first_hash.iter().all(|h| decoded.need.contains(h)),
+        "the dependency is asked for"
+    );
+    b.receive_sync_message(&mut sb, &message).unwrap();
+    sync(&mut a, &mut b);
+    assert_eq!(a.view().qty("MUG"), 3);
+}
