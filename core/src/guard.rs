@@ -277,8 +277,16 @@ struct Refs<'a> {
     frontiers: BTreeMap<ChangeHash, Vec<ChangeHash>>,
     /// The frontier of the change being checked.
     frontier: Vec<ChangeHash>,
-    /// Ops written by the batch so far, by object and slot.
-    written: BTreeMap<(Option<OpId>, Slot), Vec<OpId>>,
+    /// Ops written by the batch so far, by object and slot, each with the sequence number of the change that
+    /// wrote it (its author is the op's actor).
+    written: BTreeMap<(Option<OpId>, Slot), Vec<(OpId, u64)>>,
+    /// For each change of the batch, the changes of the batch its history holds, as a vector clock (author ->
+    /// highest sequence number), itself included.
+    clocks: BTreeMap<ChangeHash, BTreeMap<ActorId, u64>>,
+    /// The clock of the change being checked.
+    clock: BTreeMap<ActorId, u64>,
+    /// The sequence number of the change being checked.
+    seq: u64,
 }
 
 fn obj_key(obj: &ObjectId) -> Option<OpId> {
@@ -312,7 +320,16 @@ impl<'a> Refs<'a> {
             frontiers: BTreeMap::new(),
             frontier: Vec::new(),
             written: BTreeMap::new(),
+            clocks: BTreeMap::new(),
+            clock: BTreeMap::new(),
+            seq: 0,
         }
+    }
+
+    /// Whether the batch change that wrote `id` (sequence number `seq`) is in the history of the change being
+    /// checked (or is it): a change may only name ops it could have seen.
+    fn saw(&self, id: &OpId, seq: u64) -> bool {
+        self.clock.get(&id.1).is_some_and(|s| *s >= seq)
     }
 
     /// Starts checking `change`: works out its frontier in the document.
@@ -328,6 +345,17 @@ impl<'a> Refs<'a> {
         frontier.dedup();
         self.frontiers.insert(change.hash(), frontier.clone());
         self.frontier = frontier;
+        let mut clock: BTreeMap<ActorId, u64> = BTreeMap::new();
+        for dep in change.deps() {
+            for (actor, seq) in self.clocks.get(dep).into_iter().flatten() {
+                let s = clock.entry(actor.clone()).or_default();
+                *s = (*s).max(*seq);
+            }
+        }
+        clock.insert(change.actor_id().clone(), change.seq());
+        self.clocks.insert(change.hash(), clock.clone());
+        self.clock = clock;
+        self.seq = change.seq();
     }
 
     /// The ops visible at `slot` of `obj` at the current change's frontier.
@@ -376,11 +404,11 @@ impl<'a> Refs<'a> {
             return Ok(true);
         }
         let earlier = self.written.get(&(obj_key(obj), slot.clone()));
+        let seen_earlier = |p: &OpId| {
+            earlier.is_some_and(|w| w.iter().any(|(id, seq)| id == p && self.saw(id, *seq)))
+        };
         let visible = self.visible(obj, slot);
-        if pred
-            .iter()
-            .all(|p| visible.contains(p) || earlier.is_some_and(|w| w.contains(p)))
-        {
+        if pred.iter().all(|p| visible.contains(p) || seen_earlier(p)) {
             Ok(true)
         } else {
             Err(InvalidChange::Reference)
@@ -390,7 +418,9 @@ impl<'a> Refs<'a> {
     /// Whether `elem` is an element of the list `obj` this change can see, or one the batch inserted.
     fn is_element(&self, obj: &ObjectId, elem: &OpId) -> bool {
         let slot = Slot::Elem(elem.clone());
-        self.written.contains_key(&(obj_key(obj), slot.clone()))
+        self.written
+            .get(&(obj_key(obj), slot.clone()))
+            .is_some_and(|w| w.iter().any(|(id, seq)| self.saw(id, *seq)))
             || !self.visible(obj, &slot).is_empty()
     }
 
@@ -405,6 +435,6 @@ impl<'a> Refs<'a> {
         self.written
             .entry((obj_key(&op.obj), slot))
             .or_default()
-            .push(id);
+            .push((id, self.seq));
     }
 }

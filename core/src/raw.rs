@@ -21,10 +21,18 @@ const ACTION: u64 = 4;
 const PRED: u64 = 7;
 
 /// Whether Automerge can parse and expand the change chunk `chunk` (header included) without panicking on its
-/// ops: actor indices in range, counters within 32 bits. Chunks that are not uncompressed changes pass untouched.
+/// ops: actor indices in range, counters within 32 bits, its own ops' counters too. Anything that is not an
+/// uncompressed change chunk with readable columns is not parseable.
 pub(crate) fn parseable(chunk: &[u8]) -> bool {
     columns(chunk).is_some_and(|(actors, start_op, cols)| {
-        start_op <= u64::from(u32::MAX)
+        let ops = cols
+            .iter()
+            .filter(|(spec, _)| spec >> 4 == ACTION && spec & 7 == INTEGER)
+            .map(|&(_, data)| rle_len(data))
+            .max()
+            .unwrap_or(Some(0));
+        ops.and_then(|n| start_op.checked_add(n))
+            .is_some_and(fits_u32)
             && cols.iter().all(|&(spec, data)| {
                 let (id, kind) = (spec >> 4, spec & 7);
                 spec & 8 == 0
@@ -99,6 +107,29 @@ fn rle(data: &[u8], ok: impl Fn(u64) -> bool) -> Option<()> {
         }
     }
     Some(())
+}
+
+/// The number of entries (values and nulls) of a run-length encoded column of unsigned LEB128 values.
+fn rle_len(data: &[u8]) -> Option<u64> {
+    let mut r = Reader(data);
+    let mut len: u64 = 0;
+    while !r.0.is_empty() {
+        let count = r.sleb()?;
+        let n = if count == 0 {
+            r.uleb()?
+        } else {
+            count.unsigned_abs()
+        };
+        if count > 0 {
+            r.uleb()?;
+        } else if count < 0 {
+            for _ in 0..n {
+                r.uleb()?;
+            }
+        }
+        len = len.checked_add(n)?;
+    }
+    Some(len)
 }
 
 /// Whether every running sum of a run-length encoded delta column stays within 0..=u32::MAX.

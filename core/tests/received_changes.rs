@@ -97,3 +97,52 @@ fn a_change_kept_aside_for_its_dependency_is_asked_for_and_applies_when_the_depe
     sync(&mut a, &mut b);
     assert_eq!(a.view().qty("MUG"), 3);
 }
+
+#[test]
+fn a_change_overwriting_an_op_of_a_concurrent_change_in_the_same_batch_is_refused() {
+    use automerge::legacy::{Key, ObjectId, Op, OpId, OpType};
+    use automerge::{Change, ExpandedChange, ScalarValue};
+    let mut origin = replica(1);
+    let mut x = fork(&mut origin, 2);
+    x.set_quantity("MUG", 5).unwrap();
+    let set = x.doc().get_last_local_change().unwrap();
+    let mut y = fork(&mut origin, 0x66);
+    y.add("TEE", 1).unwrap(); // three ops, so the next change of `y` starts after `set`'s op
+    let other = y.doc().get_last_local_change().unwrap();
+    // The next change of `y`, concurrent with `set`, whose put names `set`'s op as the one it overwrites:
+    // Automerge's encoder builds it, an honest replica never could.
+    let base = ObjectId::Id(OpId(2, ActorId::from(b"edge-cart/schema")));
+    let forged = Change::from(ExpandedChange {
+        operations: vec![Op {
+            action: OpType::Put(ScalarValue::Uint(3)),
+            obj: base,
+            key: Key::Map("MUG".into()),
+            insert: false,
+            pred: vec![OpId(set.start_op().get(), x.doc().get_actor().clone())].into(),
+        }],
+        actor_id: ActorId::from([0x66; 16]),
+        hash: None,
+        seq: 2,
+        start_op: std::num::NonZeroU64::new(other.max_op() + 1).unwrap(),
+        time: 0,
+        message: None,
+        deps: vec![other.hash()],
+        extra_bytes: Vec::new(),
+        author: None,
+    });
+    let before = origin.heads();
+    assert!(
+        set.start_op().get() < other.max_op(),
+        "the overwritten op precedes the forged change's ops"
+    );
+    let batch = [set.raw_bytes(), other.raw_bytes(), forged.raw_bytes()].concat();
+    let refused = origin.load_incremental(&batch);
+    assert!(
+        matches!(
+            refused,
+            Err(LoadError::InvalidChange(InvalidChange::Reference))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(origin.heads(), before);
+}
