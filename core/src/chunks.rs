@@ -17,7 +17,8 @@
 //! change of some actor and receives a change naming it before those (a Bloom-filter false positive in the sync
 //! protocol); the sync then fails and succeeds on the next connection.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::{
     ActorId, Automerge, Change, ChangeHash, LoadOptions, OnPartialLoad, VerificationMode,
@@ -186,29 +187,36 @@ fn order_and_check<'c>(
     changes: Vec<&'c Change>,
     known: &Known<'_>,
 ) -> Result<(Vec<&'c Change>, Vec<&'c Change>), LoadError> {
+    // Each dependency's largest op, looked up in the document once (the lookup builds the change's metadata).
+    let looked_up: RefCell<BTreeMap<ChangeHash, Option<u64>>> = RefCell::new(BTreeMap::new());
     let history_max_op = |hash: &ChangeHash| {
-        known
-            .doc
-            .get_change_meta_by_hash(hash)
-            .map(|meta| meta.max_op)
+        *looked_up
+            .borrow_mut()
+            .entry(*hash)
+            .or_insert_with(|| known.doc.get_change_meta_by_hash(hash).map(|meta| meta.max_op))
     };
     let mut waiting = changes;
     let mut ready: Vec<&Change> = Vec::new();
     let mut ready_hashes: BTreeSet<ChangeHash> = BTreeSet::new();
-    // Repeat until nothing more can apply.
+    // A pass takes every change whose dependencies are ready, as soon as they are (changes usually come in causal
+    // order, so one pass takes them all); repeat until a pass takes nothing.
     loop {
-        let (now, later): (Vec<&Change>, Vec<&Change>) = waiting.into_iter().partition(|c| {
-            c.deps()
+        let mut later = Vec::new();
+        let before = ready.len();
+        for c in waiting {
+            if c.deps()
                 .iter()
                 .all(|d| ready_hashes.contains(d) || history_max_op(d).is_some())
-        });
-        waiting = later;
-        if now.is_empty() {
-            break;
+            {
+                ready_hashes.insert(c.hash());
+                ready.push(c);
+            } else {
+                later.push(c);
+            }
         }
-        for c in now {
-            ready_hashes.insert(c.hash());
-            ready.push(c);
+        waiting = later;
+        if ready.len() == before {
+            break;
         }
     }
     let mut introduced: BTreeSet<&ActorId> = BTreeSet::new();
