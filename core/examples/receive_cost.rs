@@ -29,11 +29,16 @@ fn main() {
         let bytes = cart.encode();
         let (loaded, load) = time(|| Cart::load(&bytes).expect("a saved cart loads"));
         let mut fresh = Cart::new();
-        let ((), received) = time(|| fresh.load_incremental(&bytes).expect("an honest document applies"));
+        let ((), received) = time(|| {
+            fresh
+                .load_incremental(&bytes)
+                .expect("an honest document applies")
+        });
         let mut guest = Cart::new();
         guest.add("SKU-1", 3).expect("an add");
         let mut user = loaded;
-        user.merge_guest(&guest, "guest", MergePolicy::Max).expect("a merge");
+        user.merge_guest(&guest, "guest", MergePolicy::Max)
+            .expect("a merge");
         const EDITS: u32 = 20;
         let ((), edits) = time(|| {
             for i in 0..EDITS {

@@ -190,10 +190,12 @@ fn order_and_check<'c>(
     // Each dependency's largest op, looked up in the document once (the lookup builds the change's metadata).
     let looked_up: RefCell<BTreeMap<ChangeHash, Option<u64>>> = RefCell::new(BTreeMap::new());
     let history_max_op = |hash: &ChangeHash| {
-        *looked_up
-            .borrow_mut()
-            .entry(*hash)
-            .or_insert_with(|| known.doc.get_change_meta_by_hash(hash).map(|meta| meta.max_op))
+        *looked_up.borrow_mut().entry(*hash).or_insert_with(|| {
+            known
+                .doc
+                .get_change_meta_by_hash(hash)
+                .map(|meta| meta.max_op)
+        })
     };
     let mut waiting = changes;
     let mut ready: Vec<&Change> = Vec::new();

@@ -111,10 +111,12 @@ impl Cart {
         let mut guest_heads = guest.heads();
         guest_heads.sort();
         let state = merge_tag(&guest_heads);
-        let key = records::record_key(&source_hash(source), &state);
+        let guest_key = source_hash(source);
+        let key = records::record_key(&guest_key, &state);
         let mut report = MergeReport::default();
         let layout_2 = self.layout_2_merges();
-        if self.records().contains(&key) || layout_2.iter().any(|(t, _)| *t == state) {
+        let known = self.records();
+        if known.contains(&key) || layout_2.iter().any(|(t, _)| *t == state) {
             report.already_merged = true;
             return Ok(report);
         }
@@ -140,7 +142,7 @@ impl Cart {
         let before = self.raw_lines(None);
         let mut line_count = before.values().filter(|l| l.qty() > 0).count();
         let guest_view = guest.view();
-        let mut lines: BTreeMap<String, u64> = BTreeMap::new();
+        let mut lines_merged: BTreeMap<String, u64> = BTreeMap::new();
         let mut new_lines: Vec<(String, bool, i64)> = Vec::new();
         for g in &guest_view.lines {
             if before.get(&g.sku).map_or(0, |l| l.qty()) == 0 {
@@ -151,12 +153,12 @@ impl Cart {
                 line_count += 1;
                 new_lines.push((g.sku.clone(), g.selected, g.added_at));
             }
-            lines.insert(g.sku.clone(), u64::from(g.qty));
+            lines_merged.insert(g.sku.clone(), u64::from(g.qty));
         }
         let value = records::encode_record(
             policy == MergePolicy::Sum,
             &vector_clock(guest),
-            &lines,
+            &lines_merged,
             prior.as_ref(),
         );
         let raise = self.layout() < crate::LAYOUT;
@@ -176,8 +178,30 @@ impl Cart {
             }
             Ok::<(), MergeError>(())
         })?;
-        let after = self.raw_lines(None);
-        for sku in lines.keys() {
+        let after = if known.has_guest(&guest_key) || prior.is_some() {
+            self.raw_lines(None)
+        } else {
+            // The guest's first record, seen by no set: what it gives follows from the lines before it alone (the
+            // cart before the merge is the baseline of a `max` merge), so the lines are not read again.
+            let mut lines = before.clone();
+            for (sku, q) in &lines_merged {
+                let line = lines.entry(sku.clone()).or_default();
+                if policy == MergePolicy::Sum {
+                    line.guest_sum = line.guest_sum.saturating_add(*q);
+                } else {
+                    let baseline = line.unclamped().saturating_sub(line.guest_lift);
+                    line.guest_lift = line.guest_lift.max(q.saturating_sub(baseline));
+                }
+            }
+            for (sku, selected, added_at) in &new_lines {
+                if let Some(line) = lines.get_mut(sku) {
+                    line.start(*selected, if *added_at > 0 { *added_at } else { now });
+                }
+            }
+            self.remember(lines.clone());
+            lines
+        };
+        for sku in lines_merged.keys() {
             let was = before.get(sku).map_or(0, |l| l.qty());
             let line = after.get(sku).cloned().unwrap_or_default();
             if line.unclamped() > u64::from(MAX_QTY) {

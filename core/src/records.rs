@@ -180,6 +180,11 @@ impl Records {
         self.all().any(|r| r.key == key)
     }
 
+    /// Whether `guest` has a record here.
+    pub fn has_guest(&self, guest: &str) -> bool {
+        self.by_guest.contains_key(guest)
+    }
+
     /// These records without `guest`'s.
     pub fn without(&self, guest: &str) -> Records {
         let mut by_guest = self.by_guest.clone();
