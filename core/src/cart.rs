@@ -265,6 +265,12 @@ impl Cart {
         self.load_incremental(&bytes)
     }
 
+    /// Runs `f` on every author of the document with its last change (computed once, then kept up to date).
+    pub(crate) fn with_clocks<T>(&self, f: impl FnOnce(&Clocks) -> T) -> T {
+        let mut clocks = self.clocks.borrow_mut();
+        f(clocks.get_or_insert_with(|| chunks::clocks(&self.doc)))
+    }
+
     /// Refuses changes that name actors the document does not know or break the cart layout (see `chunks.rs`).
     fn check_changes(&self, pieces: &[chunks::Piece<'_>]) -> Result<chunks::Checked, LoadError> {
         let mut clocks = self.clocks.borrow_mut();

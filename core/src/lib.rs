@@ -12,7 +12,9 @@
 //! - a remove removes only what it had seen, and a removed line never comes back unless added again;
 //! - concurrent sets of one line have one deterministic winner; a concurrent add combines with it;
 //! - the selection flag is last-writer-wins; new lines start selected;
-//! - the login merge keeps every line of both carts and is idempotent.
+//! - the login merge keeps every line of both carts; for each guest cart the latest merged state counts once,
+//!   wherever and however often it was merged, and a set or remove overrides the merged states it had seen
+//!   (README, rule 7).
 //!
 //! Invalid external input (bytes, skus, quantities) returns `Err` and leaves the cart as it was; only a broken
 //! internal invariant may panic.

@@ -238,17 +238,16 @@ impl Cart {
     }
 }
 
-/// The guest's vector clock: for each author but the genesis, how many changes of it the guest holds.
+/// The guest's vector clock: for each author but the genesis, how many changes of it the guest holds (the authors'
+/// clocks the guest keeps for checking received changes).
 fn vector_clock(guest: &Cart) -> records::VClock {
-    let mut clock = records::VClock::new();
-    for meta in guest.doc.get_changes_meta(&[]) {
-        if meta.actor.to_bytes() == schema::GENESIS_ACTOR.as_slice() {
-            continue;
-        }
-        let seq = clock.entry(meta.actor.to_hex_string()).or_default();
-        *seq = (*seq).max(meta.seq);
-    }
-    clock
+    guest.with_clocks(|clocks| {
+        clocks
+            .iter()
+            .filter(|(actor, _)| actor.to_bytes() != schema::GENESIS_ACTOR.as_slice())
+            .map(|(actor, c)| (actor.to_hex_string(), c.seq))
+            .collect()
+    })
 }
 
 /// 16 hex digits of a hash of a merge source's name: guest cart ids are secrets, and the user's cart is shown to
