@@ -6,7 +6,7 @@ use automerge::{
     ActorId, Automerge, ChangeHash, ReadDoc,
 };
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
 use crate::chunks;
@@ -80,7 +80,7 @@ pub struct SyncStateError(String);
 /// Per-peer state of the Automerge sync protocol. Keep one per connection; persist it with [`SyncState::encode`]
 /// to resume cheaply with a peer seen before.
 #[derive(Debug, Clone, Default)]
-pub struct SyncState(pub(crate) sync::State);
+pub struct SyncState(pub(crate) sync::State, u64);
 
 impl SyncState {
     /// A fresh state, for a peer not seen before.
@@ -101,7 +101,7 @@ impl SyncState {
     /// Decodes a state made by [`SyncState::encode`].
     pub fn decode(bytes: &[u8]) -> Result<Self, SyncStateError> {
         sync::State::decode(bytes)
-            .map(SyncState)
+            .map(|state| SyncState(state, 0))
             .map_err(|e| SyncStateError(e.to_string()))
     }
 }
@@ -137,6 +137,9 @@ pub struct Cart {
     /// Received changes waiting for their dependencies, kept out of Automerge (see `chunks::check_changes`) and
     /// checked again with the next input. Not saved: sync brings them again.
     pending: Vec<automerge::Change>,
+    /// How many times kept changes were dropped. A peer had sent them and will not send them again unless told to
+    /// forget what it sent: each sync state tells its peer so once after every drop (`SYNC_RESET`).
+    drops: u64,
 }
 
 impl std::fmt::Debug for Cart {
@@ -174,6 +177,7 @@ impl Cart {
             cache: RefCell::new(None),
             clocks: RefCell::new(None),
             pending: Vec::new(),
+            drops: 0,
         }
     }
 
@@ -282,10 +286,22 @@ impl Cart {
         chunks::check_changes(pieces, &self.pending, &known)
     }
 
-    /// Keeps `waiting` aside, at most [`MAX_PENDING`] changes (the oldest go first: sync asks for them again).
+    /// Keeps `waiting` aside, at most [`MAX_PENDING`] changes and [`MAX_PENDING_BYTES`] (the oldest go first;
+    /// peers are told to send again what they sent).
     fn keep_pending(&mut self, mut waiting: Vec<automerge::Change>) {
-        let excess = waiting.len().saturating_sub(MAX_PENDING);
-        waiting.drain(..excess);
+        let mut bytes = 0usize;
+        let mut keep = waiting.len();
+        for (i, c) in waiting.iter().enumerate().rev() {
+            bytes = bytes.saturating_add(c.raw_bytes().len());
+            if bytes > MAX_PENDING_BYTES || waiting.len() - i > MAX_PENDING {
+                break;
+            }
+            keep = i;
+        }
+        if keep > 0 {
+            waiting.drain(..keep);
+            self.drops += 1;
+        }
         self.pending = waiting;
     }
 
@@ -305,6 +321,9 @@ impl Cart {
             }
         }
         drop(clocks);
+        if checked.dropped_pending {
+            self.drops += 1;
+        }
         self.keep_pending(checked.waiting);
     }
 
@@ -312,17 +331,30 @@ impl Cart {
     /// peer is known to be in sync.
     pub fn generate_sync_message(&self, state: &mut SyncState) -> Option<Vec<u8>> {
         let mut message = self.doc.generate_sync_message(&mut state.0)?;
-        // Automerge does not know the changes kept aside: ask for what they wait for.
-        for change in &self.pending {
-            for dep in change.deps() {
-                let missing = self.doc.get_change_meta_by_hash(dep).is_none()
-                    && !self.pending.iter().any(|p| p.hash() == *dep);
-                if missing && !message.need.contains(dep) {
-                    message.need.push(*dep);
+        // Automerge does not know the changes kept aside: ask for what they wait for (a bounded number at a time).
+        if !self.pending.is_empty() {
+            let kept: BTreeSet<ChangeHash> = self.pending.iter().map(|p| p.hash()).collect();
+            let mut need: BTreeSet<ChangeHash> = message.need.iter().copied().collect();
+            'deps: for change in &self.pending {
+                for dep in change.deps() {
+                    if need.len() >= MAX_NEED {
+                        break 'deps;
+                    }
+                    if !kept.contains(dep) && self.doc.get_change_meta_by_hash(dep).is_none() {
+                        need.insert(*dep);
+                    }
                 }
             }
+            message.need = need.into_iter().collect(); // sorted, as the encoding wants
         }
-        message.need.sort(); // the encoding wants them sorted
+        if state.1 < self.drops {
+            // Changes this peer sent were dropped: it must forget what it sent, or it will never send them again.
+            state.1 = self.drops;
+            message
+                .flags
+                .get_or_insert_with(sync::MessageFlags::new)
+                .set(sync::MessageFlags::SYNC_RESET);
+        }
         Some(message.encode())
     }
 
@@ -489,8 +521,11 @@ impl Cart {
     }
 }
 
-/// The most received changes kept aside while they wait for dependencies.
+/// The most received changes kept aside while they wait for dependencies, in number and in bytes.
 const MAX_PENDING: usize = 10_000;
+const MAX_PENDING_BYTES: usize = 4 << 20;
+/// The most hashes one sync message asks for on behalf of the changes kept aside.
+const MAX_NEED: usize = 256;
 
 /// A fresh random actor id for a replica: 8 bytes, not Automerge's usual 16.
 ///

@@ -169,13 +169,20 @@ pub(crate) fn check_changes(
                 .filter(|p| !input.iter().any(|c| c.hash() == p.hash())),
         )
         .collect();
-    let (ready, waiting) = match order_and_check(with_pending, known) {
-        Err(_) if !pending.is_empty() => order_and_check(input.clone(), known)?,
-        checked => checked?,
+    let (ready, waiting, dropped_pending) = match order_and_check(with_pending, known) {
+        Err(_) if !pending.is_empty() => {
+            let (ready, waiting) = order_and_check(input.clone(), known)?;
+            (ready, waiting, true)
+        }
+        checked => {
+            let (ready, waiting) = checked?;
+            (ready, waiting, false)
+        }
     };
     let exact = waiting.is_empty() && ready.len() == input.len();
     Ok(Checked {
         exact,
+        dropped_pending,
         applying: ready.into_iter().cloned().collect(),
         waiting: waiting.into_iter().cloned().collect(),
     })
@@ -242,6 +249,8 @@ fn order_and_check<'c>(
 pub(crate) struct Checked {
     /// Whether the changes to apply are exactly the input's: it can be applied as it came.
     pub exact: bool,
+    /// Whether the changes kept aside were dropped (one was refused).
+    pub dropped_pending: bool,
     /// The changes that apply, in an order that can apply.
     pub applying: Vec<Change>,
     /// The changes that wait for dependencies: kept out of Automerge, checked again when more arrives.

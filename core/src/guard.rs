@@ -177,7 +177,16 @@ pub(crate) fn check(
         if history == u64::MAX || start_op != history + 1 || start_op <= last.max_op {
             return Err(InvalidChange::StartOp { start_op, history });
         }
-        refs.enter(change);
+        let seen_of_author = refs.enter(change);
+        if batch_clocks.contains_key(actor) && seen_of_author != last.seq {
+            // The author's previous change is in this batch but not in this change's history: no honest replica
+            // writes that, and the batch's vector clocks (which decide what an op may overwrite) assume it.
+            return Err(InvalidChange::Sequence {
+                actor: actor.to_hex_string(),
+                seq: change.seq(),
+                last: seen_of_author,
+            });
+        }
         check_ops(change, start_op, &mut refs)?;
         batch.insert(hash, change.max_op());
         record(&mut batch_clocks, change);
@@ -332,8 +341,9 @@ impl<'a> Refs<'a> {
         self.clock.get(&id.1).is_some_and(|s| *s >= seq)
     }
 
-    /// Starts checking `change`: works out its frontier in the document.
-    fn enter(&mut self, change: &Change) {
+    /// Starts checking `change`: works out its frontier in the document and its clock in the batch. Returns the
+    /// highest sequence number of its own author that its history holds in the batch (0 if none).
+    fn enter(&mut self, change: &Change) -> u64 {
         let mut frontier: Vec<ChangeHash> = Vec::new();
         for dep in change.deps() {
             match self.frontiers.get(dep) {
@@ -352,10 +362,12 @@ impl<'a> Refs<'a> {
                 *s = (*s).max(*seq);
             }
         }
+        let seen_of_author = clock.get(change.actor_id()).copied().unwrap_or(0);
         clock.insert(change.actor_id().clone(), change.seq());
         self.clocks.insert(change.hash(), clock.clone());
         self.clock = clock;
         self.seq = change.seq();
+        seen_of_author
     }
 
     /// The ops visible at `slot` of `obj` at the current change's frontier.

@@ -123,16 +123,21 @@ impl Cart {
         // Earlier states of this guest merged by layout 2, whose contributions are still in the cart: this record
         // adds only the growth since, as layout 2 did.
         let mut prior: Option<BTreeMap<String, u64>> = None;
+        // (A state holding only the genesis, which every cart shares, is no earlier state of this guest, and a
+        // state without lines contributed nothing.)
+        let genesis = schema::genesis_hash();
         for (_, heads) in &layout_2 {
-            if !heads.is_empty()
+            if heads.iter().any(|h| *h != genesis)
                 && heads
                     .iter()
                     .all(|h| guest.doc.get_change_by_hash(h).is_some())
             {
-                let prior = prior.get_or_insert_with(BTreeMap::new);
                 for (sku, line) in guest.raw_lines(Some(heads)) {
                     if line.qty() > 0 {
-                        let q = prior.entry(sku).or_default();
+                        let q = prior
+                            .get_or_insert_with(BTreeMap::new)
+                            .entry(sku)
+                            .or_default();
                         *q = (*q).max(u64::from(line.qty()));
                     }
                 }

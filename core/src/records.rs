@@ -149,12 +149,40 @@ fn pairs(text: &str, sep: char, key_ok: impl Fn(&str) -> bool) -> Option<BTreeMa
 }
 
 /// What the records give one line: `sum`, added to the user's own quantity, and `lifts`, for each `max` guest whose
-/// latest states no winning set had seen, those states (record key, guest quantity): the caller raises the line by
-/// the largest of `guest quantity - the line's quantity without the edits made after that merge`.
+/// latest states no winning set had seen, (guest, its quantity): the caller raises the line by the largest of
+/// `guest quantity - the line's quantity without that guest and the edits made after it was merged`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Contribution {
     pub sum: u64,
-    pub lifts: Vec<Vec<(String, u64)>>,
+    pub lifts: Vec<(String, u64)>,
+}
+
+/// The record that several values under one key (copies of one guest state merged on several replicas) stand
+/// for: every line any copy kept (one copy may have had no room for a line another kept), `sum` only if every copy
+/// is, and the earlier-merge quantities any copy knew. The same on every replica whatever the order of the copies.
+pub(crate) fn combine(copies: impl Iterator<Item = Record>) -> Option<Record> {
+    copies.reduce(|mut a, b| {
+        for (sku, q) in b.lines {
+            let e = a.lines.entry(sku).or_default();
+            *e = (*e).max(q);
+        }
+        a.sum &= b.sum;
+        a.prior = match (a.prior.take(), b.prior) {
+            (Some(mut p), Some(q)) => {
+                for (sku, n) in q {
+                    let e = p.entry(sku).or_default();
+                    *e = (*e).max(n);
+                }
+                Some(p)
+            }
+            (p, q) => p.or(q),
+        };
+        for (actor, seq) in b.clock {
+            let e = a.clock.entry(actor).or_default();
+            *e = (*e).max(seq);
+        }
+        a
+    })
 }
 
 /// Every record a replica knows, by guest.
@@ -178,6 +206,15 @@ impl Records {
 
     pub fn contains(&self, key: &str) -> bool {
         self.all().any(|r| r.key == key)
+    }
+
+    /// The keys of `guest`'s records.
+    pub fn keys_of<'a>(&'a self, guest: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.by_guest
+            .get(guest)
+            .into_iter()
+            .flatten()
+            .map(|r| r.key.as_str())
     }
 
     /// Whether `guest` has a record here.
@@ -224,12 +261,22 @@ impl Records {
         for records in self.by_guest.values() {
             let saw = |r: &Record| seen.iter().any(|s| r.before_or_at(s));
             let newer: Vec<&Record> = latest(records.iter()).filter(|r| !saw(r)).collect();
-            let Some(top) = newer.iter().map(|r| r.qty(sku)).max() else {
+            if newer.is_empty() {
                 continue;
-            };
-            let seen_here = records.iter().filter(|r| saw(r));
-            if let Some(since) = latest(seen_here).map(|r| r.qty(sku)).max() {
-                out.sum = out.sum.saturating_add(top.saturating_sub(since));
+            }
+            let seen_here: Vec<&Record> = records.iter().filter(|r| saw(r)).collect();
+            let top = newer.iter().map(|r| r.qty(sku)).max().unwrap_or(0);
+            if !seen_here.is_empty() {
+                // Each newer state grows from the latest seen states before it (none: from nothing, e.g. a tab
+                // the set never saw).
+                let growth = newer.iter().map(|r| {
+                    let since = latest(seen_here.iter().copied().filter(|s| s.before_or_at(r)))
+                        .map(|s| s.qty(sku))
+                        .max()
+                        .unwrap_or(0);
+                    r.qty(sku).saturating_sub(since)
+                });
+                out.sum = out.sum.saturating_add(growth.max().unwrap_or(0));
             } else if newer.iter().all(|r| r.prior.is_some()) {
                 let growth = newer.iter().map(|r| {
                     let prior = r.prior.as_ref().and_then(|p| p.get(sku)).copied();
@@ -239,8 +286,7 @@ impl Records {
             } else if newer.iter().all(|r| r.sum) {
                 out.sum = out.sum.saturating_add(top);
             } else if top > 0 {
-                out.lifts
-                    .push(newer.iter().map(|r| (r.key.clone(), r.qty(sku))).collect());
+                out.lifts.push((newer[0].guest.clone(), top));
             }
         }
         out
@@ -321,6 +367,28 @@ mod tests {
     }
 
     #[test]
+    fn a_state_concurrent_with_the_one_a_set_saw_grows_from_nothing_the_set_saw() {
+        // Two tabs of one guest: tab a's state was merged and seen by a remove; tab b's, concurrent, came later.
+        let seen = rec(G, &[("aa", 1)], &[("MUG", 2)], false);
+        let other_tab = rec(G, &[("bb", 1)], &[("MUG", 5)], false);
+        let keys = vec![seen.key.clone()];
+        let records = Records::new([seen, other_tab]);
+        assert_eq!(records.contribution("MUG", &keys).sum, 5);
+    }
+
+    #[test]
+    fn copies_of_one_state_with_room_for_different_lines_keep_every_line_any_kept() {
+        let full = rec(G, &[("aa", 1)], &[("A", 1)], false);
+        let mut roomy = rec(G, &[("aa", 1)], &[("A", 1), ("B", 2)], true);
+        roomy.key = full.key.clone();
+        let one = combine([full.clone(), roomy.clone()].into_iter()).unwrap();
+        let other = combine([roomy, full].into_iter()).unwrap();
+        assert_eq!(one, other, "the same whatever the order");
+        assert_eq!(one.qty("B"), 2);
+        assert!(!one.sum, "max if any copy was max");
+    }
+
+    #[test]
     fn a_set_that_saw_a_state_leaves_only_the_growth_since() {
         let s1 = rec(G, &[("ab", 1)], &[("MUG", 3)], false);
         let s2 = rec(G, &[("ab", 2)], &[("MUG", 5)], false);
@@ -337,7 +405,7 @@ mod tests {
         );
         assert_eq!(
             records.contribution("MUG", &[]).lifts,
-            vec![vec![(s2.key.clone(), 5)]],
+            vec![(G.to_owned(), 5)],
             "unseen, a max guest lifts the line"
         );
     }

@@ -277,7 +277,7 @@ fn read_lines_with(
         for sku in skus {
             lines.entry(sku).or_default();
         }
-        // Baselines by record key, each read once for every line.
+        // Baselines by guest, each read once for every line.
         let mut baselines: BTreeMap<String, BTreeMap<String, RawLine>> = BTreeMap::new();
         for (sku, line) in lines.iter_mut() {
             let seen = seen_records.get(sku).map_or(&[][..], Vec::as_slice);
@@ -286,14 +286,12 @@ fn read_lines_with(
             if baseline_of.is_some() {
                 continue;
             }
-            for states in &got.lifts {
-                for (key, q) in states {
-                    let base = baselines
-                        .entry(key.clone())
-                        .or_insert_with(|| baseline(doc, c, heads, key));
-                    let b = base.get(sku).map_or(0, RawLine::unclamped);
-                    line.guest_lift = line.guest_lift.max(q.saturating_sub(b));
-                }
+            for (guest, q) in &got.lifts {
+                let base = baselines
+                    .entry(guest.clone())
+                    .or_insert_with(|| baseline(doc, c, heads, &records, guest));
+                let b = base.get(sku).map_or(0, RawLine::unclamped);
+                line.guest_lift = line.guest_lift.max(q.saturating_sub(b));
             }
         }
     }
@@ -312,25 +310,30 @@ fn read_lines_with(
     lines
 }
 
-/// The lines a `max` merge (the record `key`) is measured against: the cart as it is without that guest's records
-/// and without every change made after the merge (after any replica's copy of the record), so that concurrent edits
-/// count (`max` against everything the merge could have seen) and later ones, which saw its result, add on top.
+/// The lines a `max` guest is measured against: the cart without that guest's records and without every change
+/// made after any merge of that guest (after any replica's copy of any of its records), so that concurrent edits
+/// count (`max` against everything the first merge could have seen) and later ones, which saw a merged result,
+/// add on top.
 fn baseline(
     doc: &Automerge,
     c: &Containers,
     heads: Option<&[ChangeHash]>,
-    key: &str,
+    records: &Records,
+    guest: &str,
 ) -> BTreeMap<String, RawLine> {
-    let copies = match heads {
-        Some(h) => doc.get_all_at(&c.merged, key, h),
-        None => doc.get_all(&c.merged, key),
-    };
-    let merges: HashSet<ChangeHash> = copies
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|(_, id)| doc.hash_for_opid(id))
-        .collect();
-    let guest = key.split_once('@').map_or(key, |(g, _)| g);
+    let mut merges: HashSet<ChangeHash> = HashSet::new();
+    for key in records.keys_of(guest) {
+        let copies = match heads {
+            Some(h) => doc.get_all_at(&c.merged, key, h),
+            None => doc.get_all(&c.merged, key),
+        };
+        merges.extend(
+            copies
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|(_, id)| doc.hash_for_opid(id)),
+        );
+    }
     let before = not_after(doc, heads, &merges);
     read_lines_with(doc, c, Some(&before), Some(guest))
 }
@@ -382,8 +385,8 @@ fn not_after(
     out
 }
 
-/// Every merge record in the `merged` map. One key with several values (the same guest state merged with two
-/// policies, or with room for different lines) reads as its smallest value, on every replica alike.
+/// Every merge record in the `merged` map. One key with several values (the same guest state merged on several
+/// replicas, with two policies, or with room for different lines) reads as their union (`records::combine`).
 pub(crate) fn read_records(
     doc: &Automerge,
     c: &Containers,
@@ -391,7 +394,7 @@ pub(crate) fn read_records(
 ) -> Records {
     let mut found = Vec::new();
     scan(doc, &c.merged, heads, |key, value, conflict| {
-        let value = if conflict {
+        let values: Vec<String> = if conflict {
             let all = match heads {
                 Some(h) => doc.get_all_at(&c.merged, key, h),
                 None => doc.get_all(&c.merged, key),
@@ -405,14 +408,15 @@ pub(crate) fn read_records(
                     },
                     Value::Object(_) => None,
                 })
-                .min()
+                .collect()
         } else {
             match value {
-                ValueRef::Scalar(ScalarValueRef::Str(s)) => Some(s.to_string()),
-                _ => None,
+                ValueRef::Scalar(ScalarValueRef::Str(s)) => vec![s.to_string()],
+                _ => Vec::new(),
             }
         };
-        if let Some(record) = value.and_then(|v| records::parse_record(key, &v)) {
+        let copies = values.iter().filter_map(|v| records::parse_record(key, v));
+        if let Some(record) = records::combine(copies) {
             found.push(record);
         }
     });

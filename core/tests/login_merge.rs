@@ -266,3 +266,42 @@ fn a_set_after_a_merge_leaves_only_the_guests_later_growth() {
         "the set's 1, plus the 2 the guest added since"
     );
 }
+
+#[test]
+fn an_add_made_after_a_max_merge_survives_a_later_merge_of_the_same_guest() {
+    let mut guest = replica(1);
+    guest.add("MUG", 3).unwrap();
+    let mut user = replica(2);
+    user.add("MUG", 1).unwrap();
+    user.merge_guest(&guest, "guest", MergePolicy::Max).unwrap(); // max(1, 3) = 3
+    user.add("MUG", 1).unwrap(); // 4
+    guest.add("HAT", 1).unwrap(); // the guest's MUG is unchanged
+    user.merge_guest(&guest, "guest", MergePolicy::Max).unwrap();
+    assert_eq!(
+        user.view().qty("MUG"),
+        4,
+        "rule 1: the add made after the first merge is not absorbed"
+    );
+    assert_eq!(user.view().qty("HAT"), 1);
+}
+
+#[test]
+fn a_layout_2_merge_of_an_empty_guest_does_not_turn_later_max_merges_into_sums() {
+    use automerge::{transaction::Transactable, Automerge, ReadDoc, ROOT};
+    let mut user = replica(2);
+    user.add("MUG", 2).unwrap();
+    // Layout 2 recorded a merge of an empty guest cart as its heads: the genesis alone, which every cart holds.
+    let genesis = replica(9).heads()[0];
+    let mut doc = Automerge::load(&user.encode()).unwrap();
+    let (_, merged) = doc.get(ROOT, "merged").unwrap().unwrap();
+    let heads = doc.get_heads();
+    let mut tx = doc.transaction();
+    tx.put(&merged, &genesis.to_string()[..12], genesis.to_string())
+        .unwrap();
+    tx.commit();
+    user.load_incremental(&doc.save_after(&heads)).unwrap();
+    let mut guest = replica(1);
+    guest.add("MUG", 3).unwrap();
+    user.merge_guest(&guest, "guest", MergePolicy::Max).unwrap();
+    assert_eq!(user.view().qty("MUG"), 3, "max(2, 3)");
+}

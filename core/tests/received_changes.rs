@@ -146,3 +146,47 @@ fn a_change_overwriting_an_op_of_a_concurrent_change_in_the_same_batch_is_refuse
     );
     assert_eq!(origin.heads(), before);
 }
+
+#[test]
+fn a_change_that_skips_its_authors_previous_change_in_the_same_batch_is_refused() {
+    use automerge::legacy::{Key, ObjectId, Op, OpId, OpType};
+    use automerge::{Change, ExpandedChange, ScalarValue};
+    let mut origin = replica(1);
+    let mut x = fork(&mut origin, 2);
+    x.set_quantity("MUG", 5).unwrap();
+    let first = x.doc().get_last_local_change().unwrap();
+    let mut y = fork(&mut origin, 3);
+    y.add("TEE", 1).unwrap();
+    let other = y.doc().get_last_local_change().unwrap();
+    // `x`'s second change, depending on `y`'s change but not on `x`'s first: its clock would claim `first`.
+    let base = ObjectId::Id(OpId(2, ActorId::from(b"edge-cart/schema")));
+    let forged = Change::from(ExpandedChange {
+        operations: vec![Op {
+            action: OpType::Put(ScalarValue::Uint(3)),
+            obj: base,
+            key: Key::Map("CAP".into()),
+            insert: false,
+            pred: Vec::new().into(),
+        }],
+        actor_id: x.doc().get_actor().clone(),
+        hash: None,
+        seq: 2,
+        start_op: std::num::NonZeroU64::new(other.max_op() + 1).unwrap(),
+        time: 0,
+        message: None,
+        deps: vec![other.hash()],
+        extra_bytes: Vec::new(),
+        author: None,
+    });
+    let before = origin.heads();
+    let batch = [first.raw_bytes(), other.raw_bytes(), forged.raw_bytes()].concat();
+    let refused = origin.load_incremental(&batch);
+    assert!(
+        matches!(
+            refused,
+            Err(LoadError::InvalidChange(InvalidChange::Sequence { .. }))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(origin.heads(), before);
+}
