@@ -12,8 +12,9 @@
 //! heads (`<actor hex>:<seq>,...`; `-` when empty), `lines` the guest's quantities (`<sku>=<qty>,...`; `-` when
 //! empty) and `prior` (only in records written over a cart whose earlier merges of this guest are layout-2
 //! contributions) the guest's quantities at the latest of those. Replicas merging the same guest state write the
-//! same key, so the state counts once wherever it was merged; two values under one key (one state merged with
-//! two policies) resolve to the smallest, on every replica alike.
+//! same key, so the state counts once wherever it was merged; several values under one key (one state merged
+//! with two policies, or by replicas with room for different lines) combine into one record ([`combine`]), on
+//! every replica alike.
 //!
 //! A set or remove records, in its `base` value, the latest records it saw of every guest that has its sku (see
 //! `schema::encode_base`). A line's quantity is then computed when read, from the records the replica knows, by

@@ -456,8 +456,8 @@ fn ref_i64(v: &ValueRef<'_>) -> Option<i64> {
     }
 }
 
-/// A merge contribution's value. When replicas performing "the same" merge saw different user quantities they
-/// write different values under one key; the smallest wins, on every replica alike.
+/// A layout-2 merge contribution's value. When replicas performing "the same" merge saw different user quantities
+/// they wrote different values under one key; the smallest wins, on every replica alike.
 pub(crate) fn merge_contribution(
     doc: &Automerge,
     c: &Containers,
