@@ -323,16 +323,8 @@ fn baseline(
 ) -> BTreeMap<String, RawLine> {
     let mut merges: HashSet<ChangeHash> = HashSet::new();
     for key in records.keys_of(guest) {
-        let copies = match heads {
-            Some(h) => doc.get_all_at(&c.merged, key, h),
-            None => doc.get_all(&c.merged, key),
-        };
-        merges.extend(
-            copies
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|(_, id)| doc.hash_for_opid(id)),
-        );
+        let copies = all_values(doc, &c.merged, key, heads);
+        merges.extend(copies.iter().filter_map(|(_, id)| doc.hash_for_opid(id)));
     }
     let before = not_after(doc, heads, &merges);
     read_lines_with(doc, c, Some(&before), Some(guest))
@@ -395,18 +387,10 @@ pub(crate) fn read_records(
     let mut found = Vec::new();
     scan(doc, &c.merged, heads, |key, value, conflict| {
         let values: Vec<String> = if conflict {
-            let all = match heads {
-                Some(h) => doc.get_all_at(&c.merged, key, h),
-                None => doc.get_all(&c.merged, key),
-            };
-            all.unwrap_or_default()
-                .into_iter()
-                .filter_map(|(v, _)| match v {
-                    Value::Scalar(s) => match s.as_ref() {
-                        ScalarValue::Str(text) => Some(text.to_string()),
-                        _ => None,
-                    },
-                    Value::Object(_) => None,
+            scalars(all_values(doc, &c.merged, key, heads))
+                .filter_map(|v| match v {
+                    ScalarValue::Str(text) => Some(text.to_string()),
+                    _ => None,
                 })
                 .collect()
         } else {
@@ -464,18 +448,32 @@ pub(crate) fn merge_contribution(
     key: &str,
     heads: Option<&[ChangeHash]>,
 ) -> u64 {
-    let all = match heads {
-        Some(h) => doc.get_all_at(&c.merges, key, h),
-        None => doc.get_all(&c.merges, key),
-    };
-    all.unwrap_or_default()
-        .into_iter()
-        .filter_map(|(v, _)| match v {
-            Value::Scalar(s) => as_u64(&s),
-            Value::Object(_) => None,
-        })
+    scalars(all_values(doc, &c.merges, key, heads))
+        .filter_map(|v| as_u64(&v))
         .min()
         .unwrap_or(0)
+}
+
+/// Every value at `key` of the map `obj` (concurrent writes included), at the current state or at `heads`.
+fn all_values<'a>(
+    doc: &'a Automerge,
+    obj: &ObjId,
+    key: &str,
+    heads: Option<&[ChangeHash]>,
+) -> Vec<(Value<'a>, ObjId)> {
+    match heads {
+        Some(h) => doc.get_all_at(obj, key, h),
+        None => doc.get_all(obj, key),
+    }
+    .unwrap_or_default()
+}
+
+/// The scalars among `values`.
+fn scalars<'a>(values: Vec<(Value<'a>, ObjId)>) -> impl Iterator<Item = ScalarValue> + 'a {
+    values.into_iter().filter_map(|(v, _)| match v {
+        Value::Scalar(s) => Some(s.into_owned()),
+        Value::Object(_) => None,
+    })
 }
 
 /// Encodes one add as a list element: the sku alone for one item (most adds, and every byte is paid by every

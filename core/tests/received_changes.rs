@@ -18,6 +18,39 @@ fn with_newer_layout(cart: &Cart) -> Automerge {
     doc
 }
 
+/// A change Automerge's encoder builds and no honest replica writes: `actor`'s change `seq`, on `deps`, starting at
+/// op `start_op`, putting 3 at `key` of the cart's `base` map over the ops `pred`.
+fn forged_put(
+    actor: ActorId,
+    seq: u64,
+    start_op: u64,
+    deps: Vec<automerge::ChangeHash>,
+    key: &str,
+    pred: Vec<automerge::legacy::OpId>,
+) -> automerge::Change {
+    use automerge::legacy::{Key, ObjectId, Op, OpId, OpType};
+    use automerge::{ExpandedChange, ScalarValue};
+    let base = ObjectId::Id(OpId(2, ActorId::from(b"edge-cart/schema")));
+    automerge::Change::from(ExpandedChange {
+        operations: vec![Op {
+            action: OpType::Put(ScalarValue::Uint(3)),
+            obj: base,
+            key: Key::Map(key.into()),
+            insert: false,
+            pred: pred.into(),
+        }],
+        actor_id: actor,
+        hash: None,
+        seq,
+        start_op: std::num::NonZeroU64::new(start_op).expect("op counters start at 1"),
+        time: 0,
+        message: None,
+        deps,
+        extra_bytes: Vec::new(),
+        author: None,
+    })
+}
+
 #[test]
 fn a_whole_document_carrying_a_change_that_breaks_the_layout_is_refused_and_changes_nothing() {
     let mut origin = replica(1);
@@ -100,8 +133,6 @@ fn a_change_kept_aside_for_its_dependency_is_asked_for_and_applies_when_the_depe
 
 #[test]
 fn a_change_overwriting_an_op_of_a_concurrent_change_in_the_same_batch_is_refused() {
-    use automerge::legacy::{Key, ObjectId, Op, OpId, OpType};
-    use automerge::{Change, ExpandedChange, ScalarValue};
     let mut origin = replica(1);
     let mut x = fork(&mut origin, 2);
     x.set_quantity("MUG", 5).unwrap();
@@ -109,27 +140,16 @@ fn a_change_overwriting_an_op_of_a_concurrent_change_in_the_same_batch_is_refuse
     let mut y = fork(&mut origin, 0x66);
     y.add("TEE", 1).unwrap(); // three ops, so the next change of `y` starts after `set`'s op
     let other = y.doc().get_last_local_change().unwrap();
-    // The next change of `y`, concurrent with `set`, whose put names `set`'s op as the one it overwrites:
-    // Automerge's encoder builds it, an honest replica never could.
-    let base = ObjectId::Id(OpId(2, ActorId::from(b"edge-cart/schema")));
-    let forged = Change::from(ExpandedChange {
-        operations: vec![Op {
-            action: OpType::Put(ScalarValue::Uint(3)),
-            obj: base,
-            key: Key::Map("MUG".into()),
-            insert: false,
-            pred: vec![OpId(set.start_op().get(), x.doc().get_actor().clone())].into(),
-        }],
-        actor_id: ActorId::from([0x66; 16]),
-        hash: None,
-        seq: 2,
-        start_op: std::num::NonZeroU64::new(other.max_op() + 1).unwrap(),
-        time: 0,
-        message: None,
-        deps: vec![other.hash()],
-        extra_bytes: Vec::new(),
-        author: None,
-    });
+    // The next change of `y`, concurrent with `set`, whose put names `set`'s op as the one it overwrites.
+    let overwritten = automerge::legacy::OpId(set.start_op().get(), x.doc().get_actor().clone());
+    let forged = forged_put(
+        ActorId::from([0x66; 16]),
+        2,
+        other.max_op() + 1,
+        vec![other.hash()],
+        "MUG",
+        vec![overwritten],
+    );
     let before = origin.heads();
     assert!(
         set.start_op().get() < other.max_op(),
@@ -149,8 +169,6 @@ fn a_change_overwriting_an_op_of_a_concurrent_change_in_the_same_batch_is_refuse
 
 #[test]
 fn a_change_that_skips_its_authors_previous_change_in_the_same_batch_is_refused() {
-    use automerge::legacy::{Key, ObjectId, Op, OpId, OpType};
-    use automerge::{Change, ExpandedChange, ScalarValue};
     let mut origin = replica(1);
     let mut x = fork(&mut origin, 2);
     x.set_quantity("MUG", 5).unwrap();
@@ -159,25 +177,14 @@ fn a_change_that_skips_its_authors_previous_change_in_the_same_batch_is_refused(
     y.add("TEE", 1).unwrap();
     let other = y.doc().get_last_local_change().unwrap();
     // `x`'s second change, depending on `y`'s change but not on `x`'s first: its clock would claim `first`.
-    let base = ObjectId::Id(OpId(2, ActorId::from(b"edge-cart/schema")));
-    let forged = Change::from(ExpandedChange {
-        operations: vec![Op {
-            action: OpType::Put(ScalarValue::Uint(3)),
-            obj: base,
-            key: Key::Map("CAP".into()),
-            insert: false,
-            pred: Vec::new().into(),
-        }],
-        actor_id: x.doc().get_actor().clone(),
-        hash: None,
-        seq: 2,
-        start_op: std::num::NonZeroU64::new(other.max_op() + 1).unwrap(),
-        time: 0,
-        message: None,
-        deps: vec![other.hash()],
-        extra_bytes: Vec::new(),
-        author: None,
-    });
+    let forged = forged_put(
+        x.doc().get_actor().clone(),
+        2,
+        other.max_op() + 1,
+        vec![other.hash()],
+        "CAP",
+        Vec::new(),
+    );
     let before = origin.heads();
     let batch = [first.raw_bytes(), other.raw_bytes(), forged.raw_bytes()].concat();
     let refused = origin.load_incremental(&batch);
