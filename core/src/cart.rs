@@ -137,8 +137,9 @@ pub struct Cart {
     /// Received changes waiting for their dependencies, kept out of Automerge (see `chunks::check_changes`) and
     /// checked again with the next input. Not saved: sync brings them again.
     pending: Vec<automerge::Change>,
-    /// How many times kept changes were dropped. A peer had sent them and will not send them again unless told to
-    /// forget what it sent: each sync state tells its peer so once after every drop (`SYNC_RESET`).
+    /// Changes whenever kept changes are dropped (and is random after a load). A peer had sent them and will not
+    /// send them again unless told to forget what it sent: a sync state whose copy differs tells its peer so once
+    /// (`SYNC_RESET`).
     drops: u64,
 }
 
@@ -191,6 +192,10 @@ impl Cart {
         }
         let doc = doc.with_actor(new_actor());
         let mut cart = Self::from_doc(doc);
+        // A reloaded cart has lost whatever it kept aside before: its peers (whose sync states a host may keep
+        // across the reload) must be told once to send again, so this cart's drop count starts apart from theirs.
+        cart.drops =
+            u64::from_le_bytes(new_actor().to_bytes()[..8].try_into().unwrap_or([1; 8])) | 1;
         cart.keep_pending(pending);
         cart.saved_heads = cart.doc.get_heads();
         Ok(cart)
@@ -335,7 +340,8 @@ impl Cart {
         if !self.pending.is_empty() {
             let kept: BTreeSet<ChangeHash> = self.pending.iter().map(|p| p.hash()).collect();
             let mut need: BTreeSet<ChangeHash> = message.need.iter().copied().collect();
-            'deps: for change in &self.pending {
+            // Newest first: the oldest may wait for what no peer has any more.
+            'deps: for change in self.pending.iter().rev() {
                 for dep in change.deps() {
                     if need.len() >= MAX_NEED {
                         break 'deps;
@@ -347,8 +353,9 @@ impl Cart {
             }
             message.need = need.into_iter().collect(); // sorted, as the encoding wants
         }
-        if state.1 < self.drops {
-            // Changes this peer sent were dropped: it must forget what it sent, or it will never send them again.
+        if state.1 != self.drops {
+            // Changes this peer sent may have been dropped: it must forget what it sent, or it will never send them
+            // again.
             state.1 = self.drops;
             message
                 .flags

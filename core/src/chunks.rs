@@ -160,14 +160,11 @@ pub(crate) fn check_changes(
             }
         }
     }
-    let with_pending: Vec<&Change> = input
+    // Oldest first: the kept changes, then the input (what waits keeps this order, and the oldest go first).
+    let with_pending: Vec<&Change> = pending
         .iter()
-        .copied()
-        .chain(
-            pending
-                .iter()
-                .filter(|p| !input.iter().any(|c| c.hash() == p.hash())),
-        )
+        .filter(|p| !input.iter().any(|c| c.hash() == p.hash()))
+        .chain(input.iter().copied())
         .collect();
     let (ready, waiting, dropped_pending) = match order_and_check(with_pending, known) {
         Err(_) if !pending.is_empty() => {
