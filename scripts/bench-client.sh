@@ -8,7 +8,8 @@ export PATH="$(dirname "$NODE22"):$PATH"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$TOOLS/wasm-bindgen-$WASM_BINDGEN_VERSION/bin/wasm-bindgen-test-runner"
 bash scripts/build-client.sh
 # The floor: automerge 0.12 alone, doing what the library needs it for, built the same way (bench/floor).
-ship_build cargo build -q -p automerge-floor --release --target wasm32-unknown-unknown
+SHIP_TARGET_DIR="$ROOT/target/ship-client"
+SHIP_EXTRA_RUSTFLAGS=-Zfmt-debug=none ship_build cargo build -q -p automerge-floor --release --target wasm32-unknown-unknown
 floor=$(mktemp -d)
 "$WASM_BINDGEN_BIN" --target web --remove-name-section --remove-producers-section --out-dir "$floor" --out-name floor \
   "$SHIP_TARGET_DIR/wasm32-unknown-unknown/release/automerge_floor.wasm"

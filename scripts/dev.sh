@@ -8,6 +8,8 @@ export PATH="$(dirname "$NODE22"):$PATH"
 if [ ! -s .dev.vars ]; then
   echo "CART_JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" > .dev.vars
 fi
+# The dev build: dev routes (the demo's sign-in, benchmarks) and fault injection (see worker/Cargo.toml).
+export CART_FEATURES="${CART_FEATURES-dev}"
 export PERSIST_TO="${PERSIST_TO:-.wrangler/state}"
 # The catalog lives in Workers KV; load the demo (or $CATALOG_FILE) into the local namespace.
 bash scripts/seed-catalog.sh

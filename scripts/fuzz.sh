@@ -10,8 +10,8 @@ cd "$ROOT"
 runs="${FUZZ_RUNS:-1000000}"
 targets="${FUZZ_TARGETS:-load_document load_incremental receive_sync request_body local_storage forged_change}"
 
-if ! rustup run nightly rustc --version >/dev/null 2>&1; then
-  echo "make fuzz needs a nightly Rust toolchain (libFuzzer's sanitizer coverage): rustup toolchain install nightly" >&2
+if ! rustup run "$SHIP_TOOLCHAIN" rustc --version >/dev/null 2>&1; then
+  echo "make fuzz needs a nightly Rust toolchain (libFuzzer's sanitizer coverage): rustup toolchain install $SHIP_TOOLCHAIN (make setup does)" >&2
   exit 1
 fi
 if [ ! -x "$CARGO_FUZZ_BIN" ]; then
@@ -19,7 +19,7 @@ if [ ! -x "$CARGO_FUZZ_BIN" ]; then
   cargo install --locked --quiet --root "$TOOLS/cargo-fuzz-$CARGO_FUZZ_VERSION" cargo-fuzz --version "$CARGO_FUZZ_VERSION"
 fi
 # cargo fuzz <run|cmin> --fuzz-dir fuzz/libfuzzer <target> ... (the package that holds the libFuzzer binaries).
-fuzz() { local cmd=$1; shift; rustup run nightly "$CARGO_FUZZ_BIN" fuzz "$cmd" --fuzz-dir fuzz/libfuzzer "$@"; }
+fuzz() { local cmd=$1; shift; rustup run "$SHIP_TOOLCHAIN" "$CARGO_FUZZ_BIN" fuzz "$cmd" --fuzz-dir fuzz/libfuzzer "$@"; }
 
 cargo run --quiet -p cart-fuzz --example seed_corpus
 mkdir -p target/fuzz

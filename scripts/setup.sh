@@ -7,16 +7,21 @@ source scripts/versions.sh
 
 log() { printf '[setup] %s\n' "$*"; }
 
+# The stable toolchain pinned in rust-toolchain.toml (tests, tools), and the nightly the shipped wasm is built with
+# (SHIP_TOOLCHAIN in versions.sh), each with what the builds need.
+if ! rustup run "$(stable_toolchain)" rustc --version >/dev/null 2>&1; then
+  log "installing rust $(stable_toolchain) (rust-toolchain.toml)"
+  rustup toolchain install "$(stable_toolchain)" --profile minimal
+fi
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   log "adding rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 fi
-
-# Shipped wasm (worker and browser library) is built with std rebuilt for size (ship_build in versions.sh), from
-# the toolchain's own sources.
-if ! has_rust_src; then
-  log "adding rust component rust-src (std sources, for the size-optimised wasm builds)"
-  rustup component add rust-src || log "rust-src unavailable: shipped wasm will use the prebuilt std (larger)"
+if ! rustup run "$SHIP_TOOLCHAIN" rustc --version >/dev/null 2>&1 ||
+   [ ! -d "$(rustup run "$SHIP_TOOLCHAIN" rustc --print sysroot)/lib/rustlib/src/rust/library/std" ] ||
+   ! rustup target list --installed --toolchain "$SHIP_TOOLCHAIN" | grep -qx wasm32-unknown-unknown; then
+  log "installing rust $SHIP_TOOLCHAIN with rust-src and wasm32-unknown-unknown (for the shipped wasm)"
+  rustup toolchain install "$SHIP_TOOLCHAIN" --profile minimal --component rust-src --target wasm32-unknown-unknown
 fi
 
 # The wasm-bindgen CLI must match the wasm-bindgen crate pinned in Cargo.toml exactly.

@@ -12,23 +12,24 @@ export NODE22
 export WRANGLER_SEND_METRICS=false
 CARGO_FUZZ_VERSION=0.13.2
 export CARGO_FUZZ_BIN="$TOOLS/cargo-fuzz-$CARGO_FUZZ_VERSION/bin/cargo-fuzz"
-# Shipped wasm (the worker and the browser library) is built smallest: std itself is rebuilt with the release
-# profile (opt-level z), panics become plain traps (no panic machinery or messages; nothing here installs a panic
-# hook, so no message ever reached a log anyway), and Debug formatting and panic locations compile to nothing.
-# These are unstable rustc/cargo flags; RUSTC_BOOTSTRAP=1 lets the stable toolchain take them for these builds
-# only (tests build as usual). Measured in BENCHMARKS.md: -65 KB gzip on each. Needs the toolchain's rust-src
-# (setup.sh adds it); without it the prebuilt std is used. Own target dir, so test builds do not evict it.
+# Shipped wasm (the worker and the browser library) is built by a pinned nightly (SHIP_TOOLCHAIN; setup.sh installs
+# it with rust-src and the wasm target), because two things it needs are unstable:
+# - panic=unwind: std is rebuilt with panic_unwind, so a panic inside Automerge on outside bytes unwinds to the
+#   guard in cart-core (`core/src/unwind.rs`), which answers a coded error and has the host reload the cart from
+#   storage, instead of trapping the wasm instance (on the edge that resets every cart object in the isolate);
+# - size: std is rebuilt with the release profile (opt-level z) and panic locations compile to nothing.
+# The worker keeps Debug formatting (messages and logs may use it); the browser library drops it
+# (SHIP_EXTRA_RUSTFLAGS=-Zfmt-debug=none in build-client.sh: no message of cart-core or the library uses it outside
+# tests). Sizes in BENCHMARKS.md.
+# Tests and tools build with the stable toolchain pinned in rust-toolchain.toml. Own target dir, so test builds
+# do not evict it.
+SHIP_TOOLCHAIN=nightly-2026-10-30
 SHIP_TARGET_DIR="$ROOT/target/ship"
-has_rust_src() { [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/std" ]; }
 ship_build() {
-  if has_rust_src; then
-    RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort CARGO_TARGET_DIR="$SHIP_TARGET_DIR" \
-      CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zfmt-debug=none -Zlocation-detail=none" \
-      "$@"
-  else
-    echo "warning: no rust-src for $(rustc -V); building with the prebuilt std (about 65 KB gzip larger)" >&2
-    CARGO_TARGET_DIR="$SHIP_TARGET_DIR" "$@"
-  fi
+  RUSTUP_TOOLCHAIN="$SHIP_TOOLCHAIN" CARGO_UNSTABLE_BUILD_STD=std,panic_unwind CARGO_TARGET_DIR="$SHIP_TARGET_DIR" \
+    CARGO_PROFILE_RELEASE_PANIC=unwind \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Cpanic=unwind -Zlocation-detail=none ${SHIP_EXTRA_RUSTFLAGS:-}" \
+    "$@"
 }
 # Strips a worker-build output's name and debug sections in place (~100 KB gzip of function names for stack
 # traces, not worth it on every cold start).
@@ -36,3 +37,5 @@ strip_wasm() {
   "$WASM_OPT_BIN" --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
     --enable-reference-types --enable-multivalue --strip-debug --strip-producers "$1" -o "$1"
 }
+# The stable toolchain rust-toolchain.toml pins.
+stable_toolchain() { sed -n 's/^channel = "\(.*\)"/\1/p' "$ROOT/rust-toolchain.toml"; }

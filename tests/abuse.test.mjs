@@ -210,3 +210,59 @@ test('a forged change over the WebSocket closes that socket with 1007 INVALID_CH
     bystander.close();
   }
 });
+
+// Defence in depth: the shipped wasm unwinds on panic. These use dev-build fault injection (`/v1/dev/...`, cargo
+// feature `dev`): a sync message applied past the checks, so Automerge itself panics, and a panic in the object's
+// own code. Either way the answer is coded, nothing is kept, and the wasm instance is not reset: a socket open on
+// another cart (another object of the same isolate) keeps its connection and its pushes.
+async function withBystander(fn) {
+  const other = newCartId();
+  await call('POST', `${cart(other)}/lines`, { json: { sku: 'ELSEWHERE', qty: 1 } });
+  const bystander = new SocketPeer(`${cart(other)}/sync?layout=3`);
+  try {
+    await bystander.opened;
+    await bystander.until((doc) => qtyOf(doc, 'ELSEWHERE') === 1);
+    await fn();
+    await call('POST', `${cart(other)}/lines`, { json: { sku: 'ELSEWHERE', qty: 1 } });
+    await bystander.until((doc) => qtyOf(doc, 'ELSEWHERE') === 2);
+    assert.equal(bystander.closed, null, 'the socket on the other cart stayed open');
+  } finally {
+    bystander.close();
+  }
+}
+
+test('a forged change that makes Automerge itself panic gets 400 AUTOMERGE_PANIC, the cart is as before, and no other cart notices', async () => {
+  await withBystander(async () => {
+    const id = newCartId();
+    const before = (await call('POST', `${cart(id)}/lines`, { json: { sku: 'KEEP', qty: 2 } })).body;
+    const message = await forgedMessage(id);
+    const res = await fetch(`${base}/v1/dev/carts/${id}/sync-unchecked`, {
+      method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: message,
+    });
+    assert.equal(res.status, 400);
+    const error = (await res.json()).error;
+    assert.equal(error.code, 'AUTOMERGE_PANIC');
+    assert.match(error.message, /Missing from Index/);
+    const after = (await call('GET', cart(id))).body;
+    assert.equal(after.version, before.version);
+    assert.deepEqual(after.lines.map((l) => [l.sku, l.qty]), [['KEEP', 2]]);
+    const write = await call('POST', `${cart(id)}/lines`, { json: { sku: 'KEEP', qty: 1 } });
+    assert.equal(write.status, 200);
+    assert.equal(write.body.lines.find((l) => l.sku === 'KEEP').qty, 3);
+  });
+});
+
+test('a panic in the object\'s own code gets 500 INTERNAL, and the next request serves the cart from storage', async () => {
+  await withBystander(async () => {
+    const id = newCartId();
+    const before = (await call('POST', `${cart(id)}/lines`, { json: { sku: 'KEEP', qty: 2 } })).body;
+    const res = await call('POST', `/v1/dev/carts/${id}/panic`);
+    assert.equal(res.status, 500);
+    assert.equal(res.body.error.code, 'INTERNAL');
+    const after = (await call('GET', cart(id))).body;
+    assert.equal(after.version, before.version);
+    const write = await call('POST', `${cart(id)}/lines`, { json: { sku: 'KEEP', qty: 1 } });
+    assert.equal(write.status, 200);
+    assert.equal(write.body.lines.find((l) => l.sku === 'KEEP').qty, 3);
+  });
+});

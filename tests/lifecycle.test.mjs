@@ -146,6 +146,8 @@ test('outside dev mode the dev routes do not exist', async () => {
       ['POST', `/v1/dev/carts/${id}/evict`],
       ['POST', `/v1/dev/carts/${id}/noop-write`],
       ['POST', `/v1/dev/carts/${id}/lines-unpriced`, { sku: 'MUG', qty: 1 }],
+      ['POST', `/v1/dev/carts/${id}/sync-unchecked`],
+      ['POST', `/v1/dev/carts/${id}/panic`],
     ]) {
       const res = await call(method, path, { json, url: server.url });
       assert.equal(res.status, 404, `${method} ${path}`);

@@ -76,6 +76,24 @@ impl Inner {
         }
     }
 
+    /// After Automerge panicked on outside bytes (contained in cart-core, which poisons the cart), replaces the
+    /// cart with the copy in LocalStorage, which never saw those bytes, and reports `AUTOMERGE_PANIC`. Returns
+    /// whether it did.
+    pub fn reload_if_poisoned(&mut self) -> bool {
+        if !self.session.cart.poisoned() {
+            return false;
+        }
+        let mut problems = Vec::new();
+        let who = self.session.who.clone();
+        self.session = Session::open(&self.store, who, &mut problems);
+        self.outbox.extend(problems);
+        self.outbox.push(cart_error(
+            "AUTOMERGE_PANIC",
+            "Automerge failed on data from outside; it was refused and the cart was reloaded from LocalStorage",
+        ));
+        true
+    }
+
     pub fn save_server_heads(&mut self) {
         let text = self
             .session
@@ -181,6 +199,13 @@ fn view_of(inner: &Inner) -> JsValue {
 pub struct CartClient {
     inner: Rc<RefCell<Inner>>,
 }
+
+// The shipped wasm unwinds on panic (scripts/versions.sh), and wasm-bindgen's exports then ask for unwind safety.
+// Automerge's panics on outside bytes are contained in cart-core, which poisons the cart, and the client reloads
+// it from LocalStorage (`sync::receive`, `on_storage`, `login`); a panic that reaches an export throws in JS and
+// leaves no borrow held.
+impl std::panic::UnwindSafe for CartClient {}
+impl std::panic::RefUnwindSafe for CartClient {}
 
 #[wasm_bindgen]
 impl CartClient {
@@ -371,6 +396,8 @@ impl CartClient {
                 if let Some(Ok(bytes)) = inner.store.get_bytes(&pending) {
                     if user.cart.load_incremental(&bytes).is_ok() {
                         inner.store.remove(&pending);
+                    } else if user.cart.poisoned() {
+                        user = Session::open(&inner.store, user.who.clone(), &mut Vec::new());
                     }
                 }
                 // The guest cart is named by its cart id, as the server names it in `POST /v1/me/cart/merge`: the
@@ -383,7 +410,13 @@ impl CartClient {
                 let report = user
                     .cart
                     .merge_guest(&inner.session.cart, &source, policy)
-                    .map_err(|e| cart_error("CART_DAMAGED", &e.to_string()))?;
+                    .map_err(|e| match e {
+                        // The user's copy is dropped unused; storage never saw the merge.
+                        cart_core::MergeError::Panicked(_) => {
+                            cart_error("AUTOMERGE_PANIC", &e.to_string())
+                        }
+                        _ => cart_error("CART_DAMAGED", &e.to_string()),
+                    })?;
                 // Layout 2 kept the guest cart here to correct the merge after the next sync; nothing needs it now.
                 inner.store.remove(&format!("reconcile:user:{sub}"));
                 inner.store.remove(&format!("reconcile-policy:user:{sub}"));
@@ -577,11 +610,12 @@ fn listen_to_host(rc: &Rc<RefCell<Inner>>) {
     ];
     for (kind, handler) in handlers {
         let weak = Rc::downgrade(rc);
-        let listener = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
-            if let Some(rc) = weak.upgrade() {
-                handler(&rc, event);
-            }
-        });
+        let listener =
+            Closure::<dyn FnMut(JsValue)>::own_assert_unwind_safe(move |event: JsValue| {
+                if let Some(rc) = weak.upgrade() {
+                    handler(&rc, event);
+                }
+            });
         let _ = global.add_event_listener_with_callback(kind, listener.as_ref().unchecked_ref());
         rc.borrow_mut().host_listeners.push((kind, listener));
     }
@@ -617,6 +651,8 @@ fn on_storage(rc: &Rc<RefCell<Inner>>, event: &StorageEvent) {
                     if inner.session.cart.load_incremental(&bytes).is_ok()
                         && inner.session.cart.heads() != before
                     {
+                        Action::Merged
+                    } else if inner.reload_if_poisoned() {
                         Action::Merged
                     } else {
                         Action::None

@@ -72,11 +72,12 @@ pub fn require_upgrade(rc: &Rc<RefCell<Inner>>, message: &str) {
     crate::client::emit_error(rc, cart_error("UPGRADE_REQUIRED", message));
     // Close the connection from a fresh task: this may run inside the socket's own message handler.
     let weak = Rc::downgrade(rc);
-    let later = Closure::once_into_js(move || {
+    let later = Closure::once_assert_unwind_safe(move || {
         if let Some(rc) = weak.upgrade() {
             disconnect(&rc);
         }
-    });
+    })
+    .into_js_value();
     if let Some(f) = later.dyn_ref::<js_sys::Function>() {
         js::set_timeout(f, 0);
     }
@@ -182,7 +183,7 @@ fn open_socket(rc: &Rc<RefCell<Inner>>) {
     let generation = inner.generation;
     let handler = |rc: &Rc<RefCell<Inner>>, f: fn(&Rc<RefCell<Inner>>, u32, JsValue)| {
         let weak: Weak<RefCell<Inner>> = Rc::downgrade(rc);
-        Closure::wrap(Box::new(move |event: JsValue| {
+        Closure::wrap_assert_unwind_safe(Box::new(move |event: JsValue| {
             if let Some(rc) = weak.upgrade() {
                 f(&rc, generation, event);
             }
@@ -251,6 +252,13 @@ fn receive(rc: &Rc<RefCell<Inner>>, bytes: &[u8]) {
             // The server checked every change it sends with the same rules: one this library refuses is of a
             // layout it does not know.
             Err(e @ cart_core::SyncError::InvalidChange(_)) => (false, None, Some(e.to_string())),
+            // Automerge panicked (contained): the cart goes back to what LocalStorage holds, which never saw the
+            // message, and the sync state starts over.
+            Err(cart_core::SyncError::Panicked(_)) => {
+                inner.reload_if_poisoned();
+                inner.sync = SyncState::new();
+                (true, None, None)
+            }
             Err(e) => (false, Some(cart_error("SYNC_FAILED", &e.to_string())), None),
             Ok(()) => {
                 if let Some(heads) = inner.sync.peer_heads() {
@@ -330,11 +338,12 @@ fn schedule_retry(rc: &Rc<RefCell<Inner>>, poll: bool) {
     // Never sooner than the server asked.
     let delay = delay.max(inner.retry_after_ms.take().unwrap_or(0));
     let weak = Rc::downgrade(rc);
-    let retry = Closure::once_into_js(move || {
+    let retry = Closure::once_assert_unwind_safe(move || {
         if let Some(rc) = weak.upgrade() {
             connect(&rc);
         }
-    });
+    })
+    .into_js_value();
     inner.reconnect_timer = retry
         .dyn_ref::<js_sys::Function>()
         .and_then(|f| js::set_timeout(f, delay));

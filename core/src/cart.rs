@@ -12,6 +12,7 @@ use thiserror::Error;
 use crate::chunks;
 use crate::guard::{self, Clocks};
 use crate::schema::{self, Containers, RawLine};
+use crate::unwind::{self, Panicked};
 use crate::view::{CartView, Line};
 
 /// A clock giving milliseconds since the Unix epoch. Hosts pass their own (`Date.now` in JS).
@@ -55,6 +56,9 @@ pub enum LoadError {
     /// A change names an actor none of whose earlier changes are known (a forged or out-of-order change).
     #[error("a change names actor {0}, whose earlier changes are missing")]
     UnknownActor(String),
+    /// Automerge panicked on the bytes (see `unwind.rs`): refused, and the cart is [poisoned](Cart::poisoned).
+    #[error("{0}")]
+    Panicked(#[from] Panicked),
 }
 
 /// Why a sync message was refused. The cart and the sync state are unchanged whenever one of these is returned.
@@ -70,6 +74,16 @@ pub enum SyncError {
     /// The message decoded but its changes could not be applied (for example a reused sequence number).
     #[error("the sync message's changes were refused: {0}")]
     Rejected(#[from] automerge::AutomergeError),
+    /// Automerge panicked on the message (see `unwind.rs`): refused, and the cart is [poisoned](Cart::poisoned)
+    /// (the sync state is unchanged).
+    #[error("{0}")]
+    Panicked(Panicked),
+}
+
+impl From<Panicked> for SyncError {
+    fn from(p: Panicked) -> Self {
+        SyncError::Panicked(p)
+    }
 }
 
 /// Why an encoded sync state could not be decoded.
@@ -100,7 +114,8 @@ impl SyncState {
 
     /// Decodes a state made by [`SyncState::encode`].
     pub fn decode(bytes: &[u8]) -> Result<Self, SyncStateError> {
-        sync::State::decode(bytes)
+        unwind::contain(|| sync::State::decode(bytes))
+            .map_err(|p| SyncStateError(p.to_string()))?
             .map(|state| SyncState(state, 0))
             .map_err(|e| SyncStateError(e.to_string()))
     }
@@ -141,6 +156,8 @@ pub struct Cart {
     /// send them again unless told to forget what it sent: a sync state whose copy differs tells its peer so once
     /// (`SYNC_RESET`).
     drops: u64,
+    /// Automerge panicked inside a call that may have changed this cart (see [`Cart::poisoned`]).
+    poisoned: bool,
 }
 
 impl std::fmt::Debug for Cart {
@@ -179,6 +196,7 @@ impl Cart {
             clocks: RefCell::new(None),
             pending: Vec::new(),
             drops: 0,
+            poisoned: false,
         }
     }
 
@@ -186,8 +204,8 @@ impl Cart {
     ///
     /// Fails, never panics, on bytes that are truncated, corrupt or not a cart.
     pub fn load(bytes: &[u8]) -> Result<Self, LoadError> {
-        let (doc, pending) = chunks::checked_load(bytes)?;
-        if !schema::is_cart(&doc) {
+        let (doc, pending) = unwind::contain(|| chunks::checked_load(bytes))??;
+        if !unwind::contain(|| schema::is_cart(&doc))? {
             return Err(LoadError::NotACart);
         }
         let doc = doc.with_actor(new_actor());
@@ -248,6 +266,11 @@ impl Cart {
     ///
     /// All or nothing: if any part of `bytes` is malformed, nothing is applied and the cart is unchanged.
     pub fn load_incremental(&mut self, bytes: &[u8]) -> Result<(), LoadError> {
+        let contained = unwind::contain(|| self.checked_load_incremental(bytes));
+        self.poison_on(contained)
+    }
+
+    fn checked_load_incremental(&mut self, bytes: &[u8]) -> Result<(), LoadError> {
         // Automerge applies the valid prefix of a partly corrupt buffer, so every chunk is parsed and checked
         // first, and the bytes are applied to a copy that replaces the document only if all of them applied.
         let pieces = chunks::split(bytes)?;
@@ -272,6 +295,28 @@ impl Cart {
             .flat_map(|c| c.raw_bytes().to_vec())
             .collect();
         self.load_incremental(&bytes)
+    }
+
+    /// Whether Automerge panicked inside a call that may have changed this cart, on input from outside (an error
+    /// `Panicked` said so; see `unwind.rs`). A poisoned cart may hold part of that input: drop it and load the
+    /// copy in storage again, which never saw the input. The hosts do (the worker's Durable Object, the browser
+    /// library); nothing the cart-core tests or fuzzers ever sent has poisoned one.
+    pub fn poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// The result of a contained call that may have changed the cart; a panic poisons it.
+    pub(crate) fn poison_on<T, E: From<Panicked>>(
+        &mut self,
+        contained: Result<Result<T, E>, Panicked>,
+    ) -> Result<T, E> {
+        contained.unwrap_or_else(|panicked| {
+            self.poisoned = true;
+            // Whatever the caches held may describe the half-applied document.
+            *self.cache.get_mut() = None;
+            *self.clocks.get_mut() = None;
+            Err(panicked.into())
+        })
     }
 
     /// Runs `f` on every author of the document with its last change (computed once, then kept up to date).
@@ -373,6 +418,11 @@ impl Cart {
         state: &mut SyncState,
         bytes: &[u8],
     ) -> Result<(), SyncError> {
+        let contained = unwind::contain(|| self.checked_receive(state, bytes));
+        self.poison_on(contained)
+    }
+
+    fn checked_receive(&mut self, state: &mut SyncState, bytes: &[u8]) -> Result<(), SyncError> {
         let message =
             sync::Message::decode(bytes).map_err(|e| SyncError::Malformed(e.to_string()))?;
         let refused = |e: LoadError| match e {
@@ -405,6 +455,26 @@ impl Cart {
             self.applied(checked);
         }
         Ok(())
+    }
+
+    /// Fault injection, for tests of the hosts only (feature `fault-injection`, never in a shipped build): receives
+    /// a sync message as [`Cart::receive_sync_message`] does, contained the same way, but without the checks in
+    /// front of Automerge, so a forged change reaches Automerge's own panics.
+    #[cfg(any(test, feature = "fault-injection"))]
+    pub fn receive_sync_message_unchecked(
+        &mut self,
+        state: &mut SyncState,
+        bytes: &[u8],
+    ) -> Result<(), SyncError> {
+        let contained = unwind::contain(|| {
+            let message =
+                sync::Message::decode(bytes).map_err(|e| SyncError::Malformed(e.to_string()))?;
+            let mut next = state.0.clone();
+            self.doc.receive_sync_message(&mut next, message)?;
+            state.0 = next;
+            Ok(())
+        });
+        self.poison_on(contained)
     }
 
     /// The layout the document declares (see [`crate::LAYOUT`]).

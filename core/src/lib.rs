@@ -38,6 +38,7 @@ mod raw;
 mod records;
 mod schema;
 pub mod sim;
+mod unwind;
 mod view;
 
 pub use automerge::{ActorId, ChangeHash};
@@ -49,4 +50,5 @@ pub use limits::{validate_sku, SkuError, MAX_LINES, MAX_QTY, MAX_SKU_LEN};
 pub use merge::{MergeError, MergePolicy, MergeReport, UnknownPolicy};
 pub use ops::EditError;
 pub use schema::{LAYOUT, SCHEMA_VERSION};
+pub use unwind::Panicked;
 pub use view::{CartView, Line};

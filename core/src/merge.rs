@@ -68,6 +68,10 @@ pub enum MergeError {
     /// One of the carts is laid out in a newer layout than this code knows; nothing is written.
     #[error("a cart uses layout {0}; this code writes layout {max}: upgrade it", max = crate::LAYOUT)]
     UpgradeRequired(u64),
+    /// Automerge panicked while merging (see `unwind.rs`): refused, and the user's cart is
+    /// [poisoned](Cart::poisoned).
+    #[error("{0}")]
+    Panicked(#[from] crate::Panicked),
 }
 
 impl Cart {
@@ -98,6 +102,16 @@ impl Cart {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn merge_guest(
+        &mut self,
+        guest: &Cart,
+        source: &str,
+        policy: MergePolicy,
+    ) -> Result<MergeReport, MergeError> {
+        let contained = crate::unwind::contain(|| self.checked_merge_guest(guest, source, policy));
+        self.poison_on(contained)
+    }
+
+    fn checked_merge_guest(
         &mut self,
         guest: &Cart,
         source: &str,

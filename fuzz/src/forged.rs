@@ -211,7 +211,8 @@ pub fn forged_change(data: &[u8]) {
             let before = cart.view();
             match cart.load_incremental(&bytes) {
                 Ok(()) => exercise(&mut cart),
-                Err(_) => {
+                Err(e) => {
+                    crate::not_contained(&cart, &e);
                     assert_eq!(cart.view(), before, "a refused load changed the cart");
                     give_back(cart);
                 }
@@ -246,7 +247,8 @@ pub fn forged_change(data: &[u8]) {
                     let _ = cart.generate_sync_message(&mut state);
                     exercise(&mut cart);
                 }
-                Err(_) => {
+                Err(e) => {
+                    crate::not_contained(&cart, &e);
                     assert_eq!(
                         (cart.view(), state.encode()),
                         before,
@@ -260,7 +262,7 @@ pub fn forged_change(data: &[u8]) {
             let mut stored = cart.encode();
             give_back(cart);
             stored.extend(&bytes);
-            if let Ok(mut loaded) = Cart::load(&stored) {
+            if let Some(mut loaded) = crate::load_not_contained(&stored) {
                 exercise(&mut loaded);
             }
         }

@@ -5,12 +5,16 @@
 //! functions also check what a successful decode promises (a loaded cart has a sane view, takes edits and survives
 //! its own save).
 //!
+//! The core contains Automerge's panics behind its checks (`core/src/unwind.rs`: an error `Panicked`, a poisoned
+//! cart). For the targets that is a finding like any panic: the checks in front of Automerge should have refused
+//! the input, so every refusal is checked not to be one ([`not_contained`], [`load_not_contained`]).
+//!
 //! `fuzz/libfuzzer` drives them with cargo fuzz on nightly (`make fuzz`); `tests/replay.rs` runs every committed
 //! corpus input and crasher through them on stable, in `make test`.
 
 use std::cell::RefCell;
 
-use cart_core::{validate_sku, Cart, CartView, SyncState, MAX_QTY};
+use cart_core::{validate_sku, Cart, CartView, LoadError, SyncState, MAX_QTY};
 
 mod forged;
 pub use forged::{describe, forged_bytes, forged_change, recipe_bytes};
@@ -28,9 +32,26 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("forged_change", forged_change),
 ];
 
+/// Fails when a refusal was Automerge panicking behind the checks (contained by the core, which poisoned `cart`).
+pub fn not_contained(cart: &Cart, refusal: &dyn std::fmt::Display) {
+    assert!(
+        !cart.poisoned(),
+        "Automerge panicked behind the checks: {refusal}"
+    );
+}
+
+/// `Cart::load`, failing when Automerge panicked behind the checks.
+pub fn load_not_contained(bytes: &[u8]) -> Option<Cart> {
+    match Cart::load(bytes) {
+        Ok(cart) => Some(cart),
+        Err(LoadError::Panicked(p)) => panic!("Automerge panicked behind the checks: {p}"),
+        Err(_) => None,
+    }
+}
+
 /// `Cart::load` on arbitrary bytes (a stored snapshot, a share, a login merge's guest cart).
 pub fn load_document(data: &[u8]) {
-    if let Ok(mut cart) = Cart::load(data) {
+    if let Some(mut cart) = load_not_contained(data) {
         exercise(&mut cart);
     }
 }
@@ -41,7 +62,8 @@ pub fn load_incremental(data: &[u8]) {
     let before = cart.view();
     match cart.load_incremental(data) {
         Ok(()) => exercise(&mut cart),
-        Err(_) => {
+        Err(e) => {
+            not_contained(&cart, &e);
             assert_eq!(cart.view(), before, "a refused load left the cart changed");
             give_back(cart);
         }
@@ -66,11 +88,14 @@ pub fn receive_sync(data: &[u8]) {
                 let _ = cart.generate_sync_message(&mut state);
                 return;
             }
-            Err(_) => assert_eq!(
-                (cart.view(), state.encode()),
-                before,
-                "a refused message changed the cart or the session"
-            ),
+            Err(e) => {
+                not_contained(&cart, &e);
+                assert_eq!(
+                    (cart.view(), state.encode()),
+                    before,
+                    "a refused message changed the cart or the session"
+                )
+            }
         }
     }
     give_back(cart);
@@ -125,11 +150,13 @@ pub fn local_storage(data: &[u8]) {
     };
     let text = String::from_utf8_lossy(rest);
     match pick % 4 {
-        0 => {
-            if let Ok(mut cart) = stored::cart(&text) {
-                exercise(&mut cart);
+        0 => match stored::cart(&text) {
+            Ok(mut cart) => exercise(&mut cart),
+            Err(stored::Unreadable::NotACart(LoadError::Panicked(p))) => {
+                panic!("Automerge panicked behind the checks: {p}")
             }
-        }
+            Err(_) => {}
+        },
         1 => {
             let cart = take_sample();
             // Unknown heads are harmless: they only make the library send more.

@@ -16,8 +16,6 @@ use crate::protocol::{self, op};
 use crate::ratelimit::{self, Rate};
 use crate::view::{MAX_JSON_BYTES, MAX_SYNC_BYTES};
 
-/// Lifetime of tokens from the dev token route.
-const DEV_TOKEN_TTL_SECS: i64 = 24 * 3600;
 /// Shortest accepted `CART_JWT_SECRET`.
 const MIN_SECRET_LEN: usize = 16;
 
@@ -105,70 +103,17 @@ async fn route(mut req: Request, env: &Env) -> ApiResult<Response> {
         let rate = Rate::from_env(env, "CLIENT", ratelimit::CLIENT_DEFAULT);
         ratelimit::take_client(&client, rate, now_ms())?;
     }
+    // Dev and test builds only (cargo feature `dev`): a production build has no such routes and no code behind them.
+    #[cfg(feature = "dev")]
+    if let ["v1", "dev", rest @ ..] = segments.as_slice() {
+        return crate::dev::route(rest, &mut req, env, &method).await;
+    }
     match segments.as_slice() {
         ["health"] => {
             only(&method, &[Method::Get])?;
             Ok(Response::from_json(
                 &serde_json::json!({ "ok": true, "schema": cart_core::SCHEMA_VERSION, "layout": cart_core::LAYOUT }),
             )?)
-        }
-        ["v1", "dev", "token"] => {
-            dev_only(env)?;
-            only(&method, &[Method::Post])?;
-            dev_token(&mut req, env).await
-        }
-        ["v1", "dev", "carts", id, "noop"] => {
-            dev_only(env)?;
-            let target = Target::Guest(valid_cart_id(id)?);
-            send(env, &target, op::NOOP, Method::Post, Some(Vec::new()), &[]).await
-        }
-        ["v1", "dev", "carts", id, "noop-write"] => {
-            dev_only(env)?;
-            only(&method, &[Method::Post])?;
-            let target = Target::Guest(valid_cart_id(id)?);
-            send(
-                env,
-                &target,
-                op::NOOP_WRITE,
-                Method::Post,
-                Some(Vec::new()),
-                &[],
-            )
-            .await
-        }
-        // The add route without the catalog join: what pricing costs, for the server benchmark.
-        ["v1", "dev", "carts", id, "lines-unpriced"] => {
-            dev_only(env)?;
-            only(&method, &[Method::Post])?;
-            let target = Target::Guest(valid_cart_id(id)?);
-            let cmd = input::add_line(&read_json_bytes(&mut req).await?)?;
-            send_json(env, &target, op::ADD, &cmd).await
-        }
-        ["v1", "dev", "carts", id, "evict"] => {
-            dev_only(env)?;
-            only(&method, &[Method::Post])?;
-            let target = Target::Guest(valid_cart_id(id)?);
-            send(env, &target, op::EVICT, Method::Post, Some(Vec::new()), &[]).await
-        }
-        ["v1", "dev", "carts", id, "seed"] => {
-            dev_only(env)?;
-            only(&method, &[Method::Post])?;
-            let body: protocol::Seed = input::parse(&read_json_bytes(&mut req).await?)?;
-            if body.edits > 20_000 {
-                return Err(ApiError::new(
-                    400,
-                    "INVALID_BODY",
-                    "at most 20,000 edits per call",
-                ));
-            }
-            let target = Target::Guest(valid_cart_id(id)?);
-            send_json(env, &target, op::SEED, &body).await
-        }
-        ["v1", "dev", "carts", id, "storage"] => {
-            dev_only(env)?;
-            only(&method, &[Method::Get])?;
-            let target = Target::Guest(valid_cart_id(id)?);
-            send(env, &target, op::STORAGE, Method::Get, None, &[]).await
         }
         ["v1", "catalog"] => {
             only(&method, &[Method::Get])?;
@@ -375,15 +320,6 @@ pub async fn priced(env: &Env, mut response: Response) -> ApiResult<Response> {
     Ok(priced)
 }
 
-async fn dev_token(req: &mut Request, env: &Env) -> ApiResult<Response> {
-    let user_id = input::dev_token(&read_json_bytes(req).await?)?;
-    let now = crate::object::now_ms() / 1000;
-    let token = auth::sign(&user_id, &secret(env)?, now, DEV_TOKEN_TTL_SECS)?;
-    Ok(Response::from_json(
-        &serde_json::json!({ "token": token, "expiresIn": DEV_TOKEN_TTL_SECS }),
-    )?)
-}
-
 fn authenticate(req: &Request, env: &Env) -> ApiResult<String> {
     let mut header = req.headers().get("authorization")?;
     // Browsers cannot set headers on a WebSocket handshake, so the sync upgrade may carry the token in the query.
@@ -451,7 +387,7 @@ fn query_of(url: &str) -> &str {
     url.split_once('?').map_or("", |(_, query)| query)
 }
 
-fn secret(env: &Env) -> ApiResult<Vec<u8>> {
+pub(crate) fn secret(env: &Env) -> ApiResult<Vec<u8>> {
     let value = env
         .secret("CART_JWT_SECRET")
         .map(|s| s.to_string())
@@ -467,21 +403,14 @@ fn secret(env: &Env) -> ApiResult<Vec<u8>> {
     Ok(value.into_bytes())
 }
 
-fn dev_only(env: &Env) -> ApiResult<()> {
-    match env.var("ENVIRONMENT").map(|v| v.to_string()) {
-        Ok(e) if e == "dev" => Ok(()),
-        _ => Err(ApiError::not_found()),
-    }
-}
-
-fn only(method: &Method, allowed: &[Method]) -> ApiResult<()> {
+pub(crate) fn only(method: &Method, allowed: &[Method]) -> ApiResult<()> {
     if allowed.contains(method) {
         Ok(())
     } else {
         Err(ApiError::new(
             405,
             "METHOD_NOT_ALLOWED",
-            format!("{method:?} is not allowed here"),
+            format!("{method} is not allowed here"),
         ))
     }
 }

@@ -99,6 +99,7 @@ impl From<MergeError> for ApiError {
             MergeError::UpgradeRequired(_) => {
                 ApiError::new(503, "UPGRADE_REQUIRED", err.to_string())
             }
+            MergeError::Panicked(_) => ApiError::new(400, "AUTOMERGE_PANIC", err.to_string()),
         }
     }
 }

@@ -9,6 +9,8 @@
 //! - `expiry`: idle expiry by Durable Object alarms. `ratelimit`: token buckets per cart and per client.
 //! - `observe`: a JSON log line per request.
 //! - `input`: everything a client sends, parsed and validated (pure; fuzzed natively from `fuzz/`).
+//! - `dev` (cargo feature `dev`, dev and test builds only): the demo's token route, benchmark and fault-injection
+//!   routes.
 //! - `auth`: HS256 JWT verification and (dev) signing. `cors`: CORS. `error`: coded JSON errors.
 
 mod api;
@@ -16,6 +18,8 @@ mod auth;
 mod catalog;
 mod commerce;
 mod cors;
+#[cfg(feature = "dev")]
+mod dev;
 mod error;
 mod expiry;
 pub mod input;

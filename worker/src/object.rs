@@ -8,6 +8,8 @@
 //! (`store::VIEW_KEY`), without loading the Automerge document; anything else loads the document first.
 
 mod commerce;
+#[cfg(feature = "dev")]
+mod dev;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -50,6 +52,11 @@ pub struct CartObject {
     /// What the front worker says this object holds (used until storage knows).
     kind_hint: Cell<Option<Kind>>,
 }
+
+// wasm-bindgen's exports catch panics too, and ask for unwind safety: a panic in this object's handlers stops at
+// `CartObject::contained`, which drops the cart, so nothing half-done in it is used again.
+impl std::panic::UnwindSafe for CartObject {}
+impl std::panic::RefUnwindSafe for CartObject {}
 
 struct Live {
     cart: Cart,
@@ -119,7 +126,7 @@ impl DurableObject for CartObject {
             Vec::new()
         };
         // No borrow is held across an await: `handle` is synchronous, and the alarm is armed after it returned.
-        let response = match self.handle(&path, &req, body) {
+        let response = match self.contained(|| self.handle(&path, &req, body)) {
             Ok(response) => response,
             Err(e) => e.to_response()?,
         };
@@ -154,7 +161,13 @@ impl DurableObject for CartObject {
         ws: WebSocket,
         message: WebSocketIncomingMessage,
     ) -> worker::Result<()> {
-        self.on_socket_message(&ws, message);
+        let handled = self.contained(|| {
+            self.on_socket_message(&ws, message);
+            Ok(())
+        });
+        if let Err(e) = handled {
+            let _ = ws.close(Some(1011), Some(&format!("{}: {}", e.code, e.message)));
+        }
         self.arm_expiry().await
     }
 
@@ -182,20 +195,9 @@ impl DurableObject for CartObject {
 
 impl CartObject {
     fn handle(&self, path: &str, req: &Request, body: Vec<u8>) -> ApiResult<Response> {
-        if path == op::NOOP {
-            return Ok(Response::empty()?.with_status(204));
-        }
-        if path == op::NOOP_WRITE {
-            let now = now_ms();
-            self.with_live(|live| {
-                live.store
-                    .set_meta("benchNoopWrite", SqlStorageValue::Integer(now))
-            })?;
-            return Ok(Response::empty()?.with_status(204));
-        }
-        if path == op::EVICT {
-            *self.live.borrow_mut() = None;
-            return Ok(Response::empty()?.with_status(204));
+        #[cfg(feature = "dev")]
+        if let Some(response) = self.dev_command(path, &body)? {
+            return Ok(response);
         }
         let cart_id = req
             .headers()
@@ -299,10 +301,6 @@ impl CartObject {
                 })?;
                 self.view(&cart_id, None)
             }
-            op::STORAGE => {
-                let stats = self.with_live(|live| live.store.stats())?;
-                Ok(Response::from_json(&stats)?)
-            }
             op::CHECKOUT => self.checkout(&internal_json(&body)?),
             op::CHECKOUT_GET => {
                 let id = req
@@ -312,21 +310,6 @@ impl CartObject {
                 self.checkout_get(&id)
             }
             op::SHARE_PUT => self.share_put(&body),
-            op::SEED => {
-                let cmd: protocol::Seed = internal_json(&body)?;
-                let lines = self.with_live(|live| Ok(live.cart.view().line_count))?;
-                let mut mix =
-                    cart_core::sim::EditMix::new(u64::from(cmd.edits) ^ lines as u64, 120);
-                let mut done = 0;
-                while done < cmd.edits {
-                    // One edit, one durable write, as a request would do (without the push: no sockets here).
-                    if self.apply(|cart| Ok(mix.apply_next(cart)))?.0 {
-                        done += 1;
-                    }
-                }
-                let stats = self.with_live(|live| live.store.stats())?;
-                Ok(Response::from_json(&stats)?)
-            }
             op::SHARED_VIEW => {
                 self.shared_exists()?;
                 self.view(&cart_id, None)
@@ -337,6 +320,25 @@ impl CartObject {
                 Ok(Response::from_bytes(bytes)?)
             }
             _ => Err(ApiError::not_found()),
+        }
+    }
+
+    /// Runs one synchronous handler so that a panic anywhere in it (the shipped wasm unwinds, see
+    /// `scripts/versions.sh`) is answered `500 INTERNAL` and the cart is dropped, to be loaded again from storage by
+    /// the next request: whatever the handler had half-done in memory is gone, and storage holds only what earlier
+    /// answers said it holds. The other objects of the isolate never notice. (Automerge's panics on outside bytes
+    /// are contained earlier, in cart-core, and answered `400 AUTOMERGE_PANIC`.)
+    fn contained<T>(&self, f: impl FnOnce() -> ApiResult<T>) -> ApiResult<T> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(result) => result,
+            Err(_) => {
+                // Every borrow `f` held was released while unwinding.
+                *self.live.borrow_mut() = None;
+                Err(ApiError::internal(
+                    "handler",
+                    "panicked; the cart is reloaded from storage",
+                ))
+            }
         }
     }
 
@@ -435,8 +437,18 @@ impl CartObject {
                 Some(live) => live,
                 empty => empty.insert(self.load()?),
             };
-            // An Err from the core means the cart is unchanged: nothing to write.
-            let out = op(&mut live.cart)?;
+            // An Err from the core means the cart is unchanged: nothing to write. One exception: Automerge panicked
+            // inside the core (contained, see cart-core's `unwind.rs`) and the cart may hold part of the input, so
+            // it is dropped and the next request loads what storage holds, which never saw that input.
+            let out = match op(&mut live.cart) {
+                Ok(out) => out,
+                Err(e) => {
+                    if live.cart.poisoned() {
+                        *slot = None;
+                    }
+                    return Err(e);
+                }
+            };
             let bytes = live.cart.save_incremental();
             if !bytes.is_empty() {
                 if let Err(e) = persist(live, &bytes) {
@@ -672,6 +684,7 @@ fn sync_error(e: SyncError) -> ApiError {
         SyncError::Malformed(m) => ApiError::new(400, "MALFORMED_SYNC_MESSAGE", m),
         SyncError::InvalidChange(e) => ApiError::new(400, "INVALID_CHANGE", e.to_string()),
         SyncError::Rejected(e) => ApiError::new(400, "SYNC_REJECTED", e.to_string()),
+        SyncError::Panicked(e) => ApiError::new(400, "AUTOMERGE_PANIC", e.to_string()),
     }
 }
 

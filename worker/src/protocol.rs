@@ -28,6 +28,7 @@ pub mod op {
     pub const SAVE: &str = "/save";
     pub const MERGE_GUEST: &str = "/merge-guest";
     pub const MARK_MERGED: &str = "/mark-merged";
+    #[cfg(feature = "dev")]
     pub const STORAGE: &str = "/storage";
     /// Freeze a checkout snapshot (idempotent by key).
     pub const CHECKOUT: &str = "/checkout";
@@ -40,13 +41,23 @@ pub mod op {
     /// The shared cart's bytes, or 404 when there is no such share.
     pub const SHARED_SAVE: &str = "/shared-save";
     /// Dev only: answer at once, touching nothing (the round-trip floor for benchmarks).
+    #[cfg(feature = "dev")]
     pub const NOOP: &str = "/noop";
     /// Dev only: apply `edits` storefront-like edits, each written like a real one (for benchmarks).
+    #[cfg(feature = "dev")]
     pub const SEED: &str = "/seed";
     /// Dev only: write one small row to SQLite and answer (the floor of any durable write, for benchmarks).
+    #[cfg(feature = "dev")]
     pub const NOOP_WRITE: &str = "/noop-write";
     /// Dev only: drop the loaded cart, so the next command loads it from storage again (cold-load benchmark).
+    #[cfg(feature = "dev")]
     pub const EVICT: &str = "/evict";
+    /// Dev only: a sync message applied without the checks in front of Automerge (fault injection).
+    #[cfg(feature = "dev")]
+    pub const SYNC_UNCHECKED: &str = "/sync-unchecked";
+    /// Dev only: panic in the object's own code (fault injection).
+    #[cfg(feature = "dev")]
+    pub const PANIC: &str = "/panic";
 }
 
 /// `POST /add`.
@@ -82,6 +93,7 @@ pub struct Checkout {
 }
 
 /// `POST /seed` (dev only).
+#[cfg(feature = "dev")]
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Seed {
     pub edits: u32,

@@ -29,6 +29,7 @@ pub const VIEW_KEY: &str = "view";
 pub const VIEW_SEQ_KEY: &str = "viewSeq";
 
 /// Sizes of what is stored, for the dev storage route and tests.
+#[cfg(feature = "dev")]
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StorageStats {
@@ -221,6 +222,8 @@ impl Store {
         }
     }
 
+    /// What [`StorageStats`] says of this store (dev builds only).
+    #[cfg(feature = "dev")]
     pub fn stats(&self) -> ApiResult<StorageStats> {
         Ok(StorageStats {
             snapshot_bytes: self.snapshot_len,

@@ -1,0 +1,116 @@
+//! Dev and test builds only (cargo feature `dev`, which `make dev` and the tests build; `wrangler deploy` builds
+//! without it): routes for the demo's sign-in, benchmarks and fault injection. A production build compiles none of
+//! this, and even a dev build answers these routes only with `ENVIRONMENT=dev`.
+
+use worker::{Env, Method, Request, Response};
+
+use crate::api::{only, read_body, read_json_bytes, secret, send, send_json, Target};
+use crate::auth;
+use crate::error::{ApiError, ApiResult};
+use crate::input::{self, valid_cart_id};
+use crate::protocol::{self, op};
+use crate::view::MAX_SYNC_BYTES;
+
+/// Lifetime of tokens from the dev token route.
+const DEV_TOKEN_TTL_SECS: i64 = 24 * 3600;
+
+/// `/v1/dev/<rest>`.
+pub async fn route(
+    rest: &[&str],
+    req: &mut Request,
+    env: &Env,
+    method: &Method,
+) -> ApiResult<Response> {
+    dev_only(env)?;
+    match rest {
+        ["token"] => {
+            only(method, &[Method::Post])?;
+            dev_token(req, env).await
+        }
+        ["carts", id, "noop"] => {
+            let target = Target::Guest(valid_cart_id(id)?);
+            send(env, &target, op::NOOP, Method::Post, Some(Vec::new()), &[]).await
+        }
+        ["carts", id, "noop-write"] => {
+            only(method, &[Method::Post])?;
+            let target = Target::Guest(valid_cart_id(id)?);
+            send(
+                env,
+                &target,
+                op::NOOP_WRITE,
+                Method::Post,
+                Some(Vec::new()),
+                &[],
+            )
+            .await
+        }
+        // The add route without the catalog join: what pricing costs, for the server benchmark.
+        ["carts", id, "lines-unpriced"] => {
+            only(method, &[Method::Post])?;
+            let target = Target::Guest(valid_cart_id(id)?);
+            let cmd = input::add_line(&read_json_bytes(req).await?)?;
+            send_json(env, &target, op::ADD, &cmd).await
+        }
+        ["carts", id, "evict"] => {
+            only(method, &[Method::Post])?;
+            let target = Target::Guest(valid_cart_id(id)?);
+            send(env, &target, op::EVICT, Method::Post, Some(Vec::new()), &[]).await
+        }
+        ["carts", id, "seed"] => {
+            only(method, &[Method::Post])?;
+            let body: protocol::Seed = input::parse(&read_json_bytes(req).await?)?;
+            if body.edits > 20_000 {
+                return Err(ApiError::new(
+                    400,
+                    "INVALID_BODY",
+                    "at most 20,000 edits per call",
+                ));
+            }
+            let target = Target::Guest(valid_cart_id(id)?);
+            send_json(env, &target, op::SEED, &body).await
+        }
+        ["carts", id, "storage"] => {
+            only(method, &[Method::Get])?;
+            let target = Target::Guest(valid_cart_id(id)?);
+            send(env, &target, op::STORAGE, Method::Get, None, &[]).await
+        }
+        // Fault injection: a sync message applied without the checks in front of Automerge (contained as usual),
+        // to show that a panic inside Automerge gets a coded answer and the object keeps serving.
+        ["carts", id, "sync-unchecked"] => {
+            only(method, &[Method::Post])?;
+            let target = Target::Guest(valid_cart_id(id)?);
+            let body = read_body(req, MAX_SYNC_BYTES).await?;
+            send(
+                env,
+                &target,
+                op::SYNC_UNCHECKED,
+                Method::Post,
+                Some(body),
+                &[],
+            )
+            .await
+        }
+        ["carts", id, "panic"] => {
+            only(method, &[Method::Post])?;
+            let target = Target::Guest(valid_cart_id(id)?);
+            send(env, &target, op::PANIC, Method::Post, Some(Vec::new()), &[]).await
+        }
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+async fn dev_token(req: &mut Request, env: &Env) -> ApiResult<Response> {
+    let user_id = input::dev_token(&read_json_bytes(req).await?)?;
+    let now = crate::object::now_ms() / 1000;
+    let token = auth::sign(&user_id, &secret(env)?, now, DEV_TOKEN_TTL_SECS)?;
+    Ok(Response::from_json(
+        &serde_json::json!({ "token": token, "expiresIn": DEV_TOKEN_TTL_SECS }),
+    )?)
+}
+
+fn dev_only(env: &Env) -> ApiResult<()> {
+    match env.var("ENVIRONMENT").map(|v| v.to_string()) {
+        Ok(e) if e == "dev" => Ok(()),
+        _ => Err(ApiError::not_found()),
+    }
+}
