@@ -1,7 +1,21 @@
 // The HTTP API contract, route by route, with every error code, against the real workerd.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { base, call, newCartId } from './support/cart.mjs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { base, call, newCartId, newUserId, tokenFor } from './support/cart.mjs';
+import { httpSync, A } from './support/peer.mjs';
+import { DatabaseSync } from 'node:sqlite';
+
+const root = new URL('..', import.meta.url).pathname;
+/** Writes `products` (EUR) into the running dev server's catalog (its KV namespace, under PERSIST_TO). */
+function putProducts(products) {
+  const file = join(mkdtempSync(join(tmpdir(), 'catalog-')), 'catalog.json');
+  writeFileSync(file, JSON.stringify({ currency: 'EUR', products }));
+  execFileSync('bash', ['scripts/seed-catalog.sh', file], { cwd: root, stdio: 'ignore' });
+}
 
 const cart = (id) => `/v1/carts/${id}`;
 const add = (id, json, opts = {}) => call('POST', `${cart(id)}/lines`, { json, ...opts });
@@ -13,7 +27,7 @@ async function assertUnchanged(id, before) {
 }
 
 describe('GET /v1/carts/{cartId}', () => {
-  test('a cart never written is an empty cart with a version and an ETag equal to it', async () => {
+  test('a cart never written is an empty cart with a version and a strong ETag, private and revalidated on every use', async () => {
     const id = newCartId();
     const res = await call('GET', cart(id));
     assert.equal(res.status, 200);
@@ -22,7 +36,8 @@ describe('GET /v1/carts/{cartId}', () => {
       { id, lines: [], lineCount: 0, itemCount: 0 },
     );
     assert.match(res.body.version, /^[0-9a-f]{64}$/);
-    assert.equal(res.headers.get('etag'), `"${res.body.version}"`);
+    assert.match(res.headers.get('etag'), /^"[0-9a-f]{32}"$/);
+    assert.equal(res.headers.get('cache-control'), 'private, no-cache');
   });
 
   test('a matching If-None-Match gets 304 Not Modified', async () => {
@@ -34,6 +49,28 @@ describe('GET /v1/carts/{cartId}', () => {
     await add(id, { sku: 'MUG', qty: 1 });
     const changed = await call('GET', cart(id), { headers: { 'if-none-match': first.headers.get('etag') } });
     assert.equal(changed.status, 200);
+    assert.notEqual(changed.headers.get('etag'), first.headers.get('etag'));
+  });
+
+  test('a price or stock change in the catalog changes the ETag, so a stale If-None-Match gets the new price', async () => {
+    const sku = `ETAG-${newCartId().slice(0, 8)}`;
+    putProducts([{ sku, name: 'Priced mug', price: 1000, stock: 50 }]);
+    const id = newCartId();
+    await add(id, { sku, qty: 2 });
+    const first = await call('GET', cart(id));
+    assert.equal(first.body.lines[0].unitPrice, 1000);
+    const etag = first.headers.get('etag');
+    assert.equal((await call('GET', cart(id), { headers: { 'if-none-match': etag } })).status, 304, 'unchanged: 304');
+    putProducts([{ sku, name: 'Priced mug', price: 1250, stock: 50 }]);
+    const repriced = await call('GET', cart(id), { headers: { 'if-none-match': etag } });
+    assert.equal(repriced.status, 200, 'the price changed: not a 304');
+    assert.equal(repriced.body.lines[0].unitPrice, 1250);
+    assert.equal(repriced.body.version, first.body.version, 'the cart itself did not change');
+    assert.notEqual(repriced.headers.get('etag'), etag);
+    putProducts([{ sku, name: 'Priced mug', price: 1250, stock: 1 }]);
+    const restocked = await call('GET', cart(id), { headers: { 'if-none-match': repriced.headers.get('etag') } });
+    assert.equal(restocked.status, 200, 'the stock changed: not a 304');
+    assert.notEqual(restocked.headers.get('etag'), repriced.headers.get('etag'));
   });
 
   test('malformed cart ids are refused with INVALID_CART_ID', async () => {
@@ -57,7 +94,7 @@ describe('POST /v1/carts/{cartId}/lines', () => {
     const more = await add(id, { sku: 'TEA-1' });
     assert.equal(more.body.lines[0].qty, 3, 'qty defaults to 1');
     assert.equal(more.body.itemCount, 3);
-    assert.equal(more.headers.get('etag'), `"${more.body.version}"`);
+    assert.match(more.headers.get('etag'), /^"[0-9a-f]{32}"$/);
   });
 
   test('invalid skus get INVALID_SKU and change nothing', async () => {
@@ -261,5 +298,44 @@ describe('POST /v1/carts/{cartId}/sync (errors)', () => {
     const res = await call('GET', `${cart(newCartId())}/sync?layout=3`);
     assert.equal(res.status, 426);
     assert.equal(res.body.error.code, 'UPGRADE_REQUIRED');
+  });
+});
+
+describe('storage', () => {
+  // Each Durable Object the dev server instantiated is one SQLite file under its state (PERSIST_TO), created by the
+  // runtime itself, holding only the runtime's table (`__miniflare_do_name`) until the cart creates its own.
+  const dir = () => join(process.env.PERSIST_TO ?? '.wrangler/state', 'v3', 'do', 'edge-cart-CartObject');
+  const objectFiles = () => (existsSync(dir()) ? readdirSync(dir()).filter((f) => f.endsWith('.sqlite') && f !== 'metadata.sqlite') : []);
+  const cartTables = (file) => {
+    const db = new DatabaseSync(join(dir(), file), { readOnly: true });
+    try {
+      return db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => r.name)
+        .filter((name) => !name.startsWith('__miniflare') && !name.startsWith('_cf_'));
+    } finally {
+      db.close();
+    }
+  };
+
+  test('reads create nothing: a never-written cart has no tables after GETs, sync reads and a merge of it', async () => {
+    assert.ok(process.env.PERSIST_TO, 'run under scripts/with-dev-server.sh, which sets PERSIST_TO');
+    const user = newUserId();
+    // The user's cart exists first: the merge writes it, and only it.
+    assert.equal((await call('POST', '/v1/me/cart/lines', { json: { sku: 'MINE', qty: 1 }, token: tokenFor(user) })).status, 200);
+    const before = new Set(objectFiles());
+    const id = newCartId();
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await call('GET', cart(id))).status, 200);
+      assert.equal((await call('GET', cart(id), { headers: { 'if-none-match': '"x"' } })).status, 200);
+    }
+    const { doc } = await httpSync(`${cart(id)}/sync`, A.init());
+    assert.equal(A.getHeads(doc).length, 1, 'the sync read brought the empty cart');
+    const merged = await call('POST', '/v1/me/cart/merge', { json: { guestCartId: id }, token: tokenFor(user) });
+    assert.equal(merged.status, 200);
+    const created = objectFiles().filter((f) => !before.has(f));
+    assert.equal(created.length, 1, 'the runtime made one file for the object it instantiated');
+    assert.deepEqual(cartTables(created[0]), [], 'and the cart created nothing in it');
+    // The check can fail: a write creates the cart's tables in that file.
+    assert.equal((await call('POST', `${cart(id)}/lines`, { json: { sku: 'NOW', qty: 1 } })).status, 200);
+    assert.deepEqual(cartTables(created[0]).sort(), ['changes', 'checkouts', 'meta', 'snapshot', 'sqlite_sequence']);
   });
 });

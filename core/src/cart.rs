@@ -477,6 +477,12 @@ impl Cart {
         self.poison_on(contained)
     }
 
+    /// Whether the cart holds nothing but the genesis change every cart shares (a cart never edited, nor received
+    /// anything): a host need not store it.
+    pub fn is_untouched(&self) -> bool {
+        self.doc.get_heads() == [schema::genesis_hash()]
+    }
+
     /// The layout the document declares (see [`crate::LAYOUT`]).
     pub fn layout(&self) -> u64 {
         schema::layout_of(&self.doc)

@@ -190,3 +190,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_new_cart_is_untouched_until_it_is_edited_or_receives_a_change() {
+    let mut cart = replica(1);
+    assert!(cart.is_untouched());
+    let mut other = replica(2);
+    sync(&mut cart, &mut other);
+    assert!(
+        cart.is_untouched(),
+        "syncing with another empty cart brings nothing"
+    );
+    other.add("MUG", 1).unwrap();
+    sync(&mut cart, &mut other);
+    assert!(!cart.is_untouched());
+    let mut fresh = replica(3);
+    fresh.add("TEE", 1).unwrap();
+    assert!(!fresh.is_untouched());
+}

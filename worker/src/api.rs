@@ -124,11 +124,8 @@ async fn route(mut req: Request, env: &Env) -> ApiResult<Response> {
         ["v1", "shared", token] => {
             only(&method, &[Method::Get])?;
             let share = Target::Share(input::valid_share_token(token)?);
-            priced(
-                env,
-                send(env, &share, op::SHARED_VIEW, Method::Get, None, &[]).await?,
-            )
-            .await
+            let view = send(env, &share, op::SHARED_VIEW, Method::Get, None, &[]).await?;
+            not_modified(&req, priced(env, view).await?)
         }
         ["v1", "carts", id, rest @ ..] => {
             let target = Target::Guest(valid_cart_id(id)?);
@@ -157,15 +154,8 @@ async fn cart_route(
     match rest {
         [] => {
             only(&method, &[Method::Get])?;
-            let mut headers = Vec::new();
-            if let Some(tag) = req.headers().get("if-none-match")? {
-                headers.push(("if-none-match", tag));
-            }
-            priced(
-                env,
-                send(env, target, op::VIEW, Method::Get, None, &headers).await?,
-            )
-            .await
+            let view = send(env, target, op::VIEW, Method::Get, None, &[]).await?;
+            not_modified(req, priced(env, view).await?)
         }
         ["lines"] => {
             only(&method, &[Method::Post])?;
@@ -313,11 +303,45 @@ pub async fn priced(env: &Env, mut response: Response) -> ApiResult<Response> {
     } else if let Some(cart) = body.get_mut("cart") {
         catalog::price_view(env, cart).await?;
     }
-    let mut priced = Response::from_json(&body)?.with_status(status);
-    if let Some(tag) = response.headers().get("etag")? {
-        priced.headers_mut().set("etag", &tag)?;
-    }
+    // The ETag covers the whole body as sent, catalog join included: a price or stock change is a new ETag.
+    let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::internal("priced view", e))?;
+    let mut priced = Response::from_bytes(bytes.clone())?.with_status(status);
+    let headers = priced.headers_mut();
+    headers.set("content-type", "application/json")?;
+    headers.set("etag", &body_etag(&bytes))?;
+    // Browsers may keep a cart but must revalidate it on every use (If-None-Match); shared caches never keep it.
+    headers.set("cache-control", "private, no-cache")?;
     Ok(priced)
+}
+
+/// A strong `ETag` for `body`: the first 128 bits of its SHA-256, in hex.
+fn body_etag(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(body);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// `304 Not Modified` (with the `ETag`, no body) when the request's `If-None-Match` names the answer's `ETag`,
+/// else the answer.
+fn not_modified(req: &Request, response: Response) -> ApiResult<Response> {
+    let Some(etag) = response.headers().get("etag")? else {
+        return Ok(response);
+    };
+    let matches = req.headers().get("if-none-match")?.is_some_and(|tags| {
+        tags.split(',')
+            .map(|t| t.trim().trim_start_matches("W/"))
+            .any(|t| t == etag || t == "*")
+    });
+    if !matches || response.status_code() != 200 {
+        return Ok(response);
+    }
+    let mut unchanged = Response::empty()?.with_status(304);
+    unchanged.headers_mut().set("etag", &etag)?;
+    unchanged
+        .headers_mut()
+        .set("cache-control", "private, no-cache")?;
+    Ok(unchanged)
 }
 
 fn authenticate(req: &Request, env: &Env) -> ApiResult<String> {

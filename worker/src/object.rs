@@ -224,16 +224,15 @@ impl CartObject {
         }
         match path {
             op::VIEW => {
-                let if_none_match = req.headers().get("if-none-match")?;
-                if let Some(response) = self.cold_view(&cart_id, if_none_match.as_deref())? {
+                if let Some(response) = self.cold_view(&cart_id)? {
                     return Ok(response);
                 }
-                self.view(&cart_id, if_none_match.as_deref())
+                self.view(&cart_id)
             }
             op::ADD => {
                 let cmd: protocol::Add = internal_json(&body)?;
                 self.edit(|cart| Ok(cart.add(&cmd.sku, cmd.qty)?))?;
-                self.view(&cart_id, None)
+                self.view(&cart_id)
             }
             op::PATCH => {
                 let cmd: protocol::Patch = internal_json(&body)?;
@@ -246,12 +245,12 @@ impl CartObject {
                     }
                     Ok(())
                 })?;
-                self.view(&cart_id, None)
+                self.view(&cart_id)
             }
             op::REMOVE => {
                 let cmd: protocol::Remove = internal_json(&body)?;
                 self.edit(|cart| Ok(cart.remove(&cmd.sku)?))?;
-                self.view(&cart_id, None)
+                self.view(&cart_id)
             }
             op::SYNC => self.http_sync(body),
             op::SOCKET => self.accept_socket(req),
@@ -290,16 +289,25 @@ impl CartObject {
                 })?)
             }
             op::MARK_MERGED => {
-                self.with_live(|live| {
-                    if live.meta.merged_at.is_none() {
-                        let now = now_ms();
-                        live.store
-                            .set_meta("mergedAt", SqlStorageValue::Integer(now))?;
-                        live.meta.merged_at = Some(now);
+                let wrote = self.with_live(|live| {
+                    // Already marked; or never written, and a read (the merge read it) creates nothing.
+                    if live.meta.merged_at.is_some() || live.meta.touched_at.is_none() {
+                        return Ok(false);
                     }
-                    Ok(())
+                    // A write like any other: it touches the cart, so the expiry alarm covers it.
+                    let now = now_ms();
+                    live.store.set_metas(vec![
+                        ("mergedAt", SqlStorageValue::Integer(now)),
+                        ("touchedAt", SqlStorageValue::Integer(now)),
+                    ])?;
+                    live.meta.merged_at = Some(now);
+                    live.meta.touched_at = Some(now);
+                    Ok(true)
                 })?;
-                self.view(&cart_id, None)
+                if wrote {
+                    self.dirty.set(true);
+                }
+                self.view(&cart_id)
             }
             op::CHECKOUT => self.checkout(&internal_json(&body)?),
             op::CHECKOUT_GET => {
@@ -312,7 +320,7 @@ impl CartObject {
             op::SHARE_PUT => self.share_put(&body),
             op::SHARED_VIEW => {
                 self.shared_exists()?;
-                self.view(&cart_id, None)
+                self.view(&cart_id)
             }
             op::SHARED_SAVE => {
                 self.shared_exists()?;
@@ -449,6 +457,11 @@ impl CartObject {
                     return Err(e);
                 }
             };
+            // A cart that holds only the genesis every cart shares (a sync read of a never-written cart) is not
+            // stored: reads create nothing. Its first real write stores the genesis with it.
+            if live.cart.is_untouched() {
+                return Ok((out, false));
+            }
             let bytes = live.cart.save_incremental();
             if !bytes.is_empty() {
                 if let Err(e) = persist(live, &bytes) {
@@ -461,24 +474,21 @@ impl CartObject {
         }
     }
 
-    fn view(&self, cart_id: &str, if_none_match: Option<&str>) -> ApiResult<Response> {
-        let (body, version) = self.with_live(|live| {
-            let view = live.cart.view();
-            let version = view.version_tag();
-            let json = json_view(
+    fn view(&self, cart_id: &str) -> ApiResult<Response> {
+        let body = self.with_live(|live| {
+            Ok(json_view(
                 cart_id,
-                &view,
+                &live.cart.view(),
                 live.meta.merged_at,
                 live.meta.expires_at(&self.env),
-            );
-            Ok((json, version))
+            ))
         })?;
-        view_response(&body, &version, if_none_match)
+        view_response(&body)
     }
 
     /// A read on an object whose cart is not loaded, answered from the read model; `None` when there is none (or
     /// it is unreadable), and the caller loads the document instead.
-    fn cold_view(&self, cart_id: &str, if_none_match: Option<&str>) -> ApiResult<Option<Response>> {
+    fn cold_view(&self, cart_id: &str) -> ApiResult<Option<Response>> {
         if self.live.borrow().is_some() {
             return Ok(None);
         }
@@ -501,7 +511,7 @@ impl CartObject {
         };
         let meta = Meta::read(&store, self.kind_hint.get())?;
         let body = json_view(cart_id, &view, meta.merged_at, meta.expires_at(&self.env));
-        view_response(&body, &view.version_tag(), if_none_match).map(Some)
+        view_response(&body).map(Some)
     }
 
     /// One exchange of the sync protocol over HTTP: receive the client's message with a fresh server-side state,
@@ -625,23 +635,10 @@ impl CartObject {
     }
 }
 
-/// The JSON view with its `ETag`, or 304 when `If-None-Match` names that version.
-fn view_response(
-    body: &serde_json::Value,
-    version: &str,
-    if_none_match: Option<&str>,
-) -> ApiResult<Response> {
-    let etag = format!("\"{version}\"");
-    if if_none_match
-        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-    {
-        let mut response = Response::empty()?.with_status(304);
-        response.headers_mut().set("ETag", &etag)?;
-        return Ok(response);
-    }
-    let mut response = Response::from_json(body)?;
-    response.headers_mut().set("ETag", &etag)?;
-    Ok(response)
+/// The JSON view, unpriced: the front worker prices it and derives the `ETag` from the priced body
+/// (`api::priced`), so a price or stock change is a new `ETag` too.
+fn view_response(body: &serde_json::Value) -> ApiResult<Response> {
+    Ok(Response::from_json(body)?)
 }
 
 /// Appends an incremental save, compacting when the increments have outgrown the snapshot, and rewrites the read

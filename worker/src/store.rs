@@ -47,7 +47,18 @@ pub struct Store {
     sql: SqlStorage,
     snapshot_len: usize,
     changes_len: usize,
+    /// Whether the tables exist. They are created by the first write, never by a read: a cart that is only ever
+    /// read leaves no storage behind.
+    tables: std::cell::Cell<bool>,
 }
+
+/// The tables, created by the first write.
+const TABLES: [&str; 4] = [
+    "CREATE TABLE IF NOT EXISTS snapshot (idx INTEGER PRIMARY KEY, data BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)",
+    "CREATE TABLE IF NOT EXISTS checkouts (key TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, snapshot TEXT NOT NULL)",
+];
 
 /// A numeric cell as an integer (the runtime may hand integers over as floats).
 pub fn integer(value: Option<SqlStorageValue>) -> Option<i64> {
@@ -63,25 +74,39 @@ fn db(context: &str, err: worker::Error) -> ApiError {
 }
 
 impl Store {
-    /// Opens the store, creating its tables on first use.
+    /// Opens the store; reads only, creates nothing (see [`Store::writable`]).
     pub fn open(sql: SqlStorage) -> ApiResult<Self> {
-        for table in [
-            "CREATE TABLE IF NOT EXISTS snapshot (idx INTEGER PRIMARY KEY, data BLOB NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB NOT NULL)",
-            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)",
-            "CREATE TABLE IF NOT EXISTS checkouts (key TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, snapshot TEXT NOT NULL)",
-        ] {
-            sql.exec(table, None).map_err(|e| db("create tables", e))?;
-        }
-        Ok(Store {
+        let store = Store {
             sql,
             snapshot_len: 0,
             changes_len: 0,
-        })
+            tables: std::cell::Cell::new(false),
+        };
+        let found = store.number(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('snapshot', 'changes', 'meta', 'checkouts')",
+        )?;
+        store.tables.set(found == TABLES.len() as i64);
+        Ok(store)
+    }
+
+    /// Creates the tables before the first write.
+    fn writable(&self) -> ApiResult<()> {
+        if !self.tables.get() {
+            for table in TABLES {
+                self.sql
+                    .exec(table, None)
+                    .map_err(|e| db("create tables", e))?;
+            }
+            self.tables.set(true);
+        }
+        Ok(())
     }
 
     /// Reads the snapshot followed by every increment: bytes `Cart::load` accepts. Empty for a cart never written.
     pub fn load(&mut self) -> ApiResult<Vec<u8>> {
+        if !self.tables.get() {
+            return Ok(Vec::new());
+        }
         let snapshot = self.blobs("SELECT data FROM snapshot ORDER BY idx")?;
         let changes = self.blobs("SELECT data FROM changes ORDER BY seq")?;
         self.snapshot_len = snapshot.len();
@@ -93,6 +118,7 @@ impl Store {
 
     /// Appends the bytes of one incremental save.
     pub fn append(&mut self, bytes: &[u8]) -> ApiResult<()> {
+        self.writable()?;
         for chunk in bytes.chunks(CHUNK) {
             self.sql
                 .exec(
@@ -108,6 +134,9 @@ impl Store {
     /// The newest change row's sequence number, 0 when there is none. Change rows are `AUTOINCREMENT`: numbers are
     /// never reused, even after a compaction deletes the rows.
     pub fn last_change_seq(&self) -> ApiResult<i64> {
+        if !self.tables.get() {
+            return Ok(0);
+        }
         self.number("SELECT COALESCE(MAX(seq), 0) FROM changes")
     }
 
@@ -128,6 +157,7 @@ impl Store {
 
     /// Replaces snapshot and increments with one new snapshot.
     pub fn compact(&mut self, snapshot: &[u8]) -> ApiResult<()> {
+        self.writable()?;
         self.sql
             .exec("DELETE FROM snapshot", None)
             .map_err(|e| db("compact", e))?;
@@ -151,6 +181,9 @@ impl Store {
     }
 
     pub fn meta(&self, key: &str) -> ApiResult<Option<SqlStorageValue>> {
+        if !self.tables.get() {
+            return Ok(None);
+        }
         let cursor = self
             .sql
             .exec(
@@ -173,6 +206,7 @@ impl Store {
         if rows.is_empty() {
             return Ok(());
         }
+        self.writable()?;
         let mut query = String::from("INSERT INTO meta (key, value) VALUES (?, ?)");
         for _ in 1..rows.len() {
             query.push_str(", (?, ?)");
@@ -199,6 +233,7 @@ impl Store {
     }
 
     pub fn insert_checkout(&self, key: &str, id: &str, snapshot: &str) -> ApiResult<()> {
+        self.writable()?;
         self.sql
             .exec(
                 "INSERT INTO checkouts (key, id, snapshot) VALUES (?, ?, ?)",
@@ -209,6 +244,9 @@ impl Store {
     }
 
     fn text(&self, query: &str, param: &str) -> ApiResult<Option<String>> {
+        if !self.tables.get() {
+            return Ok(None);
+        }
         let cursor = self
             .sql
             .exec(query, vec![SqlStorageValue::from(param)])
@@ -227,7 +265,11 @@ impl Store {
     pub fn stats(&self) -> ApiResult<StorageStats> {
         Ok(StorageStats {
             snapshot_bytes: self.snapshot_len,
-            change_rows: self.number("SELECT COUNT(*) FROM changes")? as usize,
+            change_rows: if self.tables.get() {
+                self.number("SELECT COUNT(*) FROM changes")? as usize
+            } else {
+                0
+            },
             change_bytes: self.changes_len,
             view_bytes: match self.meta(VIEW_KEY)? {
                 Some(SqlStorageValue::String(json)) => json.len(),

@@ -77,7 +77,7 @@ impl CartObject {
             cart.merge(&source)
                 .map_err(|e| ApiError::internal("share copy", e))
         })?;
-        self.view("shared", None).map(|r| r.with_status(201))
+        self.view("shared").map(|r| r.with_status(201))
     }
 
     /// 404 unless this object holds a share.
