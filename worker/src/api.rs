@@ -239,6 +239,10 @@ async fn merge(req: &mut Request, env: &Env, user: String) -> ApiResult<Response
     let guest = Target::Guest(guest_id.clone());
     let user = Target::User(user);
     let mut guest_copy = send(env, &guest, op::SAVE, Method::Get, None, &[]).await?;
+    if guest_copy.status_code() != 200 {
+        // An error reading the guest cart is not an empty guest cart.
+        return Ok(guest_copy);
+    }
     let bytes = guest_copy.bytes().await?;
     let merged = merge_into(env, &user, &guest_id, bytes, policy).await?;
     if merged.status_code() == 200 {

@@ -80,11 +80,18 @@ pub async fn checkout(req: &mut Request, env: &Env, target: &Target) -> ApiResul
         &cmd(String::new(), String::new(), Value::Null, vec![]),
     )
     .await?;
-    if replay.status_code() == 200 {
-        return Ok(replay);
+    match replay.status_code() {
+        // Not checked out under this key yet: go on.
+        404 => {}
+        // The stored checkout, or an error (which must not be taken for "not yet").
+        _ => return Ok(replay),
     }
     for _ in 0..CHECKOUT_ATTEMPTS {
-        let mut view = json_of(send(env, target, op::VIEW, Method::Get, None, &[]).await?).await?;
+        let view = send(env, target, op::VIEW, Method::Get, None, &[]).await?;
+        if view.status_code() != 200 {
+            return Ok(view);
+        }
+        let mut view = json_of(view).await?;
         catalog::price_view(env, &mut view).await?;
         let lines: Vec<Value> = view["lines"]
             .as_array()
@@ -150,6 +157,9 @@ pub async fn checkout(req: &mut Request, env: &Env, target: &Target) -> ApiResul
 pub async fn share(req: &mut Request, env: &Env, target: &Target) -> ApiResult<Response> {
     read_body(req, MAX_JSON_BYTES).await?;
     let mut source = send(env, target, op::SAVE, Method::Get, None, &[]).await?;
+    if source.status_code() != 200 {
+        return Ok(source);
+    }
     let bytes = source.bytes().await?;
     let token = random_token(32);
     let share = Target::Share(token.clone());

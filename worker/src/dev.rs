@@ -69,11 +69,6 @@ pub async fn route(
             let target = Target::Guest(valid_cart_id(id)?);
             send_json(env, &target, op::SEED, &body).await
         }
-        ["carts", id, "storage"] => {
-            only(method, &[Method::Get])?;
-            let target = Target::Guest(valid_cart_id(id)?);
-            send(env, &target, op::STORAGE, Method::Get, None, &[]).await
-        }
         // Fault injection: a sync message applied without the checks in front of Automerge (contained as usual),
         // to show that a panic inside Automerge gets a coded answer and the object keeps serving.
         ["carts", id, "sync-unchecked"] => {
@@ -89,6 +84,19 @@ pub async fn route(
                 &[],
             )
             .await
+        }
+        // Fault injection: the Nth storage statement of the cart's next command fails. `users/<sub>` addresses a
+        // user's cart, for the merge.
+        [kind @ ("carts" | "users"), id, "fail"] => {
+            only(method, &[Method::Post])?;
+            let target = dev_target(kind, id)?;
+            let cmd: protocol::Fail = input::parse(&read_json_bytes(req).await?)?;
+            send_json(env, &target, op::FAIL, &cmd).await
+        }
+        [kind @ ("carts" | "users"), id, "storage"] => {
+            only(method, &[Method::Get])?;
+            let target = dev_target(kind, id)?;
+            send(env, &target, op::STORAGE, Method::Get, None, &[]).await
         }
         ["carts", id, "panic"] => {
             only(method, &[Method::Post])?;
@@ -106,6 +114,14 @@ async fn dev_token(req: &mut Request, env: &Env) -> ApiResult<Response> {
     Ok(Response::from_json(
         &serde_json::json!({ "token": token, "expiresIn": DEV_TOKEN_TTL_SECS }),
     )?)
+}
+
+fn dev_target(kind: &str, id: &str) -> ApiResult<Target> {
+    Ok(if kind == "users" {
+        Target::User(id.to_owned())
+    } else {
+        Target::Guest(valid_cart_id(id)?)
+    })
 }
 
 fn dev_only(env: &Env) -> ApiResult<()> {

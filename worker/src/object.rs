@@ -10,6 +10,7 @@
 mod commerce;
 #[cfg(feature = "dev")]
 mod dev;
+mod txn;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -51,6 +52,9 @@ pub struct CartObject {
     alarm_armed: Cell<bool>,
     /// What the front worker says this object holds (used until storage knows).
     kind_hint: Cell<Option<Kind>>,
+    /// Dev builds: how many more storage statements run before one fails (`store::fault`).
+    #[cfg(feature = "dev")]
+    fault: Cell<Option<u32>>,
 }
 
 // wasm-bindgen's exports catch panics too, and ask for unwind safety: a panic in this object's handlers stops at
@@ -115,6 +119,8 @@ impl DurableObject for CartObject {
             dirty: Cell::new(false),
             alarm_armed: Cell::new(false),
             kind_hint: Cell::new(None),
+            #[cfg(feature = "dev")]
+            fault: Cell::new(None),
         }
     }
 
@@ -126,7 +132,13 @@ impl DurableObject for CartObject {
             Vec::new()
         };
         // No borrow is held across an await: `handle` is synchronous, and the alarm is armed after it returned.
-        let response = match self.contained(|| self.handle(&path, &req, body)) {
+        #[cfg(feature = "dev")]
+        store::fault::arm(self.fault.take());
+        let handled = self.contained(|| self.handle(&path, &req, body));
+        // Statements not yet counted carry over to the object's next command (a request may send several).
+        #[cfg(feature = "dev")]
+        self.fault.set(store::fault::left());
+        let response = match handled {
             Ok(response) => response,
             Err(e) => e.to_response()?,
         };
@@ -464,7 +476,8 @@ impl CartObject {
             }
             let bytes = live.cart.save_incremental();
             if !bytes.is_empty() {
-                if let Err(e) = persist(live, &bytes) {
+                // One transaction: the change, a compaction, the meta rows and the read model commit together.
+                if let Err(e) = self.transaction(|| persist(live, &bytes)) {
                     *slot = None;
                     return Err(e);
                 }

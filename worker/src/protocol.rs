@@ -58,6 +58,9 @@ pub mod op {
     /// Dev only: panic in the object's own code (fault injection).
     #[cfg(feature = "dev")]
     pub const PANIC: &str = "/panic";
+    /// Dev only: the Nth storage statement of the next command fails (fault injection).
+    #[cfg(feature = "dev")]
+    pub const FAIL: &str = "/fail";
 }
 
 /// `POST /add`.
@@ -90,6 +93,14 @@ pub struct Checkout {
     pub version: String,
     pub snapshot: serde_json::Value,
     pub remove: Vec<String>,
+}
+
+/// `POST /fail` (dev only): which storage statement from now fails, from 1 (0 disarms).
+#[cfg(feature = "dev")]
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fail {
+    pub statement: u32,
 }
 
 /// `POST /seed` (dev only).

@@ -41,6 +41,8 @@ pub struct StorageStats {
     /// Whether the read model covers every stored change (what a cold read checks before using it).
     pub view_current: bool,
     pub database_bytes: usize,
+    /// SHA-256 of every row of every table, in order: equal digests, equal storage (fault-injection tests).
+    pub digest: String,
 }
 
 pub struct Store {
@@ -89,13 +91,26 @@ impl Store {
         Ok(store)
     }
 
+    /// Every statement goes through here (so the dev build's fault injection can fail the Nth one).
+    fn exec(
+        &self,
+        query: &str,
+        bindings: impl Into<Option<Vec<SqlStorageValue>>>,
+    ) -> worker::Result<worker::SqlCursor> {
+        #[cfg(feature = "dev")]
+        if fault::fires() {
+            return Err(worker::Error::RustError(format!(
+                "injected storage failure at: {query}"
+            )));
+        }
+        self.sql.exec(query, bindings)
+    }
+
     /// Creates the tables before the first write.
     fn writable(&self) -> ApiResult<()> {
         if !self.tables.get() {
             for table in TABLES {
-                self.sql
-                    .exec(table, None)
-                    .map_err(|e| db("create tables", e))?;
+                self.exec(table, None).map_err(|e| db("create tables", e))?;
             }
             self.tables.set(true);
         }
@@ -120,24 +135,24 @@ impl Store {
     pub fn append(&mut self, bytes: &[u8]) -> ApiResult<()> {
         self.writable()?;
         for chunk in bytes.chunks(CHUNK) {
-            self.sql
-                .exec(
-                    "INSERT INTO changes (data) VALUES (?)",
-                    vec![SqlStorageValue::Blob(chunk.to_vec())],
-                )
-                .map_err(|e| db("append change", e))?;
+            self.exec(
+                "INSERT INTO changes (data) VALUES (?)",
+                vec![SqlStorageValue::Blob(chunk.to_vec())],
+            )
+            .map_err(|e| db("append change", e))?;
         }
         self.changes_len += bytes.len();
         Ok(())
     }
 
-    /// The newest change row's sequence number, 0 when there is none. Change rows are `AUTOINCREMENT`: numbers are
-    /// never reused, even after a compaction deletes the rows.
+    /// The largest sequence number a change row ever had, 0 when there was none. Change rows are `AUTOINCREMENT`:
+    /// numbers are never reused, even after a compaction deletes the rows.
     pub fn last_change_seq(&self) -> ApiResult<i64> {
         if !self.tables.get() {
             return Ok(0);
         }
-        self.number("SELECT COALESCE(MAX(seq), 0) FROM changes")
+        // AUTOINCREMENT's own counter: it never goes back, not even when a compaction deletes every change row.
+        self.number("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)")
     }
 
     /// The last change row the read model covers, if there is a read model.
@@ -158,22 +173,19 @@ impl Store {
     /// Replaces snapshot and increments with one new snapshot.
     pub fn compact(&mut self, snapshot: &[u8]) -> ApiResult<()> {
         self.writable()?;
-        self.sql
-            .exec("DELETE FROM snapshot", None)
+        self.exec("DELETE FROM snapshot", None)
             .map_err(|e| db("compact", e))?;
         for (i, chunk) in snapshot.chunks(CHUNK).enumerate() {
-            self.sql
-                .exec(
-                    "INSERT INTO snapshot (idx, data) VALUES (?, ?)",
-                    vec![
-                        SqlStorageValue::Integer(i as i64),
-                        SqlStorageValue::Blob(chunk.to_vec()),
-                    ],
-                )
-                .map_err(|e| db("compact", e))?;
+            self.exec(
+                "INSERT INTO snapshot (idx, data) VALUES (?, ?)",
+                vec![
+                    SqlStorageValue::Integer(i as i64),
+                    SqlStorageValue::Blob(chunk.to_vec()),
+                ],
+            )
+            .map_err(|e| db("compact", e))?;
         }
-        self.sql
-            .exec("DELETE FROM changes", None)
+        self.exec("DELETE FROM changes", None)
             .map_err(|e| db("compact", e))?;
         self.snapshot_len = snapshot.len();
         self.changes_len = 0;
@@ -185,7 +197,6 @@ impl Store {
             return Ok(None);
         }
         let cursor = self
-            .sql
             .exec(
                 "SELECT value FROM meta WHERE key = ?",
                 vec![SqlStorageValue::from(key)],
@@ -216,9 +227,7 @@ impl Store {
             .into_iter()
             .flat_map(|(key, value)| [SqlStorageValue::from(key), value])
             .collect();
-        self.sql
-            .exec(&query, params)
-            .map_err(|e| db("write meta", e))?;
+        self.exec(&query, params).map_err(|e| db("write meta", e))?;
         Ok(())
     }
 
@@ -234,12 +243,11 @@ impl Store {
 
     pub fn insert_checkout(&self, key: &str, id: &str, snapshot: &str) -> ApiResult<()> {
         self.writable()?;
-        self.sql
-            .exec(
-                "INSERT INTO checkouts (key, id, snapshot) VALUES (?, ?, ?)",
-                vec![key.into(), id.into(), snapshot.into()],
-            )
-            .map_err(|e| db("store checkout", e))?;
+        self.exec(
+            "INSERT INTO checkouts (key, id, snapshot) VALUES (?, ?, ?)",
+            vec![key.into(), id.into(), snapshot.into()],
+        )
+        .map_err(|e| db("store checkout", e))?;
         Ok(())
     }
 
@@ -248,7 +256,6 @@ impl Store {
             return Ok(None);
         }
         let cursor = self
-            .sql
             .exec(query, vec![SqlStorageValue::from(param)])
             .map_err(|e| db("read text", e))?;
         match cursor.raw().next() {
@@ -277,12 +284,38 @@ impl Store {
             },
             view_current: self.view_seq()? == Some(self.last_change_seq()?),
             database_bytes: self.sql.database_size(),
+            digest: self.digest()?,
         })
+    }
+
+    /// See [`StorageStats::digest`].
+    #[cfg(feature = "dev")]
+    fn digest(&self) -> ApiResult<String> {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        if self.tables.get() {
+            for query in [
+                "SELECT idx, data FROM snapshot ORDER BY idx",
+                "SELECT seq, data FROM changes ORDER BY seq",
+                "SELECT key, value FROM meta ORDER BY key",
+                "SELECT key, id, snapshot FROM checkouts ORDER BY key",
+                "SELECT name, seq FROM sqlite_sequence ORDER BY name",
+            ] {
+                hash.update(query.as_bytes());
+                let cursor = self.exec(query, None).map_err(|e| db("digest", e))?;
+                for row in cursor.raw() {
+                    for value in row.map_err(|e| db("digest", e))? {
+                        hash.update(format!("{value:?}").as_bytes());
+                    }
+                }
+            }
+        }
+        Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
     }
 
     /// The single number `query` answers (0 for no row).
     fn number(&self, query: &str) -> ApiResult<i64> {
-        let cursor = self.sql.exec(query, None).map_err(|e| db(query, e))?;
+        let cursor = self.exec(query, None).map_err(|e| db(query, e))?;
         match cursor.raw().next() {
             Some(row) => {
                 Ok(integer(row.map_err(|e| db(query, e))?.into_iter().next()).unwrap_or(0))
@@ -292,10 +325,7 @@ impl Store {
     }
 
     fn blobs(&self, query: &str) -> ApiResult<Vec<u8>> {
-        let cursor = self
-            .sql
-            .exec(query, None)
-            .map_err(|e| db("read blobs", e))?;
+        let cursor = self.exec(query, None).map_err(|e| db("read blobs", e))?;
         let mut out = Vec::new();
         for row in cursor.raw() {
             match row.map_err(|e| db("read blobs", e))?.into_iter().next() {
@@ -309,5 +339,42 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+/// Fault injection (dev builds only): the Nth storage statement from now of one object fails (the object arms it
+/// for each command it runs and takes back what is left after it).
+#[cfg(feature = "dev")]
+pub mod fault {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Statements left before the one that fails, for the command running now.
+        static LEFT: Cell<Option<u32>> = const { Cell::new(None) };
+    }
+
+    /// Arms the failure for the command about to run (`None`: no failure).
+    pub fn arm(nth: Option<u32>) {
+        LEFT.with(|left| left.set(nth));
+    }
+
+    /// Disarms, answering how many statements were left (`None` once the failure fired).
+    pub fn left() -> Option<u32> {
+        LEFT.with(|left| left.take())
+    }
+
+    /// Counts one statement; whether it is the one that fails.
+    pub fn fires() -> bool {
+        LEFT.with(|left| match left.get() {
+            Some(1) => {
+                left.set(None);
+                true
+            }
+            Some(n) => {
+                left.set(Some(n - 1));
+                false
+            }
+            None => false,
+        })
     }
 }

@@ -10,8 +10,7 @@ use crate::protocol;
 impl CartObject {
     /// Stores a checkout snapshot under its idempotency key, unless the key has one already (then that one is the
     /// answer, 200) or the cart moved past the version the snapshot was priced at (409: the front end retries).
-    /// The snapshot row and the removal of its lines are written without an await in between, so they commit
-    /// together.
+    /// The snapshot row and the removal of its lines are one storage transaction.
     pub(super) fn checkout(&self, cmd: &protocol::Checkout) -> ApiResult<Response> {
         if let Some(stored) = self.with_live(|live| live.store.checkout_by_key(&cmd.key))? {
             return json_text(stored, 200);
@@ -34,15 +33,32 @@ impl CartObject {
         }
         let snapshot = serde_json::to_string(&cmd.snapshot)
             .map_err(|e| ApiError::internal("checkout snapshot", e))?;
-        self.with_live(|live| live.store.insert_checkout(&cmd.key, &cmd.id, &snapshot))?;
+        // The snapshot row and the removal of its lines: one transaction, stored together or not at all.
+        let stored = self.transaction(|| {
+            self.with_live(|live| live.store.insert_checkout(&cmd.key, &cmd.id, &snapshot))?;
+            if cmd.remove.is_empty() {
+                return Ok(false);
+            }
+            Ok(self
+                .apply(|cart| {
+                    for sku in &cmd.remove {
+                        cart.remove(sku)?;
+                    }
+                    Ok(())
+                })?
+                .1)
+        });
+        let removed = match stored {
+            Ok(removed) => removed,
+            Err(e) => {
+                // The lines may be gone from the cart in memory while storage kept them: load it again.
+                *self.live.borrow_mut() = None;
+                return Err(e);
+            }
+        };
         self.dirty.set(true);
-        if !cmd.remove.is_empty() {
-            self.edit(|cart| {
-                for sku in &cmd.remove {
-                    cart.remove(sku)?;
-                }
-                Ok(())
-            })?;
+        if removed {
+            self.push_all();
         }
         json_text(snapshot, 201)
     }

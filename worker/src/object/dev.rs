@@ -52,6 +52,12 @@ impl CartObject {
                 })?;
                 Response::from_bytes(reply.unwrap_or_default())?
             }
+            op::FAIL => {
+                let cmd: protocol::Fail = internal_json(body)?;
+                // Counted from the end of this command on (0 disarms).
+                crate::store::fault::arm((cmd.statement > 0).then_some(cmd.statement));
+                Response::empty()?.with_status(204)
+            }
             // A panic in the object's own code, with the cart borrowed (see `CartObject::contained`).
             op::PANIC => {
                 self.with_live(|_| -> ApiResult<Response> { panic!("the dev panic route") })?
