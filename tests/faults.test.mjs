@@ -61,6 +61,17 @@ test('an add, a set and a remove that fail at any storage statement change nothi
   assert.deepEqual(cold.res.body.lines.map((l) => [l.sku, l.qty]), [['TEE', 1]]);
 });
 
+test('a keyed add that fails at any storage statement stores neither the add nor its key, and the retry applies once', async () => {
+  const id = newCartId();
+  const key = `faulty-${newCartId()}`;
+  const add = () => call('POST', `${cart(id)}/lines`, { json: { sku: 'MUG', qty: 1 }, headers: { 'idempotency-key': key } });
+  const done = await failEveryStatement({ devPath: `/v1/dev/carts/${id}`, read: () => call('GET', cart(id)), command: add });
+  assert.ok(done.failures >= 3, `the key's row is one more statement (${done.failures})`);
+  const retry = await add();
+  assert.deepEqual(retry.body, done.res.body, 'the stored answer');
+  assert.equal((await call('GET', cart(id))).body.lines.find((l) => l.sku === 'MUG').qty, 1, 'applied once');
+});
+
 test('a login merge that fails at any storage statement of the user cart changes nothing, and the retry merges once', async () => {
   const user = newUserId();
   const token = tokenFor(user);

@@ -159,18 +159,32 @@ async fn cart_route(
         }
         ["lines"] => {
             only(&method, &[Method::Post])?;
-            let cmd = input::add_line(&read_json_bytes(req).await?)?;
-            priced(env, send_json(env, target, op::ADD, &cmd).await?).await
+            let bytes = read_json_bytes(req).await?;
+            let keyed = idempotency(req, &bytes)?;
+            let cmd = input::add_line(&bytes)?;
+            priced(
+                env,
+                send_json_with(env, target, op::ADD, &cmd, &keyed).await?,
+            )
+            .await
         }
         ["lines", sku] => {
             let sku = valid_sku(sku)?;
             if method == Method::Delete {
-                let removed = send_json(env, target, op::REMOVE, &protocol::Remove { sku }).await?;
+                let keyed = idempotency(req, &[])?;
+                let cmd = protocol::Remove { sku };
+                let removed = send_json_with(env, target, op::REMOVE, &cmd, &keyed).await?;
                 return priced(env, removed).await;
             }
             only(&method, &[Method::Patch, Method::Delete])?;
-            let cmd = input::patch_line(&sku, &read_json_bytes(req).await?)?;
-            priced(env, send_json(env, target, op::PATCH, &cmd).await?).await
+            let bytes = read_json_bytes(req).await?;
+            let keyed = idempotency(req, &bytes)?;
+            let cmd = input::patch_line(&sku, &bytes)?;
+            priced(
+                env,
+                send_json_with(env, target, op::PATCH, &cmd, &keyed).await?,
+            )
+            .await
         }
         ["checkout"] => {
             only(&method, &[Method::Post])?;
@@ -235,7 +249,9 @@ async fn cart_route(
 }
 
 async fn merge(req: &mut Request, env: &Env, user: String) -> ApiResult<Response> {
-    let (guest_id, policy) = input::merge(&read_json_bytes(req).await?)?;
+    let bytes = read_json_bytes(req).await?;
+    let keyed = idempotency(req, &bytes)?;
+    let (guest_id, policy) = input::merge(&bytes)?;
     let guest = Target::Guest(guest_id.clone());
     let user = Target::User(user);
     let mut guest_copy = send(env, &guest, op::SAVE, Method::Get, None, &[]).await?;
@@ -244,7 +260,7 @@ async fn merge(req: &mut Request, env: &Env, user: String) -> ApiResult<Response
         return Ok(guest_copy);
     }
     let bytes = guest_copy.bytes().await?;
-    let merged = merge_into(env, &user, &guest_id, bytes, policy).await?;
+    let merged = merge_into(env, &user, &guest_id, bytes, policy, &keyed).await?;
     if merged.status_code() == 200 {
         // Marked only after the merge is durable; a retry after a failure here merges nothing twice.
         send(
@@ -269,6 +285,7 @@ pub async fn merge_into(
     source: &str,
     bytes: Vec<u8>,
     policy: MergePolicy,
+    keyed: &[(&str, String)],
 ) -> ApiResult<Response> {
     let policy_name = if policy == MergePolicy::Sum {
         "sum"
@@ -282,9 +299,13 @@ pub async fn merge_into(
         Method::Post,
         Some(bytes),
         &[
-            (protocol::POLICY_HEADER, policy_name.into()),
-            (protocol::SOURCE_HEADER, source.into()),
-        ],
+            &[
+                (protocol::POLICY_HEADER, policy_name.to_owned()),
+                (protocol::SOURCE_HEADER, source.to_owned()),
+            ],
+            keyed,
+        ]
+        .concat(),
     )
     .await?;
     priced(env, merged).await
@@ -494,8 +515,47 @@ pub async fn send_json<T: serde::Serialize>(
     path: &str,
     cmd: &T,
 ) -> ApiResult<Response> {
+    send_json_with(env, target, path, cmd, &[]).await
+}
+
+/// [`send_json`] with extra headers (an idempotency key).
+pub async fn send_json_with<T: serde::Serialize>(
+    env: &Env,
+    target: &Target,
+    path: &str,
+    cmd: &T,
+    extra: &[(&str, String)],
+) -> ApiResult<Response> {
     let body = serde_json::to_vec(cmd).map_err(|e| ApiError::internal("encode command", e))?;
-    send(env, target, path, Method::Post, Some(body), &[]).await
+    send(env, target, path, Method::Post, Some(body), extra).await
+}
+
+/// The write's `Idempotency-Key`, if it has one, with what the request was (SHA-256 of method, path and body), as
+/// headers for the cart's object (`object/idempotency.rs`). A key is 1-255 printable ASCII characters.
+pub fn idempotency(req: &Request, body: &[u8]) -> ApiResult<Vec<(&'static str, String)>> {
+    use sha2::{Digest, Sha256};
+    let Some(key) = req.headers().get("idempotency-key")? else {
+        return Ok(Vec::new());
+    };
+    let key = key.trim();
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::new(
+            400,
+            "INVALID_IDEMPOTENCY_KEY",
+            "Idempotency-Key is 1-255 printable ASCII characters",
+        ));
+    }
+    let mut hash = Sha256::new();
+    hash.update(req.method().to_string().as_bytes());
+    hash.update(b" ");
+    hash.update(req.path().as_bytes());
+    hash.update(b"\n");
+    hash.update(body);
+    let fingerprint: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(vec![
+        (protocol::IDEMPOTENCY_KEY_HEADER, key.to_owned()),
+        (protocol::FINGERPRINT_HEADER, fingerprint),
+    ])
 }
 
 /// Sends one command to the cart's object. Non-WebSocket answers are copied into a fresh response, whose headers

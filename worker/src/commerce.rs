@@ -175,7 +175,9 @@ pub async fn share(req: &mut Request, env: &Env, target: &Target) -> ApiResult<R
 
 /// `POST .../copy {"from": token}`: adds the shared cart's lines to this one.
 pub async fn copy(req: &mut Request, env: &Env, target: &Target) -> ApiResult<Response> {
-    let from = input::copy(&crate::api::read_json_bytes(req).await?)?;
+    let bytes = crate::api::read_json_bytes(req).await?;
+    let keyed = crate::api::idempotency(req, &bytes)?;
+    let from = input::copy(&bytes)?;
     let source = format!("share:{from}");
     let share = Target::Share(from);
     let mut shared = send(env, &share, op::SHARED_SAVE, Method::Get, None, &[]).await?;
@@ -183,5 +185,5 @@ pub async fn copy(req: &mut Request, env: &Env, target: &Target) -> ApiResult<Re
         return Ok(shared);
     }
     let bytes = shared.bytes().await?;
-    merge_into(env, target, &source, bytes, MergePolicy::Sum).await
+    merge_into(env, target, &source, bytes, MergePolicy::Sum, &keyed).await
 }

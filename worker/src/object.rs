@@ -10,6 +10,7 @@
 mod commerce;
 #[cfg(feature = "dev")]
 mod dev;
+mod idempotency;
 mod txn;
 
 use std::cell::{Cell, RefCell};
@@ -241,12 +242,12 @@ impl CartObject {
                 }
                 self.view(&cart_id)
             }
-            op::ADD => {
+            op::ADD => self.keyed(req, || {
                 let cmd: protocol::Add = internal_json(&body)?;
                 self.edit(|cart| Ok(cart.add(&cmd.sku, cmd.qty)?))?;
-                self.view(&cart_id)
-            }
-            op::PATCH => {
+                Ok((200, self.view_json(&cart_id)?))
+            }),
+            op::PATCH => self.keyed(req, || {
                 let cmd: protocol::Patch = internal_json(&body)?;
                 self.edit(|cart| {
                     if let Some(qty) = cmd.qty {
@@ -257,20 +258,20 @@ impl CartObject {
                     }
                     Ok(())
                 })?;
-                self.view(&cart_id)
-            }
-            op::REMOVE => {
+                Ok((200, self.view_json(&cart_id)?))
+            }),
+            op::REMOVE => self.keyed(req, || {
                 let cmd: protocol::Remove = internal_json(&body)?;
                 self.edit(|cart| Ok(cart.remove(&cmd.sku)?))?;
-                self.view(&cart_id)
-            }
+                Ok((200, self.view_json(&cart_id)?))
+            }),
             op::SYNC => self.http_sync(body),
             op::SOCKET => self.accept_socket(req),
             op::SAVE => {
                 let bytes = self.with_live(|live| Ok(live.cart.encode()))?;
                 Ok(Response::from_bytes(bytes)?)
             }
-            op::MERGE_GUEST => {
+            op::MERGE_GUEST => self.keyed(req, || {
                 let policy = match req.headers().get(protocol::POLICY_HEADER)?.as_deref() {
                     Some("sum") => MergePolicy::Sum,
                     _ => MergePolicy::Max,
@@ -295,11 +296,13 @@ impl CartObject {
                     merged: cart_core::MergeReport,
                     cart: serde_json::Value,
                 }
-                Ok(Response::from_json(&Merged {
+                let merged = serde_json::to_value(Merged {
                     merged: report,
                     cart: view,
-                })?)
-            }
+                })
+                .map_err(|e| ApiError::internal("merge answer", e))?;
+                Ok((200, merged))
+            }),
             op::MARK_MERGED => {
                 let wrote = self.with_live(|live| {
                     // Already marked; or never written, and a read (the merge read it) creates nothing.
@@ -441,7 +444,7 @@ impl CartObject {
     /// One core operation, a durable write of what it changed, then a push to every socket.
     fn edit<T>(&self, op: impl FnOnce(&mut Cart) -> ApiResult<T>) -> ApiResult<T> {
         let (out, changed) = self.apply(op)?;
-        if changed {
+        if changed && !txn::defer_push() {
             self.push_all();
         }
         Ok(out)
@@ -488,15 +491,19 @@ impl CartObject {
     }
 
     fn view(&self, cart_id: &str) -> ApiResult<Response> {
-        let body = self.with_live(|live| {
+        view_response(&self.view_json(cart_id)?)
+    }
+
+    /// The cart's JSON view, unpriced.
+    fn view_json(&self, cart_id: &str) -> ApiResult<serde_json::Value> {
+        self.with_live(|live| {
             Ok(json_view(
                 cart_id,
                 &live.cart.view(),
                 live.meta.merged_at,
                 live.meta.expires_at(&self.env),
             ))
-        })?;
-        view_response(&body)
+        })
     }
 
     /// A read on an object whose cart is not loaded, answered from the read model; `None` when there is none (or

@@ -14,6 +14,10 @@ pub const POLICY_HEADER: &str = "x-merge-policy";
 pub const SOURCE_HEADER: &str = "x-merge-source";
 /// Header carrying what the object holds: `guest`, `user` or `share` (it decides the idle expiry).
 pub const KIND_HEADER: &str = "x-cart-kind";
+/// Header carrying the client's `Idempotency-Key` of a write.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "x-idempotency-key";
+/// Header carrying what the keyed request was (SHA-256 of method, route and body, in hex).
+pub const FINGERPRINT_HEADER: &str = "x-idempotency-fingerprint";
 /// Header carrying a checkout id to look up.
 pub const CHECKOUT_ID_HEADER: &str = "x-checkout-id";
 

@@ -52,14 +52,31 @@ pub struct Store {
     /// Whether the tables exist. They are created by the first write, never by a read: a cart that is only ever
     /// read leaves no storage behind.
     tables: std::cell::Cell<bool>,
+    /// Whether the idempotency table exists (carts stored before it was added lack it until their next write).
+    idempotency: std::cell::Cell<bool>,
 }
 
+/// One stored answer to a write sent with an `Idempotency-Key`.
+pub struct Idempotent {
+    /// What the request was (method, route and body, hashed by the front worker): a key reused for another
+    /// request is refused.
+    pub fingerprint: String,
+    pub status: u16,
+    /// The answer's JSON body.
+    pub body: String,
+}
+
+/// How long, and how many, idempotency keys a cart keeps.
+pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 3600 * 1000;
+pub const IDEMPOTENCY_MAX_KEYS: i64 = 200;
+
 /// The tables, created by the first write.
-const TABLES: [&str; 4] = [
+const TABLES: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS snapshot (idx INTEGER PRIMARY KEY, data BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)",
     "CREATE TABLE IF NOT EXISTS checkouts (key TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, snapshot TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, status INTEGER NOT NULL, body TEXT NOT NULL, at INTEGER NOT NULL)",
 ];
 
 /// A numeric cell as an integer (the runtime may hand integers over as floats).
@@ -83,11 +100,18 @@ impl Store {
             snapshot_len: 0,
             changes_len: 0,
             tables: std::cell::Cell::new(false),
+            idempotency: std::cell::Cell::new(false),
         };
         let found = store.number(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('snapshot', 'changes', 'meta', 'checkouts')",
         )?;
-        store.tables.set(found == TABLES.len() as i64);
+        store.tables.set(found == 4);
+        if found == 4 {
+            let idempotency = store.number(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'idempotency'",
+            )?;
+            store.idempotency.set(idempotency == 1);
+        }
         Ok(store)
     }
 
@@ -108,12 +132,71 @@ impl Store {
 
     /// Creates the tables before the first write.
     fn writable(&self) -> ApiResult<()> {
-        if !self.tables.get() {
+        if !self.tables.get() || !self.idempotency.get() {
             for table in TABLES {
                 self.exec(table, None).map_err(|e| db("create tables", e))?;
             }
             self.tables.set(true);
+            self.idempotency.set(true);
         }
+        Ok(())
+    }
+
+    /// The stored answer under idempotency `key`, if it is younger than a day.
+    pub fn idempotent(&self, key: &str, now: i64) -> ApiResult<Option<Idempotent>> {
+        if !self.idempotency.get() {
+            return Ok(None);
+        }
+        let cursor = self
+            .exec(
+                "SELECT fingerprint, status, body FROM idempotency WHERE key = ? AND at > ?",
+                vec![
+                    key.into(),
+                    SqlStorageValue::Integer(now - IDEMPOTENCY_TTL_MS),
+                ],
+            )
+            .map_err(|e| db("read idempotency key", e))?;
+        let Some(row) = cursor.raw().next() else {
+            return Ok(None);
+        };
+        let mut row = row.map_err(|e| db("read idempotency key", e))?.into_iter();
+        match (row.next(), integer(row.next()), row.next()) {
+            (
+                Some(SqlStorageValue::String(fingerprint)),
+                Some(status),
+                Some(SqlStorageValue::String(body)),
+            ) => Ok(Some(Idempotent {
+                fingerprint,
+                status: u16::try_from(status).unwrap_or(200),
+                body,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    /// Stores the answer under idempotency `key`, dropping keys older than a day and beyond the newest
+    /// [`IDEMPOTENCY_MAX_KEYS`].
+    pub fn put_idempotent(&self, key: &str, answer: &Idempotent, now: i64) -> ApiResult<()> {
+        self.writable()?;
+        self.exec(
+            "INSERT OR REPLACE INTO idempotency (key, fingerprint, status, body, at) VALUES (?, ?, ?, ?, ?)",
+            vec![
+                key.into(),
+                answer.fingerprint.as_str().into(),
+                SqlStorageValue::Integer(i64::from(answer.status)),
+                answer.body.as_str().into(),
+                SqlStorageValue::Integer(now),
+            ],
+        )
+        .map_err(|e| db("store idempotency key", e))?;
+        self.exec(
+            "DELETE FROM idempotency WHERE at <= ? OR key NOT IN (SELECT key FROM idempotency ORDER BY at DESC LIMIT ?)",
+            vec![
+                SqlStorageValue::Integer(now - IDEMPOTENCY_TTL_MS),
+                SqlStorageValue::Integer(IDEMPOTENCY_MAX_KEYS),
+            ],
+        )
+        .map_err(|e| db("expire idempotency keys", e))?;
         Ok(())
     }
 
@@ -299,8 +382,12 @@ impl Store {
                 "SELECT seq, data FROM changes ORDER BY seq",
                 "SELECT key, value FROM meta ORDER BY key",
                 "SELECT key, id, snapshot FROM checkouts ORDER BY key",
+                "SELECT key, fingerprint, status, body, at FROM idempotency ORDER BY key",
                 "SELECT name, seq FROM sqlite_sequence ORDER BY name",
             ] {
+                if query.contains("idempotency") && !self.idempotency.get() {
+                    continue;
+                }
                 hash.update(query.as_bytes());
                 let cursor = self.exec(query, None).map_err(|e| db("digest", e))?;
                 for row in cursor.raw() {

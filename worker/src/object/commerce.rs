@@ -57,7 +57,7 @@ impl CartObject {
             }
         };
         self.dirty.set(true);
-        if removed {
+        if removed && !super::txn::defer_push() {
             self.push_all();
         }
         json_text(snapshot, 201)

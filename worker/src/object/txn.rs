@@ -18,6 +18,18 @@ use crate::error::{ApiError, ApiResult};
 thread_local! {
     /// Whether a transaction is open (a body that opens one again runs inside the outer one).
     static OPEN: Cell<bool> = const { Cell::new(false) };
+    /// A change made inside the open transaction, to push to the sockets once it commits.
+    static PUSH: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a transaction is open; if so, remembers to push to the sockets after it commits (a socket must never
+/// hear of a change that storage then rolls back).
+pub(super) fn defer_push() -> bool {
+    let open = OPEN.with(Cell::get);
+    if open {
+        PUSH.with(|push| push.set(true));
+    }
+    open
 }
 
 impl CartObject {
@@ -59,8 +71,14 @@ impl CartObject {
             transaction_sync.call1(&storage, closure.as_ref())
         };
         OPEN.with(|open| open.set(false));
+        let push = PUSH.with(Cell::take);
         match (called, outcome) {
-            (Ok(_), Some(Ok(value))) => Ok(value),
+            (Ok(_), Some(Ok(value))) => {
+                if push {
+                    self.push_all();
+                }
+                Ok(value)
+            }
             (_, Some(Err(e))) => Err(e),
             (Err(e), _) => Err(js_internal("transaction", e)),
             (Ok(_), None) => Err(ApiError::internal("transaction", "the body did not run")),

@@ -1,0 +1,71 @@
+//! `Idempotency-Key` on the JSON writes (lines, merge, copy): a retry with the same key and request gets the
+//! stored answer and applies nothing again; the same key with another request is `422 IDEMPOTENCY_KEY_REUSED`.
+//! The answer is stored in the same transaction as the write, so either both are durable or neither is. A cart
+//! keeps its keys for 24 hours, at most the newest 200 (`store::IDEMPOTENCY_*`).
+
+use serde_json::Value;
+use worker::{Request, Response};
+
+use super::{now_ms, CartObject};
+use crate::error::{ApiError, ApiResult};
+use crate::protocol;
+use crate::store::Idempotent;
+
+impl CartObject {
+    /// Runs the write `run` (its answer: status and JSON body) once per idempotency key, if the request has one.
+    pub(super) fn keyed(
+        &self,
+        req: &Request,
+        run: impl FnOnce() -> ApiResult<(u16, Value)>,
+    ) -> ApiResult<Response> {
+        let Some(key) = req.headers().get(protocol::IDEMPOTENCY_KEY_HEADER)? else {
+            let (status, body) = run()?;
+            return Ok(Response::from_json(&body)?.with_status(status));
+        };
+        let fingerprint = req
+            .headers()
+            .get(protocol::FINGERPRINT_HEADER)?
+            .unwrap_or_default();
+        let now = now_ms();
+        if let Some(stored) = self.with_live(|live| live.store.idempotent(&key, now))? {
+            if stored.fingerprint != fingerprint {
+                return Err(ApiError::new(
+                    422,
+                    "IDEMPOTENCY_KEY_REUSED",
+                    "this Idempotency-Key was already used for another request; use a new key per request",
+                ));
+            }
+            return answer(stored.status, stored.body);
+        }
+        let stored = self.transaction(|| {
+            let (status, body) = run()?;
+            let answer = Idempotent {
+                fingerprint,
+                status,
+                body: serde_json::to_string(&body)
+                    .map_err(|e| ApiError::internal("idempotent answer", e))?,
+            };
+            self.with_live(|live| live.store.put_idempotent(&key, &answer, now))?;
+            Ok(answer)
+        });
+        match stored {
+            Ok(stored) => {
+                self.dirty.set(true);
+                answer(stored.status, stored.body)
+            }
+            Err(e) => {
+                // The write may have changed the cart in memory while storage rolled back: load it again.
+                *self.live.borrow_mut() = None;
+                Err(e)
+            }
+        }
+    }
+}
+
+fn answer(status: u16, body: String) -> ApiResult<Response> {
+    let mut response = Response::from_bytes(body.into_bytes())?.with_status(status);
+    response
+        .headers_mut()
+        .set("content-type", "application/json")?;
+    Ok(response)
+}
