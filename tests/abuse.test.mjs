@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { base, call, newCartId } from './support/cart.mjs';
+import { base, call, newCartId, upgradeAnswer } from './support/cart.mjs';
 import { SocketPeer, httpSync, qtyOf, addEntry, A } from './support/peer.mjs';
 
 const { hostname, port } = new URL(base);
@@ -265,4 +265,39 @@ test('a panic in the object\'s own code gets 500 INTERNAL, and the next request 
     assert.equal(write.status, 200);
     assert.equal(write.body.lines.find((l) => l.sku === 'KEEP').qty, 3);
   });
+});
+
+test('a cart takes at most 32 sockets: the next upgrade gets 429 TOO_MANY_SOCKETS, and closing one makes room', async () => {
+  const id = newCartId();
+  const peers = [];
+  try {
+    for (let i = 0; i < 32; i++) peers.push(new SocketPeer(`${cart(id)}/sync?layout=3`));
+    await Promise.all(peers.map((p) => p.opened));
+    const refused = await upgradeAnswer(`${cart(id)}/sync?layout=3`);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.body.error.code, 'TOO_MANY_SOCKETS');
+    assert.ok(Number(refused.headers['retry-after']) >= 1);
+    peers.pop().close();
+    let answer;
+    for (let i = 0; i < 50; i++) {
+      answer = await upgradeAnswer(`${cart(id)}/sync?layout=3`);
+      if (answer.status === 101) break;
+      await sleep(100);
+    }
+    assert.equal(answer.status, 101, 'room again once a socket closed');
+  } finally {
+    for (const p of peers) p.close();
+  }
+});
+
+test('a chunked JSON body past 64 KiB gets 413 PAYLOAD_TOO_LARGE, read no further than the cap', async () => {
+  const id = newCartId();
+  const piece = `${' '.repeat(16 * 1024)}`;
+  const chunk = `${piece.length.toString(16)}\r\n${piece}\r\n`;
+  const head = `POST ${cart(id)}/lines HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`;
+  // 8 chunks of 16 KiB = 128 KiB, never terminated: the answer must come from the cap, not from the end.
+  const answer = await rawExchange([head, ...Array(8).fill(chunk)], { ms: 10_000 });
+  assert.match(answer, /^HTTP\/1\.1 413/);
+  assert.match(answer, /PAYLOAD_TOO_LARGE/);
+  assert.deepEqual(await lines(id), []);
 });

@@ -5,7 +5,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { call, newCartId, newUserId, startServer, tokenFor } from './support/cart.mjs';
+import { call, newCartId, newUserId, startServer, tokenFor, upgradeAnswer } from './support/cart.mjs';
 import { initSync, CartClient } from '../client-wasm/pkg/cart_client.js';
 
 const add = (id, sku, qty = 1, url) => call('POST', `/v1/carts/${id}/lines`, { json: { sku, qty }, url });
@@ -190,6 +190,10 @@ test('writes beyond a cart\'s or a client\'s bucket get 429 with Retry-After, an
   assert.match(refused.body.error.message, /this cart/);
   assert.ok(Number(refused.headers.get('retry-after')) >= 1);
   assert.equal((await call('GET', `/v1/carts/${busy}`, { url })).body.itemCount, 3, 'the refused write changed nothing');
+  // Opening a socket costs a write token too (every later write is pushed to it).
+  const upgrade = await upgradeAnswer(`/v1/carts/${busy}/sync?layout=3`, url);
+  assert.equal(upgrade.status, 429);
+  assert.equal(upgrade.body.error.code, 'RATE_LIMITED');
 
   const other = newCartId();
   for (let i = 0; i < 4; i++) await add(other, 'TEA-EARL', 1, url); // client tokens: 8 - 4 - 4 = 0

@@ -166,3 +166,19 @@ export async function startServer({ port, persistTo = mkdtempSync(join(tmpdir(),
     }
   }
 }
+
+/** The status and JSON body a WebSocket upgrade of `path` is answered with (101 when it was accepted). */
+export function upgradeAnswer(path, url = base) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`${url}${path}`, {
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64') },
+    });
+    req.on('upgrade', (res, socket) => { socket.destroy(); resolve({ status: 101 }); });
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body: text ? JSON.parse(text) : null, headers: res.headers }));
+    });
+    req.on('error', reject);
+  });
+}

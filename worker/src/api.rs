@@ -477,9 +477,18 @@ pub async fn read_body(req: &mut Request, limit: usize) -> ApiResult<Vec<u8>> {
             return Err(too_large());
         }
     }
-    let bytes = req.bytes().await?;
-    if bytes.len() > limit {
-        return Err(too_large());
+    // Read in chunks and stop at the cap: a chunked body (no Content-Length) is never held whole beyond it.
+    use futures_util::StreamExt;
+    let mut bytes = Vec::new();
+    let Ok(mut stream) = req.stream() else {
+        return Ok(bytes); // no body
+    };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
 }

@@ -30,6 +30,9 @@ use crate::ratelimit::{self, Bucket, Rate};
 use crate::store::{self, Store};
 use crate::view::{json_view, MAX_SYNC_BYTES};
 
+/// Most sockets open on one cart at a time (every write is pushed to each).
+pub const MAX_SOCKETS: usize = 32;
+
 /// Milliseconds since the Unix epoch, from the runtime's clock.
 pub fn now_ms() -> i64 {
     worker::Date::now().as_millis() as i64
@@ -558,6 +561,18 @@ impl CartObject {
                 "UPGRADE_REQUIRED",
                 "this route speaks WebSocket; send Upgrade: websocket",
             ));
+        }
+        // Each socket gets every write pushed: at most MAX_SOCKETS per cart, and opening one costs a write token.
+        if self.state.get_websockets().len() >= MAX_SOCKETS {
+            return Err(ApiError::new(
+                429,
+                "TOO_MANY_SOCKETS",
+                format!("this cart has {MAX_SOCKETS} open sockets; close one, or sync over HTTP"),
+            )
+            .retry_after(5));
+        }
+        if let Err(after) = self.take_token() {
+            return Err(ratelimit::limited("cart", after));
         }
         let pair = WebSocketPair::new()?;
         let tag = ActorId::random().to_hex_string();
