@@ -336,6 +336,21 @@ describe('storage', () => {
     assert.deepEqual(cartTables(created[0]), [], 'and the cart created nothing in it');
     // The check can fail: a write creates the cart's tables in that file.
     assert.equal((await call('POST', `${cart(id)}/lines`, { json: { sku: 'NOW', qty: 1 } })).status, 200);
-    assert.deepEqual(cartTables(created[0]).sort(), ['changes', 'checkouts', 'meta', 'snapshot', 'sqlite_sequence']);
+    assert.deepEqual(cartTables(created[0]).sort(), ['changes', 'checkouts', 'idempotency', 'meta', 'snapshot', 'sqlite_sequence']);
+  });
+});
+
+describe('GET /v1/catalog', () => {
+  test('the listing is reused by the isolate for 30 s and says so, while cart views are priced from fresh reads', async () => {
+    const first = await call('GET', '/v1/catalog');
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('cache-control'), 'public, max-age=30');
+    const sku = `LIST-${newCartId().slice(0, 8)}`;
+    putProducts([{ sku, name: 'Fresh product', price: 321 }]);
+    const second = await call('GET', '/v1/catalog');
+    assert.deepEqual(second.body, first.body, 'the listing came from the isolate, not from KV again');
+    const id = newCartId();
+    const added = await add(id, { sku, qty: 1 });
+    assert.equal(added.body.lines[0].unitPrice, 321, 'a cart view reads the catalog itself');
   });
 });

@@ -4,7 +4,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { base, call } from './support/cart.mjs';
+import { base, call, newUserId, tokenFor } from './support/cart.mjs';
 import { initSync, CartClient } from '../client-wasm/pkg/cart_client.js';
 
 before(() => {
@@ -269,6 +269,32 @@ test('the HTTP transport syncs where WebSockets are not used', async () => {
   cart.connect();
   await until(() => cart.view().lines.length === 2);
   cart.free();
+});
+
+test('the HTTP transport of a signed-in user sends the token in a header, never in a URL', async () => {
+  const user = newUserId('header');
+  const urls = [];
+  const original = globalThis.fetch;
+  globalThis.fetch = (url, init) => {
+    urls.push([String(url), init?.headers?.authorization ?? null]);
+    return original(url, init);
+  };
+  const cart = new CartClient(base, { storageKey: prefix(), transport: 'http', autoConnect: false });
+  try {
+    cart.login(tokenFor(user));
+    cart.add('HEADER', 1);
+    cart.connect();
+    assert.equal(await cart.flush(), true);
+  } finally {
+    globalThis.fetch = original;
+    cart.free();
+  }
+  const syncs = urls.filter(([url]) => url.includes('/v1/me/cart/sync'));
+  assert.ok(syncs.length > 0, 'the library synced over HTTP');
+  for (const [url, authorization] of syncs) {
+    assert.ok(!url.includes('access_token'), `no token in ${url}`);
+    assert.match(authorization, /^Bearer /);
+  }
 });
 
 test('a stored cart of a newer layout is shown read-only: edits throw UPGRADE_REQUIRED, an error event says so, nothing syncs', async () => {

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import { call, newCartId, send, startServer, unlimited } from './support/cart.mjs';
 import { runCrashLoop } from '../bench/crash.mjs';
 
@@ -155,6 +156,20 @@ test('outside dev mode the dev routes do not exist', async () => {
     assert.equal((await call('GET', `/v1/carts/${id}`, { url: server.url })).body.lineCount, 0, 'the seed route did nothing');
     const health = await call('GET', '/health', { url: server.url });
     assert.equal(health.status, 200, 'the rest of the service is there');
+  } finally {
+    await server.stop();
+  }
+});
+
+test('a JWT key shorter than 32 bytes is refused with 500 AUTH_NOT_CONFIGURED, and wrangler.toml holds no key', async () => {
+  const toml = readFileSync(new URL('../wrangler.toml', import.meta.url), 'utf8');
+  assert.ok(!/^\s*CART_JWT_SECRET\s*=/m.test(toml), 'the key is a secret, never a [vars] entry');
+  const server = await startServer({ port: 8792, env: { CART_JWT_SECRET: 'only-31-bytes-long-xxxxxxxxxxxx' } });
+  try {
+    const res = await call('GET', '/v1/me/cart', { url: server.url, token: 'a.b.c' });
+    assert.equal(res.status, 500);
+    assert.equal(res.body.error.code, 'AUTH_NOT_CONFIGURED');
+    assert.match(res.body.error.message, /32 bytes/);
   } finally {
     await server.stop();
   }

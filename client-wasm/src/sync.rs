@@ -44,15 +44,17 @@ impl Drop for Socket {
 }
 
 /// The sync route, announcing the cart layout this library writes (the server refuses older ones with
-/// `426 UPGRADE_REQUIRED`).
-fn path(who: &Who) -> String {
+/// `426 UPGRADE_REQUIRED`). A user's token goes in the query only on the WebSocket upgrade, which browsers cannot
+/// give headers; every HTTP request carries it in `Authorization` instead.
+fn path(who: &Who, socket: bool) -> String {
     let layout = cart_core::LAYOUT;
     match who {
         Who::Guest { id } => format!("/v1/carts/{id}/sync?layout={layout}"),
-        Who::User { token, .. } => format!(
+        Who::User { token, .. } if socket => format!(
             "/v1/me/cart/sync?layout={layout}&access_token={}",
             js_sys::encode_uri_component(token)
         ),
+        Who::User { .. } => format!("/v1/me/cart/sync?layout={layout}"),
     }
 }
 
@@ -168,7 +170,7 @@ fn open_socket(rc: &Rc<RefCell<Inner>>) {
     let url = format!(
         "{}{}",
         inner.base_url.replacen("http", "ws", 1),
-        path(&inner.session.who)
+        path(&inner.session.who, true)
     );
     let ws = match WebSocket::new(&url) {
         Ok(ws) => ws,
@@ -448,7 +450,7 @@ async fn http_rounds(rc: &Rc<RefCell<Inner>>) -> Result<(), Failure> {
         let (url, message, token, before) = {
             let mut inner = rc.borrow_mut();
             let inner = &mut *inner;
-            let url = format!("{}{}", inner.base_url, path(&inner.session.who));
+            let url = format!("{}{}", inner.base_url, path(&inner.session.who, false));
             let before = inner.sync.clone();
             let token = match &inner.session.who {
                 Who::User { token, .. } => Some(token.clone()),

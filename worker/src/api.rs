@@ -16,8 +16,8 @@ use crate::protocol::{self, op};
 use crate::ratelimit::{self, Rate};
 use crate::view::{MAX_JSON_BYTES, MAX_SYNC_BYTES};
 
-/// Shortest accepted `CART_JWT_SECRET`.
-const MIN_SECRET_LEN: usize = 16;
+/// Shortest accepted `CART_JWT_SECRET` (HS256 keys should be at least the hash's 256 bits).
+const MIN_SECRET_LEN: usize = 32;
 
 /// Which cart a request addresses. Guest and user carts live in separate Durable Object name spaces, so no guest
 /// id can ever name a user's cart.
@@ -117,9 +117,14 @@ async fn route(mut req: Request, env: &Env) -> ApiResult<Response> {
         }
         ["v1", "catalog"] => {
             only(&method, &[Method::Get])?;
-            Ok(Response::from_json(
-                &serde_json::json!({ "products": catalog::list(env).await? }),
-            )?)
+            let products = catalog::list(env).await?;
+            let mut response = Response::from_json(&serde_json::json!({ "products": &*products }))?;
+            // The same for everyone; the isolate reuses it for LIST_CACHE_MS, so may a browser or a CDN.
+            response.headers_mut().set(
+                "cache-control",
+                &format!("public, max-age={}", catalog::LIST_CACHE_MS / 1000),
+            )?;
+            Ok(response)
         }
         ["v1", "shared", token] => {
             only(&method, &[Method::Get])?;
@@ -437,16 +442,17 @@ fn query_of(url: &str) -> &str {
 }
 
 pub(crate) fn secret(env: &Env) -> ApiResult<Vec<u8>> {
+    // A secret (`wrangler secret put CART_JWT_SECRET`; `.dev.vars` under wrangler dev), never a [vars] entry:
+    // tests/lifecycle.test.mjs checks wrangler.toml has none.
     let value = env
         .secret("CART_JWT_SECRET")
         .map(|s| s.to_string())
-        .or_else(|_| env.var("CART_JWT_SECRET").map(|v| v.to_string()))
         .unwrap_or_default();
     if value.len() < MIN_SECRET_LEN {
         return Err(ApiError::new(
             500,
             "AUTH_NOT_CONFIGURED",
-            "CART_JWT_SECRET is missing or shorter than 16 characters",
+            "CART_JWT_SECRET is missing or shorter than 32 bytes: set it with `wrangler secret put CART_JWT_SECRET`",
         ));
     }
     Ok(value.into_bytes())

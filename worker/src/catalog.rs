@@ -110,8 +110,33 @@ pub async fn products(env: &Env, skus: &[String]) -> ApiResult<HashMap<String, P
     Ok(found)
 }
 
+/// How long an isolate reuses the catalog listing. Workers KV itself may answer a read up to 60 s stale, so the
+/// listing is never fresher than this anyway; cart views are priced from fresh reads (`products`), not from it.
+pub const LIST_CACHE_MS: i64 = 30_000;
+
+thread_local! {
+    /// The last listing and when it was read (per isolate).
+    static LISTING: std::cell::RefCell<Option<(i64, std::rc::Rc<Vec<Product>>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Every product, in sku order, reused for [`LIST_CACHE_MS`] within an isolate.
+pub async fn list(env: &Env) -> ApiResult<std::rc::Rc<Vec<Product>>> {
+    let now = crate::object::now_ms();
+    // The borrow ends before any await.
+    let cached = LISTING.with(|l| l.borrow().clone());
+    if let Some((at, products)) = cached {
+        if now - at < LIST_CACHE_MS {
+            return Ok(products);
+        }
+    }
+    let products = std::rc::Rc::new(list_from_kv(env).await?);
+    LISTING.with(|l| *l.borrow_mut() = Some((now, products.clone())));
+    Ok(products)
+}
+
 /// Every product, in sku order (from the listing's metadata: one KV call per 1,000 products).
-pub async fn list(env: &Env) -> ApiResult<Vec<Product>> {
+async fn list_from_kv(env: &Env) -> ApiResult<Vec<Product>> {
     let kv = env.kv(BINDING)?;
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
