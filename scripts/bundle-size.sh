@@ -10,12 +10,13 @@ out=target/deploy-dry-run
 rm -rf "$out"
 # The production build: no cargo feature `dev` (scripts/build-worker.sh reads CART_FEATURES).
 CART_FEATURES= node_modules/.bin/wrangler deploy --dry-run --outdir "$out" >"$out.log" 2>&1 || { cat "$out.log" >&2; exit 1; }
-# Strings only the dev code holds (dev routes and their object commands, the dev token's answer, the fault
-# injection); each is in a dev build's wasm (checked by hand when this list was written: `CART_FEATURES=dev
+# Strings only the dev code holds (dev routes and their object commands, the dev token's answer and its key, the
+# fault injection); each is in a dev build's wasm (checked by hand when this list was written: `CART_FEATURES=dev
 # bash scripts/build-worker.sh`, then grep worker/build/index_bg.wasm).
 wasm=$(find "$out" -name '*.wasm' | head -1)
 [ -n "$wasm" ] || { echo "no wasm in the deploy bundle" >&2; exit 1; }
-for dev_only in sync-unchecked noop-write lines-unpriced benchNoopWrite "the dev panic route" expiresIn /evict; do
+for dev_only in sync-unchecked noop-write lines-unpriced benchNoopWrite "the dev panic route" expiresIn /evict \
+  "edge-cart dev tokens"; do
   if grep -q -a -F -- "$dev_only" "$wasm"; then
     echo "the deploy bundle carries dev code: found \"$dev_only\" in $wasm" >&2
     exit 1

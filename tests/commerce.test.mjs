@@ -259,3 +259,19 @@ test('an idle guest cart expires: the alarm deletes it from storage', async () =
     assert.deepEqual([view.lines, view.expiresAt], [[], null]);
   }
 });
+
+test('reads beyond a client\'s read bucket get 429 RATE_LIMITED with Retry-After, writes keep their own bucket', async () => {
+  const server = await startServer({ port: 8791, env: { CART_VARS: 'CLIENT_READ_BURST:5 CLIENT_READS_PER_SECOND:0.2' } });
+  try {
+    const id = newCartId();
+    for (let i = 0; i < 5; i++) assert.equal((await call('GET', `/v1/carts/${id}`, { url: server.url })).status, 200);
+    const refused = await call('GET', `/v1/carts/${id}`, { url: server.url });
+    assert.equal(refused.status, 429);
+    assert.equal(refused.body.error.code, 'RATE_LIMITED');
+    assert.match(refused.body.error.message, /reads from this client/);
+    assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+    assert.equal((await add(id, 'TEA-EARL', 1, server.url)).status, 200, 'writes are counted apart');
+  } finally {
+    await server.stop();
+  }
+});

@@ -110,6 +110,16 @@ pub fn verify(token: &str, secret: &[u8], now: i64) -> Result<String, ApiError> 
     Ok(claims.sub)
 }
 
+/// The key the dev token route signs with (dev builds only): derived from the deployment's secret, so a dev token
+/// is never valid under the real key, and a production build, which has no code that accepts this key, refuses
+/// every dev token.
+#[cfg(any(test, feature = "dev"))]
+pub fn dev_key(secret: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let mut mac = HmacSha256::new_from_slice(secret).map_err(|e| ApiError::internal("dev key", e))?;
+    mac.update(b"edge-cart dev tokens");
+    Ok(mac.finalize().into_bytes().to_vec())
+}
+
 /// Signs an HS256 JWT for `sub`, valid from `now` for `ttl_secs`.
 #[cfg(any(test, feature = "dev"))]
 pub fn sign(sub: &str, secret: &[u8], now: i64, ttl_secs: i64) -> Result<String, ApiError> {
@@ -137,6 +147,16 @@ fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_dev_token_is_not_valid_under_the_real_key() {
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let key = super::dev_key(secret).expect("a key");
+        assert_ne!(key.as_slice(), secret.as_slice());
+        let token = super::sign("dev-user", &key, 1_000, 3_600).expect("signs");
+        assert!(super::verify(&token, secret, 1_000).is_err());
+        assert_eq!(super::verify(&token, &key, 1_000).expect("valid").as_str(), "dev-user");
+    }
+
     use super::*;
 
     const KEY: &[u8] = b"test-secret";

@@ -110,7 +110,8 @@ pub async fn route(
 async fn dev_token(req: &mut Request, env: &Env) -> ApiResult<Response> {
     let user_id = input::dev_token(&read_json_bytes(req).await?)?;
     let now = crate::object::now_ms() / 1000;
-    let token = auth::sign(&user_id, &secret(env)?, now, DEV_TOKEN_TTL_SECS)?;
+    // Signed with the dev key: no production build accepts it.
+    let token = auth::sign(&user_id, &auth::dev_key(&secret(env)?)?, now, DEV_TOKEN_TTL_SECS)?;
     Ok(Response::from_json(
         &serde_json::json!({ "token": token, "expiresIn": DEV_TOKEN_TTL_SECS }),
     )?)

@@ -1,6 +1,7 @@
 //! Token buckets for writes: one per cart (in the cart's Durable Object, so exact) and one per client address (in
-//! each isolate's memory, so per isolate: a cheap first line against a flood, not an exact global quota).
-//! Excess writes get `429 RATE_LIMITED` with `Retry-After`.
+//! each isolate's memory, so per isolate: a cheap first line against a flood, not an exact global quota); and one
+//! per client address for reads (every read wakes a Durable Object and prices from KV). Excess requests get
+//! `429 RATE_LIMITED` with `Retry-After`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -19,6 +20,15 @@ pub struct Rate {
 impl Rate {
     /// The rate named by `{prefix}_WRITE_BURST` and `{prefix}_WRITES_PER_SECOND`, or the defaults.
     pub fn from_env(env: &Env, prefix: &str, default: Rate) -> Rate {
+        Self::named(env, &format!("{prefix}_WRITE_BURST"), &format!("{prefix}_WRITES_PER_SECOND"), default)
+    }
+
+    /// The client read rate: `CLIENT_READ_BURST` and `CLIENT_READS_PER_SECOND`, or the defaults.
+    pub fn reads_from_env(env: &Env) -> Rate {
+        Self::named(env, "CLIENT_READ_BURST", "CLIENT_READS_PER_SECOND", CLIENT_READ_DEFAULT)
+    }
+
+    fn named(env: &Env, burst: &str, per_second: &str, default: Rate) -> Rate {
         let var = |name: String, fallback: f64| {
             env.var(&name)
                 .ok()
@@ -27,8 +37,8 @@ impl Rate {
                 .unwrap_or(fallback)
         };
         Rate {
-            burst: var(format!("{prefix}_WRITE_BURST"), default.burst),
-            per_second: var(format!("{prefix}_WRITES_PER_SECOND"), default.per_second),
+            burst: var(burst.to_owned(), default.burst),
+            per_second: var(per_second.to_owned(), default.per_second),
         }
     }
 }
@@ -42,6 +52,12 @@ pub const CART_DEFAULT: Rate = Rate {
 pub const CLIENT_DEFAULT: Rate = Rate {
     burst: 200.0,
     per_second: 20.0,
+};
+
+/// Reads per client address: bursts of 600, 60 a second sustained (page views and polls of many shoppers).
+pub const CLIENT_READ_DEFAULT: Rate = Rate {
+    burst: 600.0,
+    per_second: 60.0,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -84,14 +100,33 @@ pub fn limited(scope: &str, retry_after: u64) -> ApiError {
 
 thread_local! {
     static CLIENTS: RefCell<HashMap<String, Bucket>> = RefCell::new(HashMap::new());
+    static READERS: RefCell<HashMap<String, Bucket>> = RefCell::new(HashMap::new());
 }
 
 /// Most client buckets one isolate keeps; beyond it the table starts over (every client gets a full bucket).
 const MAX_CLIENTS: usize = 10_000;
 
-/// Takes a token from the bucket of `client` in this isolate.
+/// Takes a token from the write bucket of `client` in this isolate.
 pub fn take_client(client: &str, rate: Rate, now_ms: i64) -> Result<(), ApiError> {
-    CLIENTS.with(|clients| {
+    take_from(&CLIENTS, client, rate, now_ms).map_err(|after| limited("client", after))
+}
+
+/// Takes a token from the read bucket of `client` in this isolate.
+pub fn take_client_read(client: &str, rate: Rate, now_ms: i64) -> Result<(), ApiError> {
+    take_from(&READERS, client, rate, now_ms).map_err(|after| {
+        ApiError::new(
+            429,
+            "RATE_LIMITED",
+            format!("too many reads from this client; retry in {after} s"),
+        )
+        .retry_after(after)
+    })
+}
+
+type Buckets = std::thread::LocalKey<RefCell<HashMap<String, Bucket>>>;
+
+fn take_from(buckets: &'static Buckets, client: &str, rate: Rate, now_ms: i64) -> Result<(), u64> {
+    buckets.with(|clients| {
         let mut clients = clients.borrow_mut();
         if clients.len() >= MAX_CLIENTS && !clients.contains_key(client) {
             clients.clear();
@@ -100,7 +135,6 @@ pub fn take_client(client: &str, rate: Rate, now_ms: i64) -> Result<(), ApiError
             .entry(client.to_owned())
             .or_insert_with(|| Bucket::full(rate, now_ms))
             .take(rate, now_ms)
-            .map_err(|after| limited("client", after))
     })
 }
 
