@@ -22,6 +22,21 @@ export const newCartId = () => randomBytes(16).toString('base64url');
 export const newUserId = (label = 'user') => `${label}-${randomBytes(6).toString('hex')}`;
 
 /** fetch with a JSON body; returns { status, headers, body } with body parsed when it is JSON. */
+/**
+ * Every error any test provokes is checked here: a coded JSON body whose message is real text. (The shipped worker
+ * once compiled Debug formatting out, which blanked parts of messages: " is not allowed here".)
+ */
+export function checkErrorBody(status, body, what) {
+  const error = body?.error;
+  if (!error || typeof error.code !== 'string' || !/^[A-Z][A-Z0-9_]+$/.test(error.code)) {
+    throw new Error(`${what}: ${status} without a coded error body: ${JSON.stringify(body)}`);
+  }
+  const message = error.message;
+  if (typeof message !== 'string' || message.length < 8 || /^\s|\s$|\s\s|\{\}|\(\)/.test(message)) {
+    throw new Error(`${what}: ${status} ${error.code} has a blank or broken message: ${JSON.stringify(message)}`);
+  }
+}
+
 export async function call(method, path, { json, body, headers = {}, token, url = base } = {}) {
   const init = { method, headers: { ...headers } };
   if (json !== undefined) {
@@ -35,6 +50,7 @@ export async function call(method, path, { json, body, headers = {}, token, url 
   const text = await res.text();
   let parsed = text;
   if ((res.headers.get('content-type') ?? '').includes('application/json') && text) parsed = JSON.parse(text);
+  if (res.status >= 400) checkErrorBody(res.status, parsed, `${method} ${path}`);
   return { status: res.status, headers: res.headers, body: parsed };
 }
 
