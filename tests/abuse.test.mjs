@@ -249,6 +249,9 @@ test('a forged change that makes Automerge itself panic gets 400 AUTOMERGE_PANIC
     const write = await call('POST', `${cart(id)}/lines`, { json: { sku: 'KEEP', qty: 1 } });
     assert.equal(write.status, 200);
     assert.equal(write.body.lines.find((l) => l.sku === 'KEEP').qty, 3);
+    // What storage holds loads to the same cart: nothing half-applied was written with that write.
+    assert.equal((await call('POST', `/v1/dev/carts/${id}/evict`)).status, 204);
+    assert.deepEqual((await call('GET', cart(id))).body.lines, write.body.lines);
   });
 });
 
@@ -256,11 +259,13 @@ test('a panic in the object\'s own code gets 500 INTERNAL, and the next request 
   await withBystander(async () => {
     const id = newCartId();
     const before = (await call('POST', `${cart(id)}/lines`, { json: { sku: 'KEEP', qty: 2 } })).body;
+    // The route adds a line in memory, then panics before storing it.
     const res = await call('POST', `/v1/dev/carts/${id}/panic`);
     assert.equal(res.status, 500);
     assert.equal(res.body.error.code, 'INTERNAL');
     const after = (await call('GET', cart(id))).body;
     assert.equal(after.version, before.version);
+    assert.equal(after.lines.find((l) => l.sku === 'PANIC-LEFTOVER'), undefined, 'the half-done work was dropped');
     const write = await call('POST', `${cart(id)}/lines`, { json: { sku: 'KEEP', qty: 1 } });
     assert.equal(write.status, 200);
     assert.equal(write.body.lines.find((l) => l.sku === 'KEEP').qty, 3);

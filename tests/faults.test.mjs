@@ -26,11 +26,13 @@ async function failEveryStatement({ devPath, read, command, cold = false }) {
     const before = await snapshot(devPath, read);
     // Cold: the object loads the cart from storage within the command, so its reads can fail too.
     if (cold) assert.equal((await call('POST', `${devPath}/evict`)).status, 204);
-    assert.equal((await call('POST', `${devPath}/fail`, { json: { statement: n } })).status, 204);
+    assert.equal((await call('POST', `${devPath}/fail`, { json: { statement: n } })).status, 200);
     const res = await command();
     if (res.status < 300) {
-      // Fewer statements than n: disarm what was left.
-      assert.equal((await call('POST', `${devPath}/fail`, { json: { statement: 0 } })).status, 204);
+      // Fewer statements than n: the failure was never reached (not reached and swallowed), and is disarmed.
+      const disarmed = await call('POST', `${devPath}/fail`, { json: { statement: 0 } });
+      assert.equal(disarmed.status, 200);
+      assert.ok(disarmed.body.left > 0, `statement ${n} failed and the command still succeeded`);
       return { failures: n - 1, res };
     }
     assert.equal(res.status, 500, `statement ${n}: ${JSON.stringify(res.body)}`);

@@ -86,3 +86,13 @@ test('a malformed Idempotency-Key is refused with 400 INVALID_IDEMPOTENCY_KEY', 
   assert.equal(res.body.error.code, 'INVALID_IDEMPOTENCY_KEY');
   assert.deepEqual((await call('GET', cart(id))).body.lines, []);
 });
+
+test('a keyed write that stores nothing on a never-written cart keeps no key and creates no storage', async () => {
+  const id = newCartId();
+  const removed = await call('DELETE', `${cart(id)}/lines/NOTHING`, { headers: keyed(`noop-${newCartId()}`) });
+  assert.equal(removed.status, 200);
+  const storage = (await call('GET', `/v1/dev/carts/${id}/storage`)).body;
+  assert.deepEqual([storage.snapshotBytes, storage.changeRows, storage.changeBytes], [0, 0, 0]);
+  // The digest of a store without tables is SHA-256 of nothing.
+  assert.equal(storage.digest, 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'no tables of ours');
+});

@@ -288,12 +288,13 @@ impl Cart {
 
     /// Takes every change of `other` this cart lacks, through the same checks as [`Cart::load_incremental`].
     pub fn merge(&mut self, other: &Cart) -> Result<(), LoadError> {
-        let bytes: Vec<u8> = self
-            .doc
-            .get_changes_added(&other.doc)
-            .iter()
-            .flat_map(|c| c.raw_bytes().to_vec())
-            .collect();
+        let bytes: Vec<u8> = unwind::contain(|| {
+            self.doc
+                .get_changes_added(&other.doc)
+                .iter()
+                .flat_map(|c| c.raw_bytes().to_vec())
+                .collect()
+        })?;
         self.load_incremental(&bytes)
     }
 
@@ -380,6 +381,18 @@ impl Cart {
     /// The next message of the standard Automerge sync protocol for the peer behind `state`, or `None` when the
     /// peer is known to be in sync.
     pub fn generate_sync_message(&self, state: &mut SyncState) -> Option<Vec<u8>> {
+        // The state holds what the peer said it has and needs; should Automerge panic on it (see `unwind.rs`), the
+        // peer starts over from a fresh state rather than trapping the host.
+        match unwind::contain(|| self.checked_generate(state)) {
+            Ok(message) => message,
+            Err(_) => {
+                *state = SyncState::new();
+                None
+            }
+        }
+    }
+
+    fn checked_generate(&self, state: &mut SyncState) -> Option<Vec<u8>> {
         let mut message = self.doc.generate_sync_message(&mut state.0)?;
         // Automerge does not know the changes kept aside: ask for what they wait for (a bounded number at a time).
         if !self.pending.is_empty() {
@@ -450,10 +463,11 @@ impl Cart {
         }
         let mut next = state.0.clone();
         self.doc.receive_sync_message(&mut next, message)?;
-        state.0 = next;
         if !pieces.is_empty() {
             self.applied(checked);
         }
+        // Last: a panic above leaves the state as it was.
+        state.0 = next;
         Ok(())
     }
 

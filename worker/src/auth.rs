@@ -115,7 +115,8 @@ pub fn verify(token: &str, secret: &[u8], now: i64) -> Result<String, ApiError> 
 /// every dev token.
 #[cfg(any(test, feature = "dev"))]
 pub fn dev_key(secret: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let mut mac = HmacSha256::new_from_slice(secret).map_err(|e| ApiError::internal("dev key", e))?;
+    let mut mac =
+        HmacSha256::new_from_slice(secret).map_err(|e| ApiError::internal("dev key", e))?;
     mac.update(b"edge-cart dev tokens");
     Ok(mac.finalize().into_bytes().to_vec())
 }
@@ -154,7 +155,10 @@ mod tests {
         assert_ne!(key.as_slice(), secret.as_slice());
         let token = super::sign("dev-user", &key, 1_000, 3_600).expect("signs");
         assert!(super::verify(&token, secret, 1_000).is_err());
-        assert_eq!(super::verify(&token, &key, 1_000).expect("valid").as_str(), "dev-user");
+        assert_eq!(
+            super::verify(&token, &key, 1_000).expect("valid").as_str(),
+            "dev-user"
+        );
     }
 
     use super::*;

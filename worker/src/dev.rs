@@ -111,7 +111,12 @@ async fn dev_token(req: &mut Request, env: &Env) -> ApiResult<Response> {
     let user_id = input::dev_token(&read_json_bytes(req).await?)?;
     let now = crate::object::now_ms() / 1000;
     // Signed with the dev key: no production build accepts it.
-    let token = auth::sign(&user_id, &auth::dev_key(&secret(env)?)?, now, DEV_TOKEN_TTL_SECS)?;
+    let token = auth::sign(
+        &user_id,
+        &auth::dev_key(&secret(env)?)?,
+        now,
+        DEV_TOKEN_TTL_SECS,
+    )?;
     Ok(Response::from_json(
         &serde_json::json!({ "token": token, "expiresIn": DEV_TOKEN_TTL_SECS }),
     )?)
@@ -123,6 +128,11 @@ fn dev_target(kind: &str, id: &str) -> ApiResult<Target> {
     } else {
         Target::Guest(valid_cart_id(id)?)
     })
+}
+
+/// Whether this dev build runs with `ENVIRONMENT=dev` (only then are dev routes and dev tokens accepted).
+pub fn enabled(env: &Env) -> bool {
+    dev_only(env).is_ok()
 }
 
 fn dev_only(env: &Env) -> ApiResult<()> {

@@ -634,10 +634,19 @@ impl CartObject {
         }
     }
 
-    /// Sends every connected socket whatever its peer still lacks.
+    /// Sends every connected socket whatever its peer still lacks. It runs after a write committed, so a panic in it
+    /// must not turn that write's answer into an error: the sockets' sync states start over instead (each peer
+    /// resyncs), and the cart is loaded again.
     fn push_all(&self) {
-        for ws in self.state.get_websockets() {
-            self.push_to(&ws);
+        let pushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for ws in self.state.get_websockets() {
+                self.push_to(&ws);
+            }
+        }));
+        if pushed.is_err() {
+            worker::console_error!("a push to the sockets panicked; their sync states start over");
+            self.peers.borrow_mut().clear();
+            *self.live.borrow_mut() = None;
         }
     }
 

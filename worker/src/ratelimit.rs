@@ -20,12 +20,22 @@ pub struct Rate {
 impl Rate {
     /// The rate named by `{prefix}_WRITE_BURST` and `{prefix}_WRITES_PER_SECOND`, or the defaults.
     pub fn from_env(env: &Env, prefix: &str, default: Rate) -> Rate {
-        Self::named(env, &format!("{prefix}_WRITE_BURST"), &format!("{prefix}_WRITES_PER_SECOND"), default)
+        Self::named(
+            env,
+            &format!("{prefix}_WRITE_BURST"),
+            &format!("{prefix}_WRITES_PER_SECOND"),
+            default,
+        )
     }
 
     /// The client read rate: `CLIENT_READ_BURST` and `CLIENT_READS_PER_SECOND`, or the defaults.
     pub fn reads_from_env(env: &Env) -> Rate {
-        Self::named(env, "CLIENT_READ_BURST", "CLIENT_READS_PER_SECOND", CLIENT_READ_DEFAULT)
+        Self::named(
+            env,
+            "CLIENT_READ_BURST",
+            "CLIENT_READS_PER_SECOND",
+            CLIENT_READ_DEFAULT,
+        )
     }
 
     fn named(env: &Env, burst: &str, per_second: &str, default: Rate) -> Rate {

@@ -54,14 +54,19 @@ impl CartObject {
             }
             op::FAIL => {
                 let cmd: protocol::Fail = internal_json(body)?;
+                // What was left of the previous arming (null once it fired): a test that disarms after a command
+                // succeeded learns whether the failure was really never reached.
+                let left = crate::store::fault::left();
                 // Counted from the end of this command on (0 disarms).
                 crate::store::fault::arm((cmd.statement > 0).then_some(cmd.statement));
-                Response::empty()?.with_status(204)
+                Response::from_json(&serde_json::json!({ "left": left }))?
             }
             // A panic in the object's own code, with the cart borrowed (see `CartObject::contained`).
-            op::PANIC => {
-                self.with_live(|_| -> ApiResult<Response> { panic!("the dev panic route") })?
-            }
+            op::PANIC => self.with_live(|live| -> ApiResult<Response> {
+                // Half-done work in memory, never stored: the reload after the panic must drop it.
+                live.cart.add("PANIC-LEFTOVER", 1)?;
+                panic!("the dev panic route")
+            })?,
             _ => return Ok(None),
         }))
     }

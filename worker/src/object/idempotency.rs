@@ -45,7 +45,12 @@ impl CartObject {
                 body: serde_json::to_string(&body)
                     .map_err(|e| ApiError::internal("idempotent answer", e))?,
             };
-            self.with_live(|live| live.store.put_idempotent(&key, &answer, now))?;
+            // A write that stored nothing on a never-written cart (removing an absent line) keeps no key either:
+            // replaying it is harmless, and it must not create storage that nothing expires.
+            self.with_live(|live| match live.meta.touched_at {
+                Some(_) => live.store.put_idempotent(&key, &answer, now),
+                None => Ok(()),
+            })?;
             Ok(answer)
         });
         match stored {
