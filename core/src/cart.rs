@@ -158,6 +158,9 @@ pub struct Cart {
     drops: u64,
     /// Automerge panicked inside a call that may have changed this cart (see [`Cart::poisoned`]).
     poisoned: bool,
+    /// An add was deleted somewhere in the history (a layout-1 writer's set), so lines are read exactly
+    /// (`schema::history_deletes_adds`). Found at load, and kept up to date from the changes received.
+    pub(crate) adds_deleted: bool,
 }
 
 impl std::fmt::Debug for Cart {
@@ -197,6 +200,7 @@ impl Cart {
             pending: Vec::new(),
             drops: 0,
             poisoned: false,
+            adds_deleted: false,
         }
     }
 
@@ -209,7 +213,10 @@ impl Cart {
             return Err(LoadError::NotACart);
         }
         let doc = doc.with_actor(new_actor());
+        let containers = Containers::fixed();
+        let adds_deleted = unwind::contain(|| schema::history_deletes_adds(&doc, &containers))?;
         let mut cart = Self::from_doc(doc);
+        cart.adds_deleted = adds_deleted;
         // A reloaded cart has lost whatever it kept aside before: its peers (whose sync states a host may keep
         // across the reload) must be told once to send again, so this cart's drop count starts apart from theirs.
         cart.drops =
@@ -372,6 +379,7 @@ impl Cart {
             }
         }
         drop(clocks);
+        self.adds_deleted |= checked.deletes_adds;
         if checked.dropped_pending {
             self.drops += 1;
         }
@@ -556,7 +564,7 @@ impl Cart {
 
     pub(crate) fn raw_lines(&self, heads: Option<&[ChangeHash]>) -> BTreeMap<String, RawLine> {
         if heads.is_some() {
-            return schema::read_lines(&self.doc, &self.containers, heads);
+            return schema::read_lines(&self.doc, &self.containers, heads, self.adds_deleted);
         }
         let current = self.doc.get_heads();
         if let Some((cached_heads, lines)) = &*self.cache.borrow() {
@@ -564,7 +572,7 @@ impl Cart {
                 return lines.clone();
             }
         }
-        let lines = schema::read_lines(&self.doc, &self.containers, None);
+        let lines = schema::read_lines(&self.doc, &self.containers, None, self.adds_deleted);
         *self.cache.borrow_mut() = Some((current, lines.clone()));
         lines
     }
@@ -580,10 +588,17 @@ impl Cart {
         *self.cache.borrow_mut() = Some((self.doc.get_heads(), lines));
     }
 
+    /// Whether the lines are read exactly, because an add was deleted somewhere in the history (only layout-1
+    /// writers deleted adds; `schema::history_deletes_adds`). For tests.
+    #[doc(hidden)]
+    pub fn reads_exactly(&self) -> bool {
+        self.adds_deleted
+    }
+
     /// Whether the cached lines equal a fresh read of the document. For tests.
     #[doc(hidden)]
     pub fn cache_matches_a_fresh_read(&self) -> bool {
-        let fresh = schema::read_lines(&self.doc, &self.containers, None);
+        let fresh = schema::read_lines(&self.doc, &self.containers, None, self.adds_deleted);
         match &*self.cache.borrow() {
             Some((heads, lines)) if *heads == self.doc.get_heads() => *lines == fresh,
             _ => true,

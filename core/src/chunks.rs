@@ -166,31 +166,34 @@ pub(crate) fn check_changes(
         .filter(|p| !input.iter().any(|c| c.hash() == p.hash()))
         .chain(input.iter().copied())
         .collect();
-    let (ready, waiting, dropped_pending) = match order_and_check(with_pending, known) {
+    let (ready, waiting, deletes_adds, dropped_pending) = match order_and_check(with_pending, known)
+    {
         Err(_) if !pending.is_empty() => {
-            let (ready, waiting) = order_and_check(input.clone(), known)?;
-            (ready, waiting, true)
+            let (ready, waiting, deletes_adds) = order_and_check(input.clone(), known)?;
+            (ready, waiting, deletes_adds, true)
         }
         checked => {
-            let (ready, waiting) = checked?;
-            (ready, waiting, false)
+            let (ready, waiting, deletes_adds) = checked?;
+            (ready, waiting, deletes_adds, false)
         }
     };
     let exact = waiting.is_empty() && ready.len() == input.len();
     Ok(Checked {
         exact,
         dropped_pending,
+        deletes_adds,
         applying: ready.into_iter().cloned().collect(),
         waiting: waiting.into_iter().cloned().collect(),
     })
 }
 
 /// Splits `changes` into those that can apply (dependencies in the document or before them in the returned
-/// order) and those that wait, and checks the first against the layout.
+/// order) and those that wait, and checks the first against the layout; also says whether they delete an add.
+#[allow(clippy::type_complexity)]
 fn order_and_check<'c>(
     changes: Vec<&'c Change>,
     known: &Known<'_>,
-) -> Result<(Vec<&'c Change>, Vec<&'c Change>), LoadError> {
+) -> Result<(Vec<&'c Change>, Vec<&'c Change>, bool), LoadError> {
     // Each dependency's largest op, looked up in the document once (the lookup builds the change's metadata).
     let looked_up: RefCell<BTreeMap<ChangeHash, Option<u64>>> = RefCell::new(BTreeMap::new());
     let history_max_op = |hash: &ChangeHash| {
@@ -238,8 +241,8 @@ fn order_and_check<'c>(
             }
         }
     }
-    guard::check(&ready, known.doc, &history_max_op, known.clocks)?;
-    Ok((ready, waiting))
+    let deletes_adds = guard::check(&ready, known.doc, &history_max_op, known.clocks)?;
+    Ok((ready, waiting, deletes_adds))
 }
 
 /// The outcome of [`check_changes`].
@@ -248,6 +251,9 @@ pub(crate) struct Checked {
     pub exact: bool,
     /// Whether the changes kept aside were dropped (one was refused).
     pub dropped_pending: bool,
+    /// Whether a change that applies deletes an add (only layout-1 writers did): the cart's lines are then read
+    /// exactly (`schema::read_lines`).
+    pub deletes_adds: bool,
     /// The changes that apply, in an order that can apply.
     pub applying: Vec<Change>,
     /// The changes that wait for dependencies: kept out of Automerge, checked again when more arrives.

@@ -110,6 +110,16 @@ fn timestamp(v: &ScalarValue) -> bool {
     )
 }
 
+/// Whether `obj` is the `base` map.
+pub(crate) fn is_base(obj: &ObjectId) -> bool {
+    matches!(container(obj), Some(Container::Map(name, _)) if name == schema::BASE)
+}
+
+/// Whether `obj` is the `adds` list.
+pub(crate) fn is_adds(obj: &ObjectId) -> bool {
+    matches!(container(obj), Some(Container::Adds))
+}
+
 fn container(obj: &ObjectId) -> Option<Container> {
     let ObjectId::Id(OpId(counter, actor)) = obj else {
         return Some(Container::Root);
@@ -130,13 +140,15 @@ fn container(obj: &ObjectId) -> Option<Container> {
 }
 
 /// Checks `ready`, the changes about to be applied in this order, against the layout. `history_max_op` gives the
-/// largest op of a change the document holds; `clocks` the document's authors.
+/// largest op of a change the document holds; `clocks` the document's authors. Answers whether any of them deletes
+/// an add (only layout-1 writers did; see `schema::history_deletes_adds`).
 pub(crate) fn check(
     ready: &[&Change],
     doc: &Automerge,
     history_max_op: &dyn Fn(&ChangeHash) -> Option<u64>,
     clocks: &Clocks,
-) -> Result<(), InvalidChange> {
+) -> Result<bool, InvalidChange> {
+    let mut deletes_adds = false;
     let genesis = schema::genesis_hash();
     let mut batch: BTreeMap<ChangeHash, u64> = BTreeMap::new();
     let mut batch_clocks: Clocks = BTreeMap::new();
@@ -187,14 +199,15 @@ pub(crate) fn check(
                 last: seen_of_author,
             });
         }
-        check_ops(change, start_op, &mut refs)?;
+        deletes_adds |= check_ops(change, start_op, &mut refs)?;
         batch.insert(hash, change.max_op());
         record(&mut batch_clocks, change);
     }
-    Ok(())
+    Ok(deletes_adds)
 }
 
-fn check_ops(change: &Change, start_op: u64, refs: &mut Refs<'_>) -> Result<(), InvalidChange> {
+/// Checks one change's ops; answers whether it deletes an add.
+fn check_ops(change: &Change, start_op: u64, refs: &mut Refs<'_>) -> Result<bool, InvalidChange> {
     // `Change::decode` panics on an action it does not know (or an increment of a non-number); a cart writes
     // only puts and deletes after its genesis, so anything else is refused before decoding.
     if !raw::only_puts_and_deletes(change.raw_bytes()) {
@@ -203,6 +216,7 @@ fn check_ops(change: &Change, start_op: u64, refs: &mut Refs<'_>) -> Result<(), 
         ));
     }
     let author = change.actor_id();
+    let mut deletes_adds = false;
     for (i, op) in change.decode().operations.iter().enumerate() {
         let counter = start_op + i as u64;
         // An op may name ops before the change, or earlier ops of its own.
@@ -244,6 +258,7 @@ fn check_ops(change: &Change, start_op: u64, refs: &mut Refs<'_>) -> Result<(), 
                     }
             }
             (Container::Adds, Key::Seq(ElementId::Id(id)), OpType::Delete, false) => {
+                deletes_adds = true;
                 precedes(id)
                     && !op.pred.is_empty()
                     && refs.overwrites(&op.obj, &Slot::Elem(id.clone()), &op.pred)?
@@ -260,7 +275,7 @@ fn check_ops(change: &Change, start_op: u64, refs: &mut Refs<'_>) -> Result<(), 
             }));
         }
     }
-    Ok(())
+    Ok(deletes_adds)
 }
 
 fn element_precedes(elem: &ElementId, precedes: &dyn Fn(&OpId) -> bool) -> bool {

@@ -102,7 +102,7 @@ impl Cart {
             Ok::<(), EditError>(())
         })?;
         let line = lines.entry(sku.to_owned()).or_default();
-        line.adds += u64::from(n);
+        line.added(n);
         if current == 0 {
             line.start(true, now);
         }
@@ -154,7 +154,7 @@ impl Cart {
             Ok::<(), EditError>(())
         })?;
         let line = lines.entry(sku.to_owned()).or_default();
-        line.overwrite(n);
+        line.overwrite(n, self.adds_deleted);
         if current == 0 {
             line.start(true, now);
         }
@@ -208,7 +208,7 @@ impl Cart {
         })?;
         for (sku, _, _) in &skus {
             if let Some(line) = lines.get_mut(sku) {
-                line.overwrite(0);
+                line.overwrite(0, self.adds_deleted);
             }
         }
         self.remember(lines);

@@ -55,6 +55,163 @@ pub(crate) fn only_puts_and_deletes(chunk: &[u8]) -> bool {
     })
 }
 
+/// Whether an op of the uncompressed document chunk `chunk` on the object `(obj_counter, obj_actor)` has a
+/// successor: an op that overwrote or deleted it. `None` when `chunk` is not an uncompressed document chunk with
+/// readable op columns.
+///
+/// A document chunk (Automerge's binary format) holds: header (magic, checksum, type 0, length), actors, heads,
+/// the change columns' and the op columns' metadata, then their data. Deletes are not ops there: a deleted op
+/// lists the delete among its successors (the group column `succ`, id 8). Ops on the root have null object
+/// columns.
+pub(crate) fn document_has_successors(
+    chunk: &[u8],
+    obj_actor: &[u8],
+    obj_counter: u64,
+) -> Option<bool> {
+    let mut r = Reader(chunk.get(8..)?);
+    if r.byte()? != 0 {
+        return None;
+    }
+    r.uleb()?;
+    let mut actor_index = None;
+    for i in 0..r.uleb()? {
+        if r.bytes()? == obj_actor {
+            actor_index = Some(i);
+        }
+    }
+    let heads = usize::try_from(r.uleb()?).ok()?;
+    r.take(heads.checked_mul(32)?)?;
+    let metadata = |r: &mut Reader<'_>| -> Option<Vec<(u64, usize)>> {
+        let mut specs = Vec::new();
+        for _ in 0..r.uleb()? {
+            let spec = r.uleb()?;
+            specs.push((spec, usize::try_from(r.uleb()?).ok()?));
+        }
+        Some(specs)
+    };
+    let change_specs = metadata(&mut r)?;
+    let op_specs = metadata(&mut r)?;
+    let change_len = change_specs
+        .iter()
+        .try_fold(0usize, |sum, &(_, len)| sum.checked_add(len))?;
+    r.take(change_len)?;
+    let (mut obj_actors, mut obj_counters, mut succs) = (None, None, None);
+    for (spec, len) in op_specs {
+        let data = r.take(len)?;
+        if spec & 8 != 0 {
+            return None;
+        }
+        match spec {
+            OBJ_ACTOR_SPEC => obj_actors = Some(data),
+            OBJ_COUNTER_SPEC => obj_counters = Some(data),
+            SUCC_COUNT_SPEC => succs = Some(data),
+            _ => {}
+        }
+    }
+    let Some(actor_index) = actor_index else {
+        // No op names the object's actor: none acts on the object.
+        return Some(false);
+    };
+    let (mut actors, mut counters, mut succs) = (
+        Rle::new(obj_actors.unwrap_or_default()),
+        Rle::new(obj_counters.unwrap_or_default()),
+        Rle::new(succs.unwrap_or_default()),
+    );
+    loop {
+        let (a, c, s) = (actors.next(), counters.next(), succs.next());
+        match (a, c, s) {
+            (None, None, None) => return Some(false),
+            // One column ended before another, or did not decode.
+            (None, ..) | (_, None, _) | (.., None) => return None,
+            (Some(a), Some(c), Some(s)) => {
+                let (a, c, s) = (a.ok()?, c.ok()?, s.ok()?);
+                if a == Some(actor_index) && c == Some(obj_counter) && s.unwrap_or(0) > 0 {
+                    return Some(true);
+                }
+            }
+        }
+    }
+}
+
+/// Op column specs of a document chunk (`id << 4 | type`): the object's actor and counter, the successor count.
+const OBJ_ACTOR_SPEC: u64 = OBJ << 4 | ACTOR;
+const OBJ_COUNTER_SPEC: u64 = OBJ << 4 | INTEGER;
+const SUCC_COUNT_SPEC: u64 = SUCC << 4 | GROUP;
+const SUCC: u64 = 8;
+const GROUP: u64 = 0;
+
+/// The entries of a run-length encoded column of unsigned LEB128 values, one at a time (see [`rle`]):
+/// `Some(Ok(value or null))`, `Some(Err(()))` once when the data does not decode, `None` at the end.
+struct Rle<'a> {
+    r: Reader<'a>,
+    /// The current run: its remaining length, and its repeated value (`None`: a literal run, or nulls when
+    /// `nulls`).
+    left: u64,
+    repeated: Option<u64>,
+    nulls: bool,
+    failed: bool,
+}
+
+impl<'a> Rle<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Rle {
+            r: Reader(data),
+            left: 0,
+            repeated: None,
+            nulls: false,
+            failed: false,
+        }
+    }
+
+    fn start_run(&mut self) -> Option<()> {
+        let count = self.r.sleb()?;
+        self.nulls = count == 0;
+        self.repeated = None;
+        self.left = if count == 0 {
+            self.r.uleb()?
+        } else {
+            count.unsigned_abs()
+        };
+        if count > 0 {
+            self.repeated = Some(self.r.uleb()?);
+        }
+        Some(())
+    }
+}
+
+impl Iterator for Rle<'_> {
+    type Item = Result<Option<u64>, ()>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        while self.left == 0 {
+            if self.r.0.is_empty() {
+                return None;
+            }
+            if self.start_run().is_none() {
+                self.failed = true;
+                return Some(Err(()));
+            }
+        }
+        self.left -= 1;
+        if self.nulls {
+            return Some(Ok(None));
+        }
+        match self.repeated {
+            Some(v) => Some(Ok(Some(v))),
+            None => match self.r.uleb() {
+                Some(v) => Some(Ok(Some(v))),
+                None => {
+                    self.failed = true;
+                    Some(Err(()))
+                }
+            },
+        }
+    }
+}
+
 fn fits_u32(v: u64) -> bool {
     v <= u64::from(u32::MAX)
 }
@@ -227,6 +384,26 @@ mod tests {
         for change in &changes[1..] {
             assert!(only_puts_and_deletes(change.raw_bytes()));
         }
+    }
+
+    #[test]
+    fn a_document_tells_whether_an_element_of_the_adds_list_was_deleted() {
+        let c = crate::schema::Containers::fixed();
+        let automerge::ObjId::Id(counter, actor, _) = &c.adds else {
+            unreachable!("the adds list is an object")
+        };
+        let mut cart = Cart::new();
+        cart.add("MUG", 2).expect("valid edit");
+        cart.set_quantity("MUG", 5).expect("valid edit");
+        cart.remove("MUG").expect("valid edit");
+        let bytes = cart.doc().save_nocompress();
+        assert_eq!(document_has_successors(&bytes, actor.to_bytes(), *counter), Some(false));
+        // The `base` map's values were overwritten: the same reading of the same columns says so.
+        assert_eq!(document_has_successors(&bytes, actor.to_bytes(), 2), Some(true));
+        // A cut document, or a change chunk, is unreadable, which callers take as "maybe".
+        assert_eq!(document_has_successors(&bytes[..bytes.len() / 2], actor.to_bytes(), 2), None);
+        let change = cart.doc().get_changes(&[]).pop().expect("a change");
+        assert_eq!(document_has_successors(change.raw_bytes(), actor.to_bytes(), 2), None);
     }
 
     #[test]

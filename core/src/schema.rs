@@ -21,17 +21,21 @@
 //! contribution of that sku it can see: what it saw is overridden, what it did not see (a concurrent add, or one
 //! the winning set had not seen) is added on top. Adds are never deleted, which keeps a set to one op and the
 //! history small: the sum of the adds a set saw is a number, not a list of deletions. (Carts written before this
-//! rule deleted the adds a set saw and stored `n` alone; they read the same way, with `seen` = 0.)
+//! rule, layout 1, deleted the adds a set saw and stored `n` alone. A history with such a delete is read exactly,
+//! from the changes after each winning set, so that an old writer's losing set takes no add away: see
+//! [`history_deletes_adds`] and ARCHITECTURE.md, "Old and new writers side by side".)
 
 use automerge::{
+    legacy::{ElementId, Key, OpId, OpType},
     transaction::{CommitOptions, Transactable},
     ActorId, Automerge, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, ScalarValueRef, Value,
     ValueRef, ROOT,
 };
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::limits::{is_valid_sku, MAX_QTY};
 use crate::records::{self, Records};
+use crate::{guard, raw};
 
 /// The actor of the genesis change. Fixed, so that the change is identical on every replica.
 pub(crate) const GENESIS_ACTOR: &[u8; 16] = b"edge-cart/schema";
@@ -166,6 +170,8 @@ pub(crate) struct RawLine {
     pub seen: u64,
     /// The sum of every add.
     pub adds: u64,
+    /// The adds the winning set had not seen, when read exactly (`read_lines` with `exact`); else `adds - seen`.
+    pub unseen: Option<u64>,
     pub merges: u64,
     /// What the merge records add to the line (README's rule 7) ...
     pub guest_sum: u64,
@@ -177,13 +183,20 @@ pub(crate) struct RawLine {
 
 impl RawLine {
     /// What a set (or remove) leaves: `n` as the base, every add it saw counted as seen, every contribution it saw
-    /// deleted, every merge record it saw overridden.
-    pub fn overwrite(&mut self, n: u32) {
+    /// deleted, every merge record it saw overridden. `exact`: the cart is read exactly (`read_lines`).
+    pub fn overwrite(&mut self, n: u32, exact: bool) {
         self.base = u64::from(n);
         self.seen = self.adds;
+        self.unseen = exact.then_some(0);
         self.merges = 0;
         self.guest_sum = 0;
         self.guest_lift = 0;
+    }
+
+    /// What an add of `n` leaves: one more add, which no set has seen.
+    pub fn added(&mut self, n: u32) {
+        self.adds = self.adds.saturating_add(u64::from(n));
+        self.unseen = self.unseen.map(|u| u.saturating_add(u64::from(n)));
     }
 
     /// What creating a line writes.
@@ -195,8 +208,10 @@ impl RawLine {
     /// The quantity without the login-merge contributions, unclamped: the set quantity plus the adds it had not
     /// seen.
     pub fn unmerged(&self) -> u64 {
-        self.base
-            .saturating_add(self.adds.saturating_sub(self.seen))
+        self.base.saturating_add(
+            self.unseen
+                .unwrap_or_else(|| self.adds.saturating_sub(self.seen)),
+        )
     }
 
     /// The quantity before clamping.
@@ -218,12 +233,16 @@ impl RawLine {
 /// Each container is read in one ordered scan (`map_range`), which is far cheaper than a lookup per key. Values a
 /// foreign Automerge writer may have put in the wrong shape (a string where a number belongs, an invalid sku) are
 /// skipped, never trusted and never a panic.
+///
+/// With `exact` (the history deleted an add, see [`history_deletes_adds`]), the adds each line's winning set had
+/// not seen are read from the history after that set, not from the sum the set stored.
 pub(crate) fn read_lines(
     doc: &Automerge,
     c: &Containers,
     heads: Option<&[ChangeHash]>,
+    exact: bool,
 ) -> BTreeMap<String, RawLine> {
-    read_lines_with(doc, c, heads, None)
+    read_lines_with(doc, c, heads, None, exact)
 }
 
 /// [`read_lines`]; with `baseline_of = Some(guest)`, the lines a `max` merge of `guest` is measured against: without
@@ -233,6 +252,7 @@ fn read_lines_with(
     c: &Containers,
     heads: Option<&[ChangeHash]>,
     baseline_of: Option<&str>,
+    exact: bool,
 ) -> BTreeMap<String, RawLine> {
     let mut lines: BTreeMap<String, RawLine> = BTreeMap::new();
     let mut seen_records: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -257,6 +277,9 @@ fn read_lines_with(
             line.adds = line.adds.saturating_add(n);
         }
     }
+    if exact {
+        reread_unseen(doc, c, heads, &mut lines);
+    }
     scan(doc, &c.merges, heads, |key, value, conflict| {
         if let Some((sku, _tag)) = split_merge_key(key) {
             let n = if conflict {
@@ -277,8 +300,10 @@ fn read_lines_with(
         for sku in skus {
             lines.entry(sku).or_default();
         }
-        // Baselines by guest, each read once for every line.
-        let mut baselines: BTreeMap<String, BTreeMap<String, RawLine>> = BTreeMap::new();
+        // Baselines by guest and by which of its merges had the line, each read once.
+        let mut copies_of: BTreeMap<String, Vec<(ChangeHash, records::Record)>> = BTreeMap::new();
+        let mut baselines: BTreeMap<(String, Vec<ChangeHash>), BTreeMap<String, RawLine>> =
+            BTreeMap::new();
         for (sku, line) in lines.iter_mut() {
             let seen = seen_records.get(sku).map_or(&[][..], Vec::as_slice);
             let got = records.contribution(sku, seen);
@@ -287,9 +312,19 @@ fn read_lines_with(
                 continue;
             }
             for (guest, q) in &got.lifts {
-                let base = baselines
+                let copies = copies_of
                     .entry(guest.clone())
-                    .or_insert_with(|| baseline(doc, c, heads, &records, guest));
+                    .or_insert_with(|| merge_copies(doc, c, heads, &records, guest));
+                let mut with_line: Vec<ChangeHash> = copies
+                    .iter()
+                    .filter(|(_, record)| record.lines.contains_key(sku.as_str()))
+                    .map(|(hash, _)| *hash)
+                    .collect();
+                with_line.sort();
+                with_line.dedup();
+                let base = baselines
+                    .entry((guest.clone(), with_line))
+                    .or_insert_with_key(|(_, merges)| baseline(doc, c, heads, guest, merges, exact));
                 let b = base.get(sku).map_or(0, RawLine::unclamped);
                 line.guest_lift = line.guest_lift.max(q.saturating_sub(b));
             }
@@ -311,23 +346,214 @@ fn read_lines_with(
 }
 
 /// The lines a `max` guest is measured against: the cart without that guest's records and without every change
-/// made after any merge of that guest (after any replica's copy of any of its records), so that concurrent edits
-/// count (`max` against everything the first merge could have seen) and later ones, which saw a merged result,
+/// made after `merges` (every replica's copy of each record of that guest that had the line), so that concurrent
+/// edits count (`max` against everything the first merge could have seen), as do edits after a merge of a state
+/// without the line (they saw nothing of the guest's line), and edits after one with it, which saw a merged result,
 /// add on top.
 fn baseline(
     doc: &Automerge,
     c: &Containers,
     heads: Option<&[ChangeHash]>,
+    guest: &str,
+    merges: &[ChangeHash],
+    exact: bool,
+) -> BTreeMap<String, RawLine> {
+    let merges: HashSet<ChangeHash> = merges.iter().copied().collect();
+    let before = not_after(doc, heads, &merges);
+    read_lines_with(doc, c, Some(&before), Some(guest), exact)
+}
+
+/// Every replica's copy of every record of `guest`: the change that wrote it, and the record.
+fn merge_copies(
+    doc: &Automerge,
+    c: &Containers,
+    heads: Option<&[ChangeHash]>,
     records: &Records,
     guest: &str,
-) -> BTreeMap<String, RawLine> {
-    let mut merges: HashSet<ChangeHash> = HashSet::new();
+) -> Vec<(ChangeHash, records::Record)> {
+    let mut copies = Vec::new();
     for key in records.keys_of(guest) {
-        let copies = all_values(doc, &c.merged, key, heads);
-        merges.extend(copies.iter().filter_map(|(_, id)| doc.hash_for_opid(id)));
+        for (value, id) in all_values(doc, &c.merged, key, heads) {
+            let record = value.as_str().and_then(|v| records::parse_record(key, v));
+            if let (Some(hash), Some(record)) = (doc.hash_for_opid(&id), record) {
+                copies.push((hash, record));
+            }
+        }
     }
-    let before = not_after(doc, heads, &merges);
-    read_lines_with(doc, c, Some(&before), Some(guest))
+    copies
+}
+
+/// Sets each line's `unseen` to the sum of the adds its winning set had not seen (README, rules 3 and 5): every add
+/// inserted by a change outside that set's history (within `heads`), including an add a concurrent layout-1 set
+/// deleted: that set lost, so it takes nothing away, which the stored `seen` sum cannot tell. One walk of the
+/// changes outside each distinct winning set's history.
+fn reread_unseen(
+    doc: &Automerge,
+    c: &Containers,
+    heads: Option<&[ChangeHash]>,
+    lines: &mut BTreeMap<String, RawLine>,
+) {
+    let winners: Vec<(String, ObjId)> = match heads {
+        Some(h) => doc
+            .map_range_at(&c.base, .., h)
+            .map(|item| (item.key.to_string(), item.id()))
+            .collect(),
+        None => doc
+            .map_range(&c.base, ..)
+            .map(|item| (item.key.to_string(), item.id()))
+            .collect(),
+    };
+    // The changes beyond `heads`, which a view at `heads` does not count.
+    let beyond: HashSet<ChangeHash> = heads
+        .map(|h| doc.get_changes(h).iter().map(|ch| ch.hash()).collect())
+        .unwrap_or_default();
+    let mut outside: HashMap<ChangeHash, Outside> = HashMap::new();
+    for (sku, id) in winners {
+        let (Some(line), Some(hash)) = (lines.get_mut(&sku), doc.hash_for_opid(&id)) else {
+            continue;
+        };
+        let of = outside
+            .entry(hash)
+            .or_insert_with(|| Outside::of(doc, c, hash, &beyond));
+        line.unseen = Some(of.unseen(&sku));
+    }
+}
+
+/// The changes outside one winning set's history (within a view's heads), as much of them as the exact rule
+/// reads.
+struct Outside {
+    changes: Vec<Touched>,
+}
+
+/// What one change did to the lines.
+struct Touched {
+    hash: ChangeHash,
+    deps: Vec<ChangeHash>,
+    /// Whether it comes after the winning set (its history holds it), rather than concurrently.
+    after: bool,
+    /// Its adds: element, sku, quantity.
+    adds: Vec<(OpId, String, u64)>,
+    /// The skus whose `base` it overwrote, or whose adds it deleted: what a set does.
+    sets: BTreeSet<String>,
+}
+
+impl Outside {
+    fn of(doc: &Automerge, c: &Containers, hash: ChangeHash, beyond: &HashSet<ChangeHash>) -> Self {
+        // The sku of every add element the winning set could see, for the deletes that name them.
+        let mut sku_of: BTreeMap<OpId, String> = doc
+            .values_at(&c.adds, &[hash])
+            .filter_map(|(value, id)| {
+                let (_, sku) = value.as_str().and_then(parse_add)?;
+                let ObjId::Id(counter, actor, _) = id else {
+                    return None;
+                };
+                Some((OpId(counter, actor), sku.to_owned()))
+            })
+            .collect();
+        let mut after: HashSet<ChangeHash> = HashSet::from([hash]);
+        let mut changes = Vec::new();
+        // Automerge lists changes in an order that can apply: dependencies first.
+        for change in doc.get_changes(&[hash]) {
+            if beyond.contains(&change.hash()) {
+                continue;
+            }
+            let is_after = change.deps().iter().any(|d| after.contains(d));
+            if is_after {
+                after.insert(change.hash());
+            }
+            let mut touched = Touched {
+                hash: change.hash(),
+                deps: change.deps().to_vec(),
+                after: is_after,
+                adds: Vec::new(),
+                sets: BTreeSet::new(),
+            };
+            let bytes = change.raw_bytes();
+            // `Change::decode` panics on ops a cart never writes; a change with any is no cart's: it counts for
+            // nothing but its place in the history.
+            if raw::parseable(bytes) && raw::only_puts_and_deletes(bytes) {
+                let start_op = change.start_op().get();
+                for (i, op) in change.decode().operations.into_iter().enumerate() {
+                    match (op.action, op.insert, op.key) {
+                        (OpType::Put(ScalarValue::Str(s)), true, _) if guard::is_adds(&op.obj) => {
+                            if let Some((n, sku)) = parse_add(&s) {
+                                let id = OpId(start_op + i as u64, change.actor_id().clone());
+                                sku_of.insert(id.clone(), sku.to_owned());
+                                touched.adds.push((id, sku.to_owned(), n));
+                            }
+                        }
+                        (OpType::Delete, false, Key::Seq(ElementId::Id(id)))
+                            if guard::is_adds(&op.obj) =>
+                        {
+                            touched.sets.extend(sku_of.get(&id).cloned());
+                        }
+                        (_, false, Key::Map(sku)) if guard::is_base(&op.obj) => {
+                            touched.sets.insert(sku.to_string());
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            changes.push(touched);
+        }
+        Outside { changes }
+    }
+
+    /// The adds of `sku` the winning set had not seen. Automerge leaves out a put of the value a key already holds
+    /// (or writes it as a delete of the conflicting values), so a layout-1 set after the winning one may show only
+    /// as deletes; the latest such set is the one that counts, with the winner's quantity: the adds it had seen
+    /// (and deleted) do not count. A layout-1 set concurrent with the winner lost: the adds it deleted still count.
+    fn unseen(&self, sku: &str) -> u64 {
+        let later: Vec<&Touched> = self
+            .changes
+            .iter()
+            .filter(|t| t.after && t.sets.contains(sku))
+            .collect();
+        let histories: Vec<HashSet<ChangeHash>> =
+            later.iter().map(|t| self.history_of(t.hash)).collect();
+        // Of the latest sets (in no other's history), the largest hash: the same choice on every replica.
+        let latest = (0..later.len())
+            .filter(|&i| !(0..later.len()).any(|j| j != i && histories[j].contains(&later[i].hash)))
+            .max_by_key(|&i| later[i].hash);
+        let seen = latest.map(|i| &histories[i]);
+        self.changes
+            .iter()
+            .filter(|t| !seen.is_some_and(|h| h.contains(&t.hash)))
+            .flat_map(|t| t.adds.iter())
+            .filter(|(_, s, _)| s == sku)
+            .fold(0u64, |sum, (_, _, n)| sum.saturating_add(*n))
+    }
+
+    /// `hash` and its history, among these changes.
+    fn history_of(&self, hash: ChangeHash) -> HashSet<ChangeHash> {
+        let deps: HashMap<ChangeHash, &[ChangeHash]> = self
+            .changes
+            .iter()
+            .map(|t| (t.hash, t.deps.as_slice()))
+            .collect();
+        let mut history = HashSet::new();
+        let mut stack = vec![hash];
+        while let Some(h) = stack.pop() {
+            if let Some(ds) = deps.get(&h) {
+                if history.insert(h) {
+                    stack.extend(ds.iter().copied());
+                }
+            }
+        }
+        history
+    }
+}
+
+/// Whether an add was ever deleted in `doc`'s history. Only layout-1 writers deleted adds (a set deleted the adds
+/// it saw); since then a set stores the sum of the adds it saw, which reads right only while those adds stay.
+/// A cart whose history holds such a delete is read exactly ([`read_lines`] with `exact`), at the cost of one
+/// read of the `adds` list per change holding a winning set. Read from the document's uncompressed encoding,
+/// where a deleted element is an insert op with a successor (`raw.rs`); an encoding it cannot read answers yes.
+pub(crate) fn history_deletes_adds(doc: &Automerge, c: &Containers) -> bool {
+    let ObjId::Id(counter, actor, _) = &c.adds else {
+        return true;
+    };
+    raw::document_has_successors(&doc.save_nocompress(), actor.to_bytes(), *counter).unwrap_or(true)
 }
 
 /// The heads of the changes (of those at `heads`) that are not `changes` nor after any of them. That set is closed

@@ -45,6 +45,20 @@ fn a_cart_stored_in_the_layout_before_2026_12_01_reads_as_its_rules_say() {
 }
 
 #[test]
+fn only_a_cart_whose_history_deleted_adds_is_read_exactly() {
+    // Layout 1's set to 5 deleted the adds it saw; no later layout deletes an add.
+    assert!(fixture("layout-1.cart").reads_exactly(), "layout 1");
+    let mut resaved = fixture("layout-1.cart");
+    assert!(
+        Cart::load(&resaved.save()).unwrap().reads_exactly(),
+        "layout 1, compacted"
+    );
+    for name in ["layout-2.cart", "layout-2-merged.cart", "layout-3.cart"] {
+        assert!(!fixture(name).reads_exactly(), "{name}");
+    }
+}
+
+#[test]
 fn a_cart_stored_in_the_layout_of_2026_12_01_reads_as_its_rules_say() {
     check("layout-2.cart");
 }

@@ -240,6 +240,24 @@ fn an_add_made_after_a_max_merge_adds_on_top_of_it() {
 }
 
 #[test]
+fn an_add_made_after_merging_a_guest_state_without_the_line_counts_in_a_later_max_merge() {
+    let mut guest = replica(1);
+    guest.add("CAP", 1).unwrap();
+    let mut user = replica(2);
+    user.merge_guest(&guest, "guest", MergePolicy::Max).unwrap();
+    user.add("MUG", 3).unwrap(); // it saw nothing of the guest's MUG: there was none
+    guest.add("MUG", 5).unwrap();
+    user.merge_guest(&guest, "guest", MergePolicy::Max).unwrap();
+    assert_eq!(user.view().qty("MUG"), 5, "max(3, 5)");
+    assert_eq!(user.view().qty("CAP"), 1);
+    // An add after a merge that had the line still adds on top of the guest's growth.
+    user.add("MUG", 1).unwrap();
+    guest.add("MUG", 1).unwrap();
+    user.merge_guest(&guest, "guest", MergePolicy::Max).unwrap();
+    assert_eq!(user.view().qty("MUG"), 7, "max(3, 6) and the 1 added on top");
+}
+
+#[test]
 fn a_max_merge_after_a_sum_merge_compares_against_the_summed_line() {
     let mut a = replica(1);
     a.add("HAT", 2).unwrap();

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: replicas with fixed actors, and syncing them.
 #![allow(dead_code)]
 
+use automerge::{transaction::Transactable, Automerge, ReadDoc, ROOT};
 use cart_core::{ActorId, Cart, SyncState};
 
 /// A fresh, empty cart whose edits carry actor `n`.
@@ -44,4 +45,31 @@ pub fn sync(a: &mut Cart, b: &mut Cart) {
 /// The view as JSON, to compare replicas byte for byte.
 pub fn json(cart: &Cart) -> String {
     serde_json::to_string(&cart.view()).expect("views serialise")
+}
+
+/// A set as the layout before 2026-12-01 wrote it: delete every add of the sku it saw, then `base[sku] = n`.
+/// The change carries actor `actor`, so which concurrent set wins is fixed.
+pub fn old_layout_set(cart: &mut Cart, actor: u8, sku: &str, n: u64) {
+    let mut doc = Automerge::load(&cart.encode())
+        .unwrap()
+        .with_actor(ActorId::from([actor; 16]));
+    let (_, adds) = doc.get(ROOT, "adds").unwrap().unwrap();
+    let (_, base) = doc.get(ROOT, "base").unwrap().unwrap();
+    let seen: Vec<usize> = doc
+        .values(&adds)
+        .enumerate()
+        .filter(|(_, (v, _))| {
+            v.as_str()
+                .is_some_and(|s| s.rsplit(' ').next() == Some(sku))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let heads = doc.get_heads();
+    let mut tx = doc.transaction();
+    for i in seen.into_iter().rev() {
+        tx.delete(&adds, i).unwrap();
+    }
+    tx.put(&base, sku, n).unwrap();
+    tx.commit();
+    cart.load_incremental(&doc.save_after(&heads)).unwrap();
 }

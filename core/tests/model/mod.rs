@@ -167,15 +167,17 @@ impl History {
                     added += q; // `sum`
                 } else if baseline_of.is_none() && q > 0 {
                     // `max`: the line gets at least the guest's quantity, measured against the line without this
-                    // guest and without every intent made after any merge of it (those saw a merged result: they
-                    // count on top). The same state merged with both policies is a `max` merge.
+                    // guest and without every intent made after a merge of it that had the line (those saw a
+                    // merged result: they count on top). The same state merged with both policies is a `max`
+                    // merge.
                     let before: Known = known
                         .iter()
                         .copied()
                         .filter(|e| {
-                            !merges
-                                .iter()
-                                .any(|m| m.0 == *e || self.events[*e].seen.contains(&m.0))
+                            !merges.iter().any(|m| {
+                                m.0 == *e
+                                    || (m.3.contains_key(sku) && self.events[*e].seen.contains(&m.0))
+                            })
                         })
                         .collect();
                     let base = self.quantities(&before, sku, Some(guest));
