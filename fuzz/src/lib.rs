@@ -27,7 +27,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("load_document", load_document),
     ("load_incremental", load_incremental),
     ("receive_sync", receive_sync),
+    #[cfg(feature = "hosts")]
     ("request_body", request_body),
+    #[cfg(feature = "hosts")]
     ("local_storage", local_storage),
     ("forged_change", forged_change),
 ];
@@ -103,6 +105,7 @@ pub fn receive_sync(data: &[u8]) {
 
 /// The worker's parsing of every JSON request body, and of the ids and skus in paths. The first byte picks
 /// what the rest is fed to.
+#[cfg(feature = "hosts")]
 pub fn request_body(data: &[u8]) {
     use cart_worker::input;
     let Some((&pick, rest)) = data.split_first() else {
@@ -143,6 +146,7 @@ pub fn request_body(data: &[u8]) {
 
 /// The browser library's reading of its LocalStorage: cart documents, acknowledged heads, session records, and
 /// pending changes applied to a cart. The first byte picks what the rest is fed to.
+#[cfg(feature = "hosts")]
 pub fn local_storage(data: &[u8]) {
     use cart_client::stored;
     let Some((&pick, rest)) = data.split_first() else {
@@ -250,6 +254,7 @@ pub fn check_view(view: &CartView) {
     }
 }
 
+#[cfg(feature = "hosts")]
 fn split_at_nul(data: &[u8]) -> (&[u8], &[u8]) {
     match data.iter().position(|&b| b == 0) {
         Some(i) => (&data[..i], &data[i + 1..]),
