@@ -146,8 +146,9 @@ impl Cart {
         let now = (self.clock)();
         let seen = lines.get(sku).map_or(0, |l| l.adds);
         let records = self.records().seen_by_a_set(sku);
+        let exact = self.adds_deleted;
         self.transact(|tx, c| {
-            overwrite_line(tx, c, sku, n, seen, &records)?;
+            overwrite_line(tx, c, sku, n, seen, &records, exact)?;
             if current == 0 {
                 start_line(tx, c, sku, true, now)?;
             }
@@ -200,9 +201,10 @@ impl Cart {
             .filter(|(_, l)| l.qty() > 0)
             .map(|(sku, l)| (sku.clone(), l.adds, records.seen_by_a_set(sku)))
             .collect();
+        let exact = self.adds_deleted;
         self.transact(|tx, c| {
             for (sku, seen, records) in &skus {
-                overwrite_line(tx, c, sku, 0, *seen, records)?;
+                overwrite_line(tx, c, sku, 0, *seen, records, exact)?;
             }
             Ok::<(), EditError>(())
         })?;
@@ -292,6 +294,7 @@ pub(crate) fn overwrite_line(
     n: u32,
     seen: u64,
     records: &[String],
+    exact: bool,
 ) -> Result<(), automerge::AutomergeError> {
     let seen_merges: Vec<String> = tx
         .keys(&c.merges)
@@ -300,6 +303,19 @@ pub(crate) fn overwrite_line(
     for key in seen_merges {
         tx.delete(&c.merges, key)?;
     }
-    tx.put(&c.base, sku, schema::encode_base(n, seen, records))?;
+    let value = schema::encode_base(n, seen, records);
+    if exact {
+        // Automerge leaves out a put of the value a key already holds alone. Read exactly (a layout-1 writer
+        // deleted adds), a line can show more than that value, so the set must still be written: a different
+        // value first, overwritten in the same change, which no reader ever sees.
+        let alone = tx.get_all(&c.base, sku)?;
+        if let [(automerge::Value::Scalar(v), _)] = alone.as_slice() {
+            if v.as_ref() == &value {
+                let other = if value == ScalarValue::Uint(0) { 1 } else { 0 };
+                tx.put(&c.base, sku, ScalarValue::Uint(other))?;
+            }
+        }
+    }
+    tx.put(&c.base, sku, value)?;
     Ok(())
 }

@@ -145,3 +145,25 @@ fn a_cart_only_ever_edited_by_todays_code_is_read_without_the_exact_rule() {
     assert!(!a.reads_exactly() && !b.reads_exactly());
     assert!(!Cart::load(&a.save()).unwrap().reads_exactly(), "reloaded");
 }
+
+#[test]
+fn a_remove_of_a_line_an_old_writer_left_reading_above_its_stored_quantity_still_removes_it() {
+    let mut origin = replica(1);
+    origin.set_quantity("MUG", 3).unwrap();
+    let mut today = fork(&mut origin, 2);
+    let mut old = fork(&mut origin, 3);
+    today.remove("MUG").unwrap(); // base 0
+    old.add("MUG", 1).unwrap();
+    // The old writer sets 3, which `base` already holds: Automerge writes only the delete of the add.
+    old_layout_set(&mut old, 3, "MUG", 3);
+    sync(&mut today, &mut old);
+    // Today's remove won and had not seen the add: it counts, although the old writer deleted it.
+    assert_eq!(today.view().qty("MUG"), 1);
+    // Removing it again encodes the value `base` already holds, which Automerge would leave out.
+    today.remove("MUG").unwrap();
+    assert!(today.cache_matches_a_fresh_read());
+    assert_eq!(today.view().qty("MUG"), 0);
+    assert_eq!(Cart::load(&today.save()).unwrap().view().qty("MUG"), 0, "reloaded");
+    sync(&mut today, &mut old);
+    assert_eq!(old.view().qty("MUG"), 0, "on the other replica");
+}
