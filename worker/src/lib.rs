@@ -1,32 +1,33 @@
 //! The edge service: one Worker serving the cart API, the Automerge sync protocol and the storefront's static
 //! assets, with one Durable Object per cart.
 //!
-//! - `api`: public routes, auth, validation, limits; forwards one command per request to the cart's object.
+//! - `routes`: the route table, one handler module per resource (`carts`, `me`, `commerce`, `dev`), pricing of cart
+//!   views on the way out. `ctx`: what a handler works with, built once per request (bindings, limits, the token
+//!   secret, commands to a cart's object). `http`: methods, capped bodies, query, `Idempotency-Key`, 304s.
 //! - `object`: `CartObject`, the Durable Object: core operation, durable write, reply, push to sockets.
 //! - `store`: the object's SQLite storage (snapshot + incremental changes, compaction).
 //! - `catalog`: products in Workers KV, joined into every view (prices, availability, totals).
-//! - `commerce`: checkout snapshots (idempotent) and share links; `object/commerce.rs` is the object's side.
+//! - `routes/commerce`: checkout snapshots (idempotent) and share links; `object/commerce.rs` is the object's side.
 //! - `expiry`: idle expiry by Durable Object alarms. `ratelimit`: token buckets per cart and per client.
 //! - `observe`: a JSON log line per request.
 //! - `input`: everything a client sends, parsed and validated (pure; fuzzed natively from `fuzz/`).
-//! - `dev` (cargo feature `dev`, dev and test builds only): the demo's token route, benchmark and fault-injection
-//!   routes.
+//! - `routes/dev` (cargo feature `dev`, dev and test builds only): the demo's token route, benchmark and
+//!   fault-injection routes.
 //! - `auth`: HS256 JWT verification and (dev) signing. `cors`: CORS. `error`: coded JSON errors.
 
-mod api;
 mod auth;
 mod catalog;
-mod commerce;
 mod cors;
-#[cfg(feature = "dev")]
-mod dev;
+mod ctx;
 mod error;
 mod expiry;
+mod http;
 pub mod input;
 mod object;
 mod observe;
 mod protocol;
 mod ratelimit;
+mod routes;
 mod store;
 mod view;
 
@@ -37,5 +38,5 @@ use worker::{event, Context, Env, Request, Response, Result};
 /// Entry point for every request the static assets did not answer.
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    api::handle(req, env).await
+    routes::handle(req, env).await
 }

@@ -680,7 +680,7 @@ impl CartObject {
 }
 
 /// The JSON view, unpriced: the front worker prices it and derives the `ETag` from the priced body
-/// (`api::priced`), so a price or stock change is a new `ETag` too.
+/// (`routes::finish`), so a price or stock change is a new `ETag` too.
 fn view_response(body: &serde_json::Value) -> ApiResult<Response> {
     Ok(Response::from_json(body)?)
 }

@@ -9,7 +9,7 @@ pub const MAX_JSON_BYTES: usize = 64 * 1024;
 /// Largest sync message, over HTTP or in one WebSocket frame.
 pub const MAX_SYNC_BYTES: usize = 1024 * 1024;
 
-/// `{"id", "lines", "lineCount", "itemCount", "version", "mergedAt", "expiresAt"}`; the `ETag` is a hash of the priced body (`api::priced`).
+/// `{"id", "lines", "lineCount", "itemCount", "version", "mergedAt", "expiresAt"}`; the `ETag` is a hash of the priced body (`routes::finish`).
 /// The worker adds prices and totals from the catalog (`catalog::price_view`).
 pub fn json_view(
     id: &str,

@@ -10,18 +10,18 @@
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use cart_core::{ActorId, MergePolicy};
 use serde_json::{json, Value};
-use worker::{Env, Method, Request, Response};
+use worker::{Method, Request, Response};
 
-use crate::api::{merge_into, read_body, send, Target};
+use super::{carts::merge_into, Answer};
 use crate::catalog;
+use crate::ctx::{Ctx, Target};
 use crate::error::{ApiError, ApiResult};
+use crate::http::{self, only, read_body, read_json_bytes};
 use crate::input;
 use crate::object::now_ms;
 use crate::protocol::{self, op};
 use crate::view::MAX_JSON_BYTES;
 
-/// Longest accepted `Idempotency-Key`.
-const MAX_KEY_LEN: usize = 255;
 /// Attempts to price and store a checkout while the cart keeps changing.
 const CHECKOUT_ATTEMPTS: usize = 4;
 
@@ -35,32 +35,29 @@ fn random_token(n: usize) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// A checkout's required `Idempotency-Key`.
 fn idempotency_key(req: &Request) -> ApiResult<String> {
     let key = req.headers().get("idempotency-key")?.unwrap_or_default();
-    let key = key.trim();
-    if key.is_empty() {
+    if key.trim().is_empty() {
         return Err(ApiError::new(
             400,
             "MISSING_IDEMPOTENCY_KEY",
             "send an Idempotency-Key header (e.g. a UUID) so a retried checkout is not made twice",
         ));
     }
-    if key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::new(
-            400,
-            "INVALID_IDEMPOTENCY_KEY",
-            "Idempotency-Key is 1-255 printable ASCII characters",
-        ));
-    }
-    Ok(key.to_owned())
+    http::valid_idempotency_key(&key)
 }
 
 async fn json_of(mut response: Response) -> ApiResult<Value> {
     Ok(response.json().await?)
 }
 
-/// `POST .../checkout`.
-pub async fn checkout(req: &mut Request, env: &Env, target: &Target) -> ApiResult<Response> {
+/// `POST .../checkout`. The answer is the snapshot with the prices it froze (never re-priced on the way out).
+pub async fn checkout(req: &mut Request, ctx: &Ctx, target: &Target) -> ApiResult<Answer> {
+    checkout_snapshot(req, ctx, target).await.map(Answer::Plain)
+}
+
+async fn checkout_snapshot(req: &mut Request, ctx: &Ctx, target: &Target) -> ApiResult<Response> {
     let key = idempotency_key(req)?;
     let body = input::checkout(&read_body(req, MAX_JSON_BYTES).await?)?;
     let remove = body.remove_checked_out.unwrap_or(false);
@@ -73,13 +70,14 @@ pub async fn checkout(req: &mut Request, env: &Env, target: &Target) -> ApiResul
             remove,
         };
     // A retry of a checkout already made answers the stored snapshot, whatever the cart looks like now.
-    let replay = crate::api::send_json(
-        env,
-        target,
-        op::CHECKOUT,
-        &cmd(String::new(), String::new(), Value::Null, vec![]),
-    )
-    .await?;
+    let replay = ctx
+        .send_json(
+            target,
+            op::CHECKOUT,
+            &cmd(String::new(), String::new(), Value::Null, vec![]),
+            &[],
+        )
+        .await?;
     match replay.status_code() {
         // Not checked out under this key yet: go on.
         404 => {}
@@ -87,12 +85,13 @@ pub async fn checkout(req: &mut Request, env: &Env, target: &Target) -> ApiResul
         _ => return Ok(replay),
     }
     for _ in 0..CHECKOUT_ATTEMPTS {
-        let view = send(env, target, op::VIEW, Method::Get, None, &[]).await?;
+        let view = ctx.get(target, op::VIEW).await?;
         if view.status_code() != 200 {
             return Ok(view);
         }
+        // Priced now: these are the prices the snapshot freezes.
         let mut view = json_of(view).await?;
-        catalog::price_view(env, &mut view).await?;
+        catalog::price_view(&ctx.env, &mut view).await?;
         let lines: Vec<Value> = view["lines"]
             .as_array()
             .into_iter()
@@ -130,18 +129,15 @@ pub async fn checkout(req: &mut Request, env: &Env, target: &Target) -> ApiResul
             "subtotal": view["totals"]["subtotal"],
             "removedFromCart": remove,
         });
-        let stored = crate::api::send_json(
-            env,
-            target,
-            op::CHECKOUT,
-            &cmd(
-                id,
-                version,
-                snapshot,
-                if remove { skus } else { Vec::new() },
-            ),
-        )
-        .await?;
+        let removed = if remove { skus } else { Vec::new() };
+        let stored = ctx
+            .send_json(
+                target,
+                op::CHECKOUT,
+                &cmd(id, version, snapshot, removed),
+                &[],
+            )
+            .await?;
         if stored.status_code() != 409 {
             return Ok(stored);
         }
@@ -154,36 +150,45 @@ pub async fn checkout(req: &mut Request, env: &Env, target: &Target) -> ApiResul
 }
 
 /// `POST .../share`: answers `201 {"token", "path", "cart"}`.
-pub async fn share(req: &mut Request, env: &Env, target: &Target) -> ApiResult<Response> {
+pub async fn share(req: &mut Request, ctx: &Ctx, target: &Target) -> ApiResult<Answer> {
     read_body(req, MAX_JSON_BYTES).await?;
-    let mut source = send(env, target, op::SAVE, Method::Get, None, &[]).await?;
+    let mut source = ctx.get(target, op::SAVE).await?;
     if source.status_code() != 200 {
-        return Ok(source);
+        return Ok(Answer::Plain(source));
     }
     let bytes = source.bytes().await?;
     let token = random_token(32);
     let share = Target::Share(token.clone());
-    let created = send(env, &share, op::SHARE_PUT, Method::Post, Some(bytes), &[]).await?;
+    let created = ctx
+        .send(&share, op::SHARE_PUT, Method::Post, Some(bytes), &[])
+        .await?;
     if created.status_code() != 201 {
-        return Ok(created);
+        return Ok(Answer::Plain(created));
     }
-    let mut cart = json_of(created).await?;
-    catalog::price_view(env, &mut cart).await?;
+    let cart = json_of(created).await?;
     let body = json!({ "token": token, "path": format!("/v1/shared/{token}"), "cart": cart });
-    Ok(Response::from_json(&body)?.with_status(201))
+    Ok(Answer::View(Response::from_json(&body)?.with_status(201)))
+}
+
+/// `GET /v1/shared/{token}`: the shared cart's view (no one's cart id in it).
+pub async fn shared(method: &Method, ctx: &Ctx, token: &str) -> ApiResult<Answer> {
+    only(method, &[Method::Get])?;
+    let share = Target::Share(input::valid_share_token(token)?);
+    Ok(Answer::View(ctx.get(&share, op::SHARED_VIEW).await?))
 }
 
 /// `POST .../copy {"from": token}`: adds the shared cart's lines to this one.
-pub async fn copy(req: &mut Request, env: &Env, target: &Target) -> ApiResult<Response> {
-    let bytes = crate::api::read_json_bytes(req).await?;
-    let keyed = crate::api::idempotency(req, &bytes)?;
+pub async fn copy(req: &mut Request, ctx: &Ctx, target: &Target) -> ApiResult<Answer> {
+    let bytes = read_json_bytes(req).await?;
+    let keyed = http::idempotency(req, &bytes)?;
     let from = input::copy(&bytes)?;
     let source = format!("share:{from}");
     let share = Target::Share(from);
-    let mut shared = send(env, &share, op::SHARED_SAVE, Method::Get, None, &[]).await?;
+    let mut shared = ctx.get(&share, op::SHARED_SAVE).await?;
     if shared.status_code() != 200 {
-        return Ok(shared);
+        return Ok(Answer::Plain(shared));
     }
     let bytes = shared.bytes().await?;
-    merge_into(env, target, &source, bytes, MergePolicy::Sum, &keyed).await
+    let merged = merge_into(ctx, target, &source, bytes, MergePolicy::Sum, &keyed).await?;
+    Ok(Answer::View(merged))
 }

@@ -4,9 +4,11 @@
 
 use worker::{Env, Method, Request, Response};
 
-use crate::api::{only, read_body, read_json_bytes, secret, send, send_json, Target};
+use super::Answer;
 use crate::auth;
+use crate::ctx::{Ctx, Target};
 use crate::error::{ApiError, ApiResult};
+use crate::http::{only, read_body, read_json_bytes};
 use crate::input::{self, valid_cart_id};
 use crate::protocol::{self, op};
 use crate::view::MAX_SYNC_BYTES;
@@ -14,47 +16,39 @@ use crate::view::MAX_SYNC_BYTES;
 /// Lifetime of tokens from the dev token route.
 const DEV_TOKEN_TTL_SECS: i64 = 24 * 3600;
 
-/// `/v1/dev/<rest>`.
-pub async fn route(
-    rest: &[&str],
-    req: &mut Request,
-    env: &Env,
-    method: &Method,
-) -> ApiResult<Response> {
-    dev_only(env)?;
+/// `/v1/dev/<rest>`. Answers pass through unpriced.
+pub async fn route(req: &mut Request, ctx: &Ctx, rest: &[&str]) -> ApiResult<Answer> {
+    dev_route(req, ctx, rest).await.map(Answer::Plain)
+}
+
+async fn dev_route(req: &mut Request, ctx: &Ctx, rest: &[&str]) -> ApiResult<Response> {
+    dev_only(&ctx.env)?;
+    let method = &req.method();
     match rest {
         ["token"] => {
             only(method, &[Method::Post])?;
-            dev_token(req, env).await
+            dev_token(req, ctx).await
         }
         ["carts", id, "noop"] => {
             let target = Target::Guest(valid_cart_id(id)?);
-            send(env, &target, op::NOOP, Method::Post, Some(Vec::new()), &[]).await
+            ctx.post(&target, op::NOOP).await
         }
         ["carts", id, "noop-write"] => {
             only(method, &[Method::Post])?;
             let target = Target::Guest(valid_cart_id(id)?);
-            send(
-                env,
-                &target,
-                op::NOOP_WRITE,
-                Method::Post,
-                Some(Vec::new()),
-                &[],
-            )
-            .await
+            ctx.post(&target, op::NOOP_WRITE).await
         }
         // The add route without the catalog join: what pricing costs, for the server benchmark.
         ["carts", id, "lines-unpriced"] => {
             only(method, &[Method::Post])?;
             let target = Target::Guest(valid_cart_id(id)?);
             let cmd = input::add_line(&read_json_bytes(req).await?)?;
-            send_json(env, &target, op::ADD, &cmd).await
+            ctx.send_json(&target, op::ADD, &cmd, &[]).await
         }
         ["carts", id, "evict"] => {
             only(method, &[Method::Post])?;
             let target = Target::Guest(valid_cart_id(id)?);
-            send(env, &target, op::EVICT, Method::Post, Some(Vec::new()), &[]).await
+            ctx.post(&target, op::EVICT).await
         }
         ["carts", id, "seed"] => {
             only(method, &[Method::Post])?;
@@ -67,7 +61,7 @@ pub async fn route(
                 ));
             }
             let target = Target::Guest(valid_cart_id(id)?);
-            send_json(env, &target, op::SEED, &body).await
+            ctx.send_json(&target, op::SEED, &body, &[]).await
         }
         // Fault injection: a sync message applied without the checks in front of Automerge (contained as usual),
         // to show that a panic inside Automerge gets a coded answer and the object keeps serving.
@@ -75,15 +69,8 @@ pub async fn route(
             only(method, &[Method::Post])?;
             let target = Target::Guest(valid_cart_id(id)?);
             let body = read_body(req, MAX_SYNC_BYTES).await?;
-            send(
-                env,
-                &target,
-                op::SYNC_UNCHECKED,
-                Method::Post,
-                Some(body),
-                &[],
-            )
-            .await
+            ctx.send(&target, op::SYNC_UNCHECKED, Method::Post, Some(body), &[])
+                .await
         }
         // Fault injection: the Nth storage statement of the cart's next command fails. `users/<sub>` addresses a
         // user's cart, for the merge.
@@ -91,29 +78,29 @@ pub async fn route(
             only(method, &[Method::Post])?;
             let target = dev_target(kind, id)?;
             let cmd: protocol::Fail = input::parse(&read_json_bytes(req).await?)?;
-            send_json(env, &target, op::FAIL, &cmd).await
+            ctx.send_json(&target, op::FAIL, &cmd, &[]).await
         }
         [kind @ ("carts" | "users"), id, "storage"] => {
             only(method, &[Method::Get])?;
             let target = dev_target(kind, id)?;
-            send(env, &target, op::STORAGE, Method::Get, None, &[]).await
+            ctx.get(&target, op::STORAGE).await
         }
         ["carts", id, "panic"] => {
             only(method, &[Method::Post])?;
             let target = Target::Guest(valid_cart_id(id)?);
-            send(env, &target, op::PANIC, Method::Post, Some(Vec::new()), &[]).await
+            ctx.post(&target, op::PANIC).await
         }
         _ => Err(ApiError::not_found()),
     }
 }
 
-async fn dev_token(req: &mut Request, env: &Env) -> ApiResult<Response> {
+async fn dev_token(req: &mut Request, ctx: &Ctx) -> ApiResult<Response> {
     let user_id = input::dev_token(&read_json_bytes(req).await?)?;
     let now = crate::object::now_ms() / 1000;
     // Signed with the dev key: no production build accepts it.
     let token = auth::sign(
         &user_id,
-        &auth::dev_key(&secret(env)?)?,
+        &auth::dev_key(ctx.secret()?)?,
         now,
         DEV_TOKEN_TTL_SECS,
     )?;

@@ -1,0 +1,172 @@
+//! What every handler works with, built from `env` once per request: the bindings, the client's address and
+//! limits, the token secret, and the way to send one command to a cart's Durable Object.
+
+use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
+
+use crate::error::{ApiError, ApiResult};
+use crate::object::now_ms;
+use crate::protocol;
+use crate::ratelimit::{self, Rate};
+
+/// Shortest accepted `CART_JWT_SECRET` (HS256 keys should be at least the hash's 256 bits).
+const MIN_SECRET_LEN: usize = 32;
+
+/// Which cart a request addresses. Guest and user carts live in separate Durable Object name spaces, so no guest
+/// id can ever name a user's cart. Share links live in a third name space.
+pub enum Target {
+    Guest(String),
+    User(String),
+    Share(String),
+}
+
+impl Target {
+    fn object_name(&self) -> String {
+        match self {
+            Target::Guest(id) => format!("guest:{id}"),
+            Target::User(sub) => format!("user:{sub}"),
+            Target::Share(token) => format!("share:{token}"),
+        }
+    }
+
+    /// The id a view shows: the guest cart's id, `me` or `shared`.
+    pub fn public_id(&self) -> &str {
+        match self {
+            Target::Guest(id) => id,
+            Target::User(_) => "me",
+            Target::Share(_) => "shared",
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Target::Guest(_) => "guest",
+            Target::User(_) => "user",
+            Target::Share(_) => "share",
+        }
+    }
+}
+
+/// The request's context: read from `env` and the request's headers once, then passed to every handler.
+pub struct Ctx {
+    pub env: Env,
+    /// The client's address (`CF-Connecting-IP`), keying the per-client limits.
+    client: String,
+    client_writes: Rate,
+    client_reads: Rate,
+    /// `CART_JWT_SECRET` when it is set and long enough.
+    secret: Option<Vec<u8>>,
+}
+
+impl Ctx {
+    pub fn new(env: Env, req: &Request) -> ApiResult<Ctx> {
+        let client = req
+            .headers()
+            .get("cf-connecting-ip")?
+            .unwrap_or_else(|| "unknown".into());
+        // A secret (`wrangler secret put CART_JWT_SECRET`; `.dev.vars` under wrangler dev), never a [vars] entry:
+        // tests/lifecycle.test.mjs checks wrangler.toml has none.
+        let secret = env
+            .secret("CART_JWT_SECRET")
+            .map(|s| s.to_string().into_bytes())
+            .ok()
+            .filter(|s| s.len() >= MIN_SECRET_LEN);
+        Ok(Ctx {
+            client_writes: Rate::from_env(&env, "CLIENT", ratelimit::CLIENT_DEFAULT),
+            client_reads: Rate::reads_from_env(&env),
+            env,
+            client,
+            secret,
+        })
+    }
+
+    /// Takes a token from this client's write bucket (`writes`) or read bucket: `429 RATE_LIMITED` when empty.
+    pub fn take_client_token(&self, writes: bool) -> ApiResult<()> {
+        if writes {
+            ratelimit::take_client(&self.client, self.client_writes, now_ms())
+        } else {
+            ratelimit::take_client_read(&self.client, self.client_reads, now_ms())
+        }
+    }
+
+    /// The HS256 key for user tokens; `500 AUTH_NOT_CONFIGURED` without one of at least 32 bytes.
+    pub fn secret(&self) -> ApiResult<&[u8]> {
+        self.secret.as_deref().ok_or_else(|| {
+            ApiError::new(
+                500,
+                "AUTH_NOT_CONFIGURED",
+                "CART_JWT_SECRET is missing or shorter than 32 bytes: set it with `wrangler secret put CART_JWT_SECRET`",
+            )
+        })
+    }
+
+    fn stub(&self, target: &Target) -> ApiResult<Stub> {
+        Ok(self
+            .env
+            .durable_object("CARTS")?
+            .id_from_name(&target.object_name())?
+            .get_stub()?)
+    }
+
+    /// Sends one command to the cart's object. Non-WebSocket answers are copied into a fresh response, whose
+    /// headers (unlike a subrequest's) can still be changed.
+    pub async fn send(
+        &self,
+        target: &Target,
+        path: &str,
+        method: Method,
+        body: Option<Vec<u8>>,
+        extra: &[(&str, String)],
+    ) -> ApiResult<Response> {
+        let headers = Headers::new();
+        headers.set(protocol::CART_ID_HEADER, target.public_id())?;
+        headers.set(protocol::KIND_HEADER, target.kind())?;
+        for (name, value) in extra {
+            headers.set(name, value)?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(method).with_headers(headers);
+        if let Some(body) = body {
+            init.with_body(Some(worker::js_sys::Uint8Array::from(&body[..]).into()));
+        }
+        let req = Request::new_with_init(&format!("{}{path}", protocol::ORIGIN), &init)?;
+        let mut response = self.stub(target)?.fetch_with_request(req).await?;
+        if response.status_code() == 101 {
+            return Ok(response);
+        }
+        let status = response.status_code();
+        let copied = Headers::new();
+        for name in ["content-type", "etag", "www-authenticate", "retry-after"] {
+            if let Some(value) = response.headers().get(name)? {
+                copied.set(name, &value)?;
+            }
+        }
+        let bytes = response.bytes().await?;
+        Ok(Response::from_bytes(bytes)?
+            .with_status(status)
+            .with_headers(copied))
+    }
+
+    /// [`Ctx::send`] of a JSON command, with extra headers (an idempotency key).
+    pub async fn send_json<T: serde::Serialize>(
+        &self,
+        target: &Target,
+        path: &str,
+        cmd: &T,
+        extra: &[(&str, String)],
+    ) -> ApiResult<Response> {
+        let body = serde_json::to_vec(cmd).map_err(|e| ApiError::internal("encode command", e))?;
+        self.send(target, path, Method::Post, Some(body), extra)
+            .await
+    }
+
+    /// A bodiless read command (`GET`).
+    pub async fn get(&self, target: &Target, path: &str) -> ApiResult<Response> {
+        self.send(target, path, Method::Get, None, &[]).await
+    }
+
+    /// A bodiless write command (`POST`, empty body).
+    pub async fn post(&self, target: &Target, path: &str) -> ApiResult<Response> {
+        self.send(target, path, Method::Post, Some(Vec::new()), &[])
+            .await
+    }
+}

@@ -1,0 +1,64 @@
+//! The signed-in user's cart (`/v1/me/cart/...`): the bearer token names it, and the login merge brings a guest
+//! cart into it.
+
+use worker::{Method, Request};
+
+use super::{carts, Answer};
+use crate::auth;
+use crate::ctx::{Ctx, Target};
+use crate::error::ApiResult;
+use crate::http::{self, only, read_json_bytes};
+use crate::input;
+use crate::protocol::op;
+
+/// `/v1/me/cart/<rest>`.
+pub async fn route(req: &mut Request, ctx: &Ctx, rest: &[&str]) -> ApiResult<Answer> {
+    if rest == ["merge"] {
+        only(&req.method(), &[Method::Post])?;
+        let user = authenticate(req, ctx)?;
+        return merge(req, ctx, user).await;
+    }
+    let target = Target::User(authenticate(req, ctx)?);
+    carts::route(req, ctx, &target, rest).await
+}
+
+/// The user a request's bearer token names: `401` without a valid one.
+fn authenticate(req: &Request, ctx: &Ctx) -> ApiResult<String> {
+    let mut header = req.headers().get("authorization")?;
+    // Browsers cannot set headers on a WebSocket handshake, so the sync upgrade may carry the token in the query.
+    if header.is_none() && http::is_websocket_upgrade(req)? {
+        header = http::query_param(req, "access_token").map(|v| format!("Bearer {v}"));
+    }
+    let secret = ctx.secret()?;
+    let now = crate::object::now_ms() / 1000;
+    // Dev builds also take the dev token route's tokens, signed with a key of their own (`auth::dev_key`); a
+    // production build has no such path.
+    #[cfg(feature = "dev")]
+    if super::dev::enabled(&ctx.env) {
+        if let Ok(user) = auth::user_from_header(header.clone(), &auth::dev_key(secret)?, now) {
+            return Ok(user);
+        }
+    }
+    auth::user_from_header(header, secret, now)
+}
+
+/// `POST /v1/me/cart/merge {"guestCartId", "policy"}`: the login merge, done by the shop's server.
+async fn merge(req: &mut Request, ctx: &Ctx, user: String) -> ApiResult<Answer> {
+    let bytes = read_json_bytes(req).await?;
+    let keyed = http::idempotency(req, &bytes)?;
+    let (guest_id, policy) = input::merge(&bytes)?;
+    let guest = Target::Guest(guest_id.clone());
+    let user = Target::User(user);
+    let mut guest_copy = ctx.get(&guest, op::SAVE).await?;
+    if guest_copy.status_code() != 200 {
+        // An error reading the guest cart is not an empty guest cart.
+        return Ok(Answer::Plain(guest_copy));
+    }
+    let bytes = guest_copy.bytes().await?;
+    let merged = carts::merge_into(ctx, &user, &guest_id, bytes, policy, &keyed).await?;
+    if merged.status_code() == 200 {
+        // Marked only after the merge is durable; a retry after a failure here merges nothing twice.
+        ctx.post(&guest, op::MARK_MERGED).await?;
+    }
+    Ok(Answer::View(merged))
+}
