@@ -1,7 +1,7 @@
 # The two commands: `make dev` serves the storefront and API on http://127.0.0.1:8787; `make test` runs every test.
 # Both install what they need first (pinned, cached under .tools/ and node_modules/).
 
-.PHONY: setup dev test test-core check-core test-client-wasm test-integration bench bench-core bench-client bench-server bench-bundle load crash fuzz sim build bundle-size client fmt
+.PHONY: setup dev test test-shipped test-core check-core test-client-wasm test-integration bench bench-core bench-client bench-server bench-bundle load crash fuzz sim build bundle-size client fmt
 
 setup:
 	bash scripts/setup.sh
@@ -36,6 +36,10 @@ build: setup
 # The npm-ready browser package in client-wasm/pkg/ (ES module, wasm, .d.ts, package.json).
 client: setup
 	bash scripts/build-client.sh
+
+# The integration tests of the shipped build: tests/shipped/ against the deploy artifact (built by bundle-size).
+test-shipped: bundle-size
+	bash scripts/test-shipped.sh
 
 # The deployable bundle (wrangler deploy --dry-run) and its size, raw and gzip.
 bundle-size: setup

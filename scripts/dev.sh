@@ -14,6 +14,8 @@ export PERSIST_TO="${PERSIST_TO:-.wrangler/state}"
 # The catalog lives in Workers KV; load the demo (or $CATALOG_FILE) into the local namespace.
 bash scripts/seed-catalog.sh
 extra=()
+# Another wrangler config (scripts/test-shipped.sh serves the production build with one that builds nothing).
+[ -n "${CART_WORKER_CONFIG:-}" ] && extra+=(--config "$CART_WORKER_CONFIG")
 # Extra variables as NAME:VALUE words, e.g. CART_VARS="GUEST_CART_TTL_SECONDS:5 CART_WRITE_BURST:3".
 for var in ${CART_VARS:-}; do
   extra+=(--var "$var")

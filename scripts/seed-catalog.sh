@@ -10,4 +10,7 @@ file="${1:-${CATALOG_FILE:-catalog/demo.json}}"
 bulk=$(mktemp --suffix .json)
 trap 'rm -f "$bulk"' EXIT
 node scripts/seed-catalog.mjs "$file" "$bulk"
-node_modules/.bin/wrangler kv bulk put "$bulk" --binding CATALOG --local --persist-to "${PERSIST_TO:-.wrangler/state}" >/dev/null
+config=()
+[ -n "${CART_WORKER_CONFIG:-}" ] && config=(--config "$CART_WORKER_CONFIG")
+node_modules/.bin/wrangler kv bulk put "$bulk" --binding CATALOG --local --persist-to "${PERSIST_TO:-.wrangler/state}" \
+  "${config[@]}" >/dev/null

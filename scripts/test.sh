@@ -16,6 +16,9 @@ bash scripts/test-client-wasm.sh
 echo "== deploy build (wrangler deploy --dry-run) and its size"
 bash scripts/bundle-size.sh
 
+echo "== integration tests of the shipped build (the deploy artifact under wrangler dev, production settings)"
+bash scripts/test-shipped.sh
+
 echo "== browser library package (make client) and its size"
 bash scripts/build-client.sh
 
