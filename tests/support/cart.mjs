@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const base = process.env.CART_BASE_URL ?? 'http://127.0.0.1:8799';
-export const secret = process.env.CART_JWT_SECRET;
+/** The server's current shared secret, and the previous one it still accepts (CART_JWT_SECRET holds both). */
+export const [secret, previousSecret] = (process.env.CART_JWT_SECRET ?? '').split(/\s+/);
 
 /** Server variables that lift the write rate limits, for tests that measure something else. */
 export const unlimited = {

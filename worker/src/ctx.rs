@@ -3,18 +3,17 @@
 
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
 
+use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::object::now_ms;
 use crate::protocol;
 use crate::ratelimit::{self, Rate};
 
-/// Shortest accepted `CART_JWT_SECRET` (HS256 keys should be at least the hash's 256 bits).
-const MIN_SECRET_LEN: usize = 32;
-
 /// Which cart a request addresses. Guest and user carts live in separate Durable Object name spaces, so no guest
 /// id can ever name a user's cart. Share links live in a third name space.
 pub enum Target {
     Guest(String),
+    /// A user cart, by its Durable Object name (`auth::Issuer::cart_name`: issuer and user).
     User(String),
     Share(String),
 }
@@ -23,7 +22,7 @@ impl Target {
     fn object_name(&self) -> String {
         match self {
             Target::Guest(id) => format!("guest:{id}"),
-            Target::User(sub) => format!("user:{sub}"),
+            Target::User(name) => name.clone(),
             Target::Share(token) => format!("share:{token}"),
         }
     }
@@ -53,8 +52,8 @@ pub struct Ctx {
     client: String,
     client_writes: Rate,
     client_reads: Rate,
-    /// `CART_JWT_SECRET` when it is set and long enough.
-    secret: Option<Vec<u8>>,
+    /// How bearer tokens are verified.
+    pub auth: Auth,
 }
 
 impl Ctx {
@@ -63,19 +62,17 @@ impl Ctx {
             .headers()
             .get("cf-connecting-ip")?
             .unwrap_or_else(|| "unknown".into());
-        // A secret (`wrangler secret put CART_JWT_SECRET`; `.dev.vars` under wrangler dev), never a [vars] entry:
-        // tests/lifecycle.test.mjs checks wrangler.toml has none.
-        let secret = env
-            .secret("CART_JWT_SECRET")
-            .map(|s| s.to_string().into_bytes())
-            .ok()
-            .filter(|s| s.len() >= MIN_SECRET_LEN);
+        #[cfg(feature = "dev")]
+        let dev = crate::routes::dev_enabled(&env);
+        #[cfg(not(feature = "dev"))]
+        let dev = false;
+        let auth = Auth::from_env(&env, dev);
         Ok(Ctx {
             client_writes: Rate::from_env(&env, "CLIENT", ratelimit::CLIENT_DEFAULT),
             client_reads: Rate::reads_from_env(&env),
             env,
             client,
-            secret,
+            auth,
         })
     }
 
@@ -86,17 +83,6 @@ impl Ctx {
         } else {
             ratelimit::take_client_read(&self.client, self.client_reads, now_ms())
         }
-    }
-
-    /// The HS256 key for user tokens; `500 AUTH_NOT_CONFIGURED` without one of at least 32 bytes.
-    pub fn secret(&self) -> ApiResult<&[u8]> {
-        self.secret.as_deref().ok_or_else(|| {
-            ApiError::new(
-                500,
-                "AUTH_NOT_CONFIGURED",
-                "CART_JWT_SECRET is missing or shorter than 32 bytes: set it with `wrangler secret put CART_JWT_SECRET`",
-            )
-        })
     }
 
     fn stub(&self, target: &Target) -> ApiResult<Stub> {

@@ -13,6 +13,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for a `Retry-After` header (429).
     pub retry_after: Option<u64>,
+    /// A stable snake_case detail of the code (why a token was refused), sent as `error.reason`.
+    pub reason: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -24,6 +26,8 @@ struct Body<'a> {
 struct Inner<'a> {
     code: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
 }
 
 impl ApiError {
@@ -33,7 +37,13 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            reason: None,
         }
+    }
+
+    pub fn reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
     }
 
     pub fn retry_after(mut self, seconds: u64) -> Self {
@@ -51,17 +61,34 @@ impl ApiError {
         Self::new(500, "INTERNAL", "internal error")
     }
 
+    /// The `WWW-Authenticate` challenge of a 401 (RFC 6750 3): a refused token is `invalid_token`; a missing one
+    /// gets the bare challenge.
+    fn www_authenticate(&self) -> String {
+        if self.code == "MISSING_TOKEN" {
+            return "Bearer".to_owned();
+        }
+        let description: String = self
+            .message
+            .chars()
+            .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
+            .collect();
+        format!(r#"Bearer error="invalid_token", error_description="{description}""#)
+    }
+
     /// The error as a JSON response.
     pub fn to_response(&self) -> worker::Result<Response> {
         let body = Body {
             error: Inner {
                 code: self.code,
                 message: &self.message,
+                reason: self.reason,
             },
         };
         let mut response = Response::from_json(&body)?.with_status(self.status);
         if self.status == 401 {
-            response.headers_mut().set("WWW-Authenticate", "Bearer")?;
+            response
+                .headers_mut()
+                .set("WWW-Authenticate", &self.www_authenticate())?;
         }
         if let Some(seconds) = self.retry_after {
             response

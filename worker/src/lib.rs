@@ -13,7 +13,8 @@
 //! - `input`: everything a client sends, parsed and validated (pure; fuzzed natively from `fuzz/`).
 //! - `routes/dev` (cargo feature `dev`, dev and test builds only): the demo's token route, benchmark and
 //!   fault-injection routes.
-//! - `auth`: HS256 JWT verification and (dev) signing. `cors`: CORS. `error`: coded JSON errors.
+//! - `auth`: bearer tokens (compact JWS), HS256 under one or more shared secrets, and (dev) signing; user carts
+//!   keyed by issuer and user. `cors`: CORS. `error`: coded JSON errors.
 
 mod auth;
 mod catalog;

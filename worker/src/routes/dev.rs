@@ -100,7 +100,7 @@ async fn dev_token(req: &mut Request, ctx: &Ctx) -> ApiResult<Response> {
     // Signed with the dev key: no production build accepts it.
     let token = auth::sign(
         &user_id,
-        &auth::dev_key(ctx.secret()?)?,
+        &auth::dev_key(ctx.auth.current_secret()?)?,
         now,
         DEV_TOKEN_TTL_SECS,
     )?;
@@ -111,7 +111,7 @@ async fn dev_token(req: &mut Request, ctx: &Ctx) -> ApiResult<Response> {
 
 fn dev_target(kind: &str, id: &str) -> ApiResult<Target> {
     Ok(if kind == "users" {
-        Target::User(id.to_owned())
+        Target::User(auth::Issuer::Shop.cart_name(id))
     } else {
         Target::Guest(valid_cart_id(id)?)
     })

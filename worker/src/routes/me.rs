@@ -22,24 +22,10 @@ pub async fn route(req: &mut Request, ctx: &Ctx, rest: &[&str]) -> ApiResult<Ans
     carts::route(req, ctx, &target, rest).await
 }
 
-/// The user a request's bearer token names: `401` without a valid one.
+/// The user cart a request's bearer token opens: `401` without a valid one.
 fn authenticate(req: &Request, ctx: &Ctx) -> ApiResult<String> {
-    let mut header = req.headers().get("authorization")?;
-    // Browsers cannot set headers on a WebSocket handshake, so the sync upgrade may carry the token in the query.
-    if header.is_none() && http::is_websocket_upgrade(req)? {
-        header = http::query_param(req, "access_token").map(|v| format!("Bearer {v}"));
-    }
-    let secret = ctx.secret()?;
     let now = crate::object::now_ms() / 1000;
-    // Dev builds also take the dev token route's tokens, signed with a key of their own (`auth::dev_key`); a
-    // production build has no such path.
-    #[cfg(feature = "dev")]
-    if super::dev::enabled(&ctx.env) {
-        if let Ok(user) = auth::user_from_header(header.clone(), &auth::dev_key(secret)?, now) {
-            return Ok(user);
-        }
-    }
-    auth::user_from_header(header, secret, now)
+    ctx.auth.cart_for(auth::header_of(req)?, now)
 }
 
 /// `POST /v1/me/cart/merge {"guestCartId", "policy"}`: the login merge, done by the shop's server.

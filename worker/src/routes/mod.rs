@@ -7,6 +7,8 @@ mod carts;
 mod commerce;
 #[cfg(feature = "dev")]
 mod dev;
+#[cfg(feature = "dev")]
+pub use dev::enabled as dev_enabled;
 mod me;
 
 use serde_json::Value;
