@@ -4,7 +4,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { base, call, newUserId, tokenFor } from './support/cart.mjs';
+import { base, call, newUserId, sign, tokenFor } from './support/cart.mjs';
 import { initSync, CartClient } from '../client-wasm/pkg/cart_client.js';
 
 before(() => {
@@ -322,4 +322,46 @@ test('a stored cart of a newer layout is shown read-only: edits throw UPGRADE_RE
   // Nothing reached the server: it never saw the cart.
   assert.equal((await call('GET', `/v1/carts/${cartId}`)).body.lineCount, 0);
   cart.free();
+});
+
+for (const transport of ['websocket', 'http']) {
+  test(`over ${transport}, a refused token raises one error event with the server's code, and setToken resumes the session`, async () => {
+    const user = newUserId(`refresh-${transport}`);
+    const expired = sign({ sub: user, exp: Math.floor(Date.now() / 1000) - 3600 });
+    const cart = new CartClient(base, { storageKey: prefix(), transport, autoConnect: false });
+    const errors = [];
+    cart.addEventListener('error', (e) => errors.push(e.detail));
+    try {
+      cart.login(expired);
+      cart.add('KEPT', 2);
+      cart.connect();
+      await until(() => errors.length > 0);
+      assert.equal(errors[0].code, 'TOKEN_EXPIRED');
+      assert.ok(errors[0] instanceof Error);
+      assert.equal(cart.view().status, 'offline');
+      assert.equal(cart.view().pending > 0, true, 'the edit waits');
+      // Nothing more is tried with the refused token.
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(errors.length, 1);
+      assert.throws(() => cart.setToken(tokenFor(newUserId('someone-else'))), { code: 'WRONG_USER' });
+      const fresh = tokenFor(user);
+      cart.setToken(fresh);
+      assert.equal(cart.token, fresh);
+      assert.equal(await cart.flush(), true);
+      const server = await call('GET', '/v1/me/cart', { token: tokenFor(user) });
+      assert.deepEqual(qtys(server.body), { KEPT: 2 });
+      assert.equal(errors.length, 1);
+    } finally {
+      cart.free();
+    }
+  });
+}
+
+test('setToken on a guest session throws NOT_SIGNED_IN', () => {
+  const cart = new CartClient(base, { storageKey: prefix(), autoConnect: false });
+  try {
+    assert.throws(() => cart.setToken(tokenFor(newUserId())), { code: 'NOT_SIGNED_IN' });
+  } finally {
+    cart.free();
+  }
 });

@@ -50,6 +50,8 @@ pub struct Inner {
     pub outbox: Vec<JsValue>,
     /// The cart needs a newer library (`sync::require_upgrade`): no more syncing or edits.
     pub upgrade_required: bool,
+    /// The server refused the signed-in user's token (`sync::token_refused`): no syncing until `setToken`.
+    pub token_refused: bool,
     /// Listeners on `globalThis` (other tabs' storage writes, the browser going offline and online).
     host_listeners: Vec<(&'static str, HostListener)>,
 }
@@ -248,6 +250,7 @@ impl CartClient {
             resume_sync: None,
             outbox: Vec::new(),
             upgrade_required: false,
+            token_refused: false,
             host_listeners: Vec::new(),
         }));
         inner.borrow_mut().save_doc();
@@ -429,11 +432,55 @@ impl CartClient {
                 report
             }
         };
+        // A new token or a new identity: whatever the server refused before may be accepted now.
+        self.inner.borrow_mut().token_refused = false;
         sync::reconnect(&self.inner);
         emit(&self.inner, "change");
         report
             .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
             .map_err(|e| cart_error("INTERNAL", &e.to_string()))
+    }
+
+    /// Replaces the signed-in user's token (an identity provider's silent refresh) and keeps the session: its cart,
+    /// its pending edits and an open connection (the server checks a token when a connection opens). Syncing that
+    /// stopped because the server refused the old token starts again. Throws `NOT_SIGNED_IN` for a guest and
+    /// `WRONG_USER` for a token of another user (sign out first).
+    #[wasm_bindgen(js_name = setToken)]
+    pub fn set_token(&self, token: &str) -> Result<(), JsValue> {
+        let sub = token_subject(token)?;
+        let resume = {
+            let mut inner = self.inner.borrow_mut();
+            let inner = &mut *inner;
+            match &mut inner.session.who {
+                Who::User {
+                    sub: current,
+                    token: old,
+                } if *current == sub => *old = token.to_owned(),
+                Who::User { .. } => {
+                    return Err(cart_error(
+                        "WRONG_USER",
+                        "the token names another user; call logout() and then login()",
+                    ))
+                }
+                Who::Guest { .. } => {
+                    return Err(cart_error(
+                        "NOT_SIGNED_IN",
+                        "setToken() needs a signed-in session; call login() first",
+                    ))
+                }
+            }
+            inner.session.save_who(&inner.store);
+            let resume = inner.token_refused || inner.status != Status::Online;
+            inner.token_refused = false;
+            if resume {
+                inner.backoff_ms = sync::MIN_BACKOFF_MS;
+            }
+            resume
+        };
+        if resume {
+            sync::reconnect(&self.inner);
+        }
+        Ok(())
     }
 
     /// Signs out: waits (up to `timeoutMs`, default 5000) for pending changes to reach the server, keeps them
@@ -726,7 +773,7 @@ export interface MergeReport {
 /** Thrown and dispatched errors: a real Error with name "CartError" and a stable code. */
 export interface CartError extends Error {
   code: "INVALID_SKU" | "INVALID_QUANTITY" | "QUANTITY_LIMIT" | "CART_FULL" | "LINE_NOT_FOUND" | "CART_DAMAGED"
-    | "INVALID_TOKEN" | "INVALID_POLICY" | "ALREADY_SIGNED_IN" | "STORAGE_CORRUPT" | "STORAGE_FULL" | "SYNC_FAILED"
-    | "UPGRADE_REQUIRED" | "INTERNAL";
+    | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "MISSING_TOKEN" | "INVALID_POLICY" | "ALREADY_SIGNED_IN" | "WRONG_USER"
+    | "NOT_SIGNED_IN" | "STORAGE_CORRUPT" | "STORAGE_FULL" | "SYNC_FAILED" | "UPGRADE_REQUIRED" | "INTERNAL";
 }
 "#;

@@ -15,7 +15,7 @@ use crate::error::cart_error;
 use crate::js;
 use crate::session::Who;
 
-const MIN_BACKOFF_MS: i32 = 500;
+pub const MIN_BACKOFF_MS: i32 = 500;
 const MAX_BACKOFF_MS: i32 = 30_000;
 /// How often the HTTP transport asks the server for news when idle.
 const HTTP_POLL_MS: i32 = 5_000;
@@ -93,6 +93,10 @@ pub fn connect(rc: &Rc<RefCell<Inner>>) {
             return;
         }
         inner.wanted_online = true;
+        if inner.token_refused {
+            // Waits for `setToken` (or a new login): the same token would be refused again.
+            return;
+        }
         if let Some(timer) = inner.reconnect_timer.take() {
             js::clear_timeout(timer);
         }
@@ -194,12 +198,14 @@ fn open_socket(rc: &Rc<RefCell<Inner>>) {
     let on_open = handler(rc, on_open);
     let on_message = handler(rc, on_message);
     let on_close = handler(rc, on_close);
+    let on_error = handler(rc, on_error);
     ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    ws.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     inner.socket = Some(Socket {
         ws,
-        _handlers: vec![on_open, on_message, on_close],
+        _handlers: vec![on_open, on_message, on_close, on_error],
     });
     inner.sync = SyncState::new();
     inner.status = Status::Connecting;
@@ -300,6 +306,20 @@ fn receive(rc: &Rc<RefCell<Inner>>, bytes: &[u8]) {
     }
 }
 
+/// An error ends the connection as a close does. Some runtimes (Node's WebSocket after a refused upgrade) fire no
+/// close after it; where one follows, it belongs to an older generation and is ignored.
+fn on_error(rc: &Rc<RefCell<Inner>>, generation: u32, event: JsValue) {
+    if !current(rc, generation) {
+        return;
+    }
+    let next = {
+        let mut inner = rc.borrow_mut();
+        inner.generation += 1;
+        inner.generation
+    };
+    on_close(rc, next, event);
+}
+
 fn on_close(rc: &Rc<RefCell<Inner>>, generation: u32, event: JsValue) {
     if !current(rc, generation) {
         return;
@@ -310,16 +330,82 @@ fn on_close(rc: &Rc<RefCell<Inner>>, generation: u32, event: JsValue) {
         .ok()
         .filter(|e| e.code() == 1013)
         .map(|e| seconds_in(&e.reason()).unwrap_or(5) * 1000);
-    {
+    let probe = {
         let mut inner = rc.borrow_mut();
+        // A browser shows a refused upgrade only as a close: a user's socket that never opened asks over HTTP why.
+        let probe = match (&inner.session.who, inner.status) {
+            (Who::User { token, .. }, Status::Connecting) => Some(token.clone()),
+            _ => None,
+        };
         inner.socket = None;
         inner.status = Status::Offline;
         if wait.is_some() {
             inner.retry_after_ms = wait;
         }
-    }
+        probe.map(|token| (format!("{}/v1/me/cart", inner.base_url), token))
+    };
     emit(rc, "status");
-    schedule_retry(rc, false);
+    let Some((url, token)) = probe else {
+        schedule_retry(rc, false);
+        return;
+    };
+    let rc = rc.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(Failure::Refused(code, message)) = probe_token(&url, &token).await {
+            token_refused(&rc, &code, &message);
+        } else {
+            schedule_retry(&rc, false);
+        }
+    });
+}
+
+/// The server refused the signed-in user's token (`401`): say so once with an `error` event carrying the server's
+/// code (`TOKEN_EXPIRED`, `INVALID_TOKEN`), and stop syncing until `setToken` or a new login. Edits keep working
+/// and stay pending in LocalStorage.
+fn token_refused(rc: &Rc<RefCell<Inner>>, code: &str, message: &str) {
+    {
+        let mut inner = rc.borrow_mut();
+        if inner.token_refused {
+            return;
+        }
+        inner.token_refused = true;
+        if let Some(timer) = inner.reconnect_timer.take() {
+            js::clear_timeout(timer);
+        }
+    }
+    crate::client::emit_error(rc, cart_error(code, message));
+}
+
+/// `GET /v1/me/cart` with the token: `Failure::Refused` when the server answers 401.
+async fn probe_token(url: &str, token: &str) -> Result<(), Failure> {
+    let init = js_sys::Object::new();
+    let headers = js_sys::Object::new();
+    js::set(&headers, "authorization", &format!("Bearer {token}").into());
+    js::set(&init, "headers", &headers);
+    let fetch: js_sys::Function = js::global("fetch").dyn_into()?;
+    let response = JsFuture::from(js_sys::Promise::from(fetch.call2(
+        &JsValue::UNDEFINED,
+        &url.into(),
+        &init,
+    )?))
+    .await?;
+    refusal(&response).await
+}
+
+/// `Err(Failure::Refused(code, message))` for a 401 answer, with the code and message of its JSON body.
+async fn refusal(response: &JsValue) -> Result<(), Failure> {
+    if js::get(response, "status").as_f64() != Some(401.0) {
+        return Ok(());
+    }
+    let json: js_sys::Function = js::get(response, "json").dyn_into()?;
+    let body = JsFuture::from(js_sys::Promise::from(json.call0(response)?))
+        .await
+        .unwrap_or(JsValue::NULL);
+    let error = js::get(&body, "error");
+    let code = js::get_string(&error, "code").unwrap_or_else(|| "INVALID_TOKEN".to_owned());
+    let message = js::get_string(&error, "message")
+        .unwrap_or_else(|| "the server refused the token".to_owned());
+    Err(Failure::Refused(code, message))
 }
 
 /// Calls [`connect`] again later: after [`HTTP_POLL_MS`] when `poll`ing after a good HTTP exchange, otherwise
@@ -395,6 +481,16 @@ fn http_sync(rc: &Rc<RefCell<Inner>>) {
             require_upgrade(&rc, "the server refused this library's cart layout (426)");
             return;
         }
+        if let Err(Failure::Refused(code, message)) = &result {
+            {
+                let mut inner = rc.borrow_mut();
+                inner.http_busy = false;
+                inner.status = Status::Offline;
+            }
+            token_refused(&rc, code, message);
+            emit(&rc, "status");
+            return;
+        }
         if let Err(Failure::RetryAfter(ms)) = result {
             let mut inner = rc.borrow_mut();
             inner.retry_after_ms = Some(ms);
@@ -428,6 +524,8 @@ enum Failure {
     RetryAfter(i32),
     /// The server refused this library's cart layout (426).
     UpgradeRequired,
+    /// The server refused the user's token (401): its error code and message.
+    Refused(String, String),
     Other,
 }
 
@@ -512,6 +610,7 @@ async fn post(url: &str, body: &[u8], token: Option<&str>) -> Result<Vec<u8>, Fa
     if js::get(&response, "status").as_f64() == Some(426.0) {
         return Err(Failure::UpgradeRequired);
     }
+    refusal(&response).await?;
     if js::get(&response, "ok").as_bool() != Some(true) {
         return Err(Failure::Other);
     }

@@ -32,7 +32,6 @@ pub enum Alg {
 pub struct Jws<'a> {
     pub alg: Alg,
     /// The key id, for choosing among a provider's published keys (not read for HS256).
-    #[allow(dead_code)]
     pub kid: Option<String>,
     /// `header.payload`, the bytes the signature covers.
     pub signing_input: &'a str,

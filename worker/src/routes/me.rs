@@ -15,17 +15,17 @@ use crate::protocol::op;
 pub async fn route(req: &mut Request, ctx: &Ctx, rest: &[&str]) -> ApiResult<Answer> {
     if rest == ["merge"] {
         only(&req.method(), &[Method::Post])?;
-        let user = authenticate(req, ctx)?;
+        let user = authenticate(req, ctx).await?;
         return merge(req, ctx, user).await;
     }
-    let target = Target::User(authenticate(req, ctx)?);
+    let target = Target::User(authenticate(req, ctx).await?);
     carts::route(req, ctx, &target, rest).await
 }
 
 /// The user cart a request's bearer token opens: `401` without a valid one.
-fn authenticate(req: &Request, ctx: &Ctx) -> ApiResult<String> {
+async fn authenticate(req: &Request, ctx: &Ctx) -> ApiResult<String> {
     let now = crate::object::now_ms() / 1000;
-    ctx.auth.cart_for(auth::header_of(req)?, now)
+    ctx.auth.cart_for(auth::header_of(req)?, now).await
 }
 
 /// `POST /v1/me/cart/merge {"guestCartId", "policy"}`: the login merge, done by the shop's server.
