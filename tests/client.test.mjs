@@ -365,3 +365,23 @@ test('setToken on a guest session throws NOT_SIGNED_IN', () => {
     cart.free();
   }
 });
+
+test('after a refused token, logout starts a guest cart that syncs', async () => {
+  const expired = sign({ sub: newUserId('gone'), exp: Math.floor(Date.now() / 1000) - 3600 });
+  const cart = new CartClient(base, { storageKey: prefix(), transport: 'http', autoConnect: false });
+  const errors = [];
+  cart.addEventListener('error', (e) => errors.push(e.detail));
+  try {
+    cart.login(expired);
+    cart.connect();
+    await until(() => errors.length > 0);
+    assert.equal(errors[0].code, 'TOKEN_EXPIRED');
+    await cart.logout(200);
+    cart.add('GUEST-AFTER', 1);
+    assert.equal(await cart.flush(), true, 'the guest cart reached the server');
+    const server = await call('GET', `/v1/carts/${cart.view().cartId}`);
+    assert.deepEqual(qtys(server.body), { 'GUEST-AFTER': 1 });
+  } finally {
+    cart.free();
+  }
+});

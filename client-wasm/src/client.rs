@@ -518,6 +518,8 @@ impl CartClient {
             inner.outbox.extend(problems);
             inner.session.save_who(&inner.store);
             inner.save_doc();
+            // The refused token went with the user; the guest cart syncs.
+            inner.token_refused = false;
         }
         sync::reconnect(&self.inner);
         emit(&self.inner, "change");

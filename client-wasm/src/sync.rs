@@ -351,9 +351,13 @@ fn on_close(rc: &Rc<RefCell<Inner>>, generation: u32, event: JsValue) {
     };
     let rc = rc.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        if let Err(Failure::Refused(code, message)) = probe_token(&url, &token).await {
-            token_refused(&rc, &code, &message);
-        } else {
+        let refused = match probe_token(&url, &token).await {
+            Err(Failure::Refused(code, message, token)) => {
+                token_refused(&rc, &token, &code, &message)
+            }
+            _ => false,
+        };
+        if !refused {
             schedule_retry(&rc, false);
         }
     });
@@ -362,11 +366,17 @@ fn on_close(rc: &Rc<RefCell<Inner>>, generation: u32, event: JsValue) {
 /// The server refused the signed-in user's token (`401`): say so once with an `error` event carrying the server's
 /// code (`TOKEN_EXPIRED`, `INVALID_TOKEN`), and stop syncing until `setToken` or a new login. Edits keep working
 /// and stay pending in LocalStorage.
-fn token_refused(rc: &Rc<RefCell<Inner>>, code: &str, message: &str) {
+/// Returns whether it did (`false` when `token` is no longer the session's).
+fn token_refused(rc: &Rc<RefCell<Inner>>, token: &str, code: &str, message: &str) -> bool {
     {
         let mut inner = rc.borrow_mut();
+        // An answer about a token that `setToken`, a login or a logout has replaced since says nothing now.
+        let current = matches!(&inner.session.who, Who::User { token: t, .. } if t == token);
+        if !current {
+            return false;
+        }
         if inner.token_refused {
-            return;
+            return true;
         }
         inner.token_refused = true;
         if let Some(timer) = inner.reconnect_timer.take() {
@@ -374,6 +384,7 @@ fn token_refused(rc: &Rc<RefCell<Inner>>, code: &str, message: &str) {
         }
     }
     crate::client::emit_error(rc, cart_error(code, message));
+    true
 }
 
 /// `GET /v1/me/cart` with the token: `Failure::Refused` when the server answers 401.
@@ -389,11 +400,12 @@ async fn probe_token(url: &str, token: &str) -> Result<(), Failure> {
         &init,
     )?))
     .await?;
-    refusal(&response).await
+    refusal(&response, token).await
 }
 
-/// `Err(Failure::Refused(code, message))` for a 401 answer, with the code and message of its JSON body.
-async fn refusal(response: &JsValue) -> Result<(), Failure> {
+/// `Err(Failure::Refused(code, message, token))` for a 401 answer to a request with `token`, with the code and
+/// message of its JSON body.
+async fn refusal(response: &JsValue, token: &str) -> Result<(), Failure> {
     if js::get(response, "status").as_f64() != Some(401.0) {
         return Ok(());
     }
@@ -405,7 +417,7 @@ async fn refusal(response: &JsValue) -> Result<(), Failure> {
     let code = js::get_string(&error, "code").unwrap_or_else(|| "INVALID_TOKEN".to_owned());
     let message = js::get_string(&error, "message")
         .unwrap_or_else(|| "the server refused the token".to_owned());
-    Err(Failure::Refused(code, message))
+    Err(Failure::Refused(code, message, token.to_owned()))
 }
 
 /// Calls [`connect`] again later: after [`HTTP_POLL_MS`] when `poll`ing after a good HTTP exchange, otherwise
@@ -461,7 +473,11 @@ pub fn pump(rc: &Rc<RefCell<Inner>>) {
 fn http_sync(rc: &Rc<RefCell<Inner>>) {
     {
         let mut inner = rc.borrow_mut();
-        if inner.http_busy || !inner.wanted_online || js::now_ms() < inner.not_before_ms {
+        if inner.http_busy
+            || !inner.wanted_online
+            || inner.token_refused
+            || js::now_ms() < inner.not_before_ms
+        {
             return;
         }
         inner.http_busy = true;
@@ -481,15 +497,13 @@ fn http_sync(rc: &Rc<RefCell<Inner>>) {
             require_upgrade(&rc, "the server refused this library's cart layout (426)");
             return;
         }
-        if let Err(Failure::Refused(code, message)) = &result {
-            {
-                let mut inner = rc.borrow_mut();
-                inner.http_busy = false;
-                inner.status = Status::Offline;
+        if let Err(Failure::Refused(code, message, token)) = &result {
+            rc.borrow_mut().http_busy = false;
+            if token_refused(&rc, token, code, message) {
+                rc.borrow_mut().status = Status::Offline;
+                emit(&rc, "status");
+                return;
             }
-            token_refused(&rc, code, message);
-            emit(&rc, "status");
-            return;
         }
         if let Err(Failure::RetryAfter(ms)) = result {
             let mut inner = rc.borrow_mut();
@@ -524,8 +538,8 @@ enum Failure {
     RetryAfter(i32),
     /// The server refused this library's cart layout (426).
     UpgradeRequired,
-    /// The server refused the user's token (401): its error code and message.
-    Refused(String, String),
+    /// The server refused the user's token (401): its error code and message, and the token.
+    Refused(String, String, String),
     Other,
 }
 
@@ -610,7 +624,7 @@ async fn post(url: &str, body: &[u8], token: Option<&str>) -> Result<Vec<u8>, Fa
     if js::get(&response, "status").as_f64() == Some(426.0) {
         return Err(Failure::UpgradeRequired);
     }
-    refusal(&response).await?;
+    refusal(&response, token.unwrap_or_default()).await?;
     if js::get(&response, "ok").as_bool() != Some(true) {
         return Err(Failure::Other);
     }
