@@ -4,7 +4,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { base, call, newUserId, sign, tokenFor } from './support/cart.mjs';
+import { base, call, countRequests, newUserId, sign, tokenFor } from './support/cart.mjs';
 import { initSync, CartClient } from '../client-wasm/pkg/cart_client.js';
 
 before(() => {
@@ -340,8 +340,10 @@ for (const transport of ['websocket', 'http']) {
       assert.ok(errors[0] instanceof Error);
       assert.equal(cart.view().status, 'offline');
       assert.equal(cart.view().pending > 0, true, 'the edit waits');
-      // Nothing more is tried with the refused token.
+      // Nothing more is tried with the refused token: no request, no socket, for longer than the first backoff.
+      const requests = countRequests();
       await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(requests.stop(), 0);
       assert.equal(errors.length, 1);
       assert.throws(() => cart.setToken(tokenFor(newUserId('someone-else'))), { code: 'WRONG_USER' });
       const fresh = tokenFor(user);

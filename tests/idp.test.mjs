@@ -1,21 +1,29 @@
 // Sign-in with the shop's own identity provider: a worker configured with AUTH_JWKS_URL, AUTH_ISSUER and
 // AUTH_AUDIENCE verifies RS256 and ES256 tokens against a real key set, served on loopback by this file with keys
 // generated per run and tokens signed by jose, as Auth0, Clerk, Supabase, Firebase or Cloudflare Access would.
-import { test, before, after } from 'node:test';
+import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { initSync, CartClient } from '../client-wasm/pkg/cart_client.js';
-import { call, newUserId, sign, startServer, tokenFor, unlimited } from './support/cart.mjs';
+import { base, call, countRequests, newUserId, sign, startServer, tokenFor, unlimited } from './support/cart.mjs';
 
 const ISSUER = 'https://idp.test.example/';
 const AUDIENCE = 'edge-cart-shop';
 const me = '/v1/me/cart';
 const now = () => Math.floor(Date.now() / 1000);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const until = async (predicate, ms = 15_000) => {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(25);
+  }
+};
 
 /** The identity provider: key pairs by kid, the published set, and how often it was fetched. */
-const idp = { keys: new Map(), published: [], fetches: 0, cacheControl: 'public, max-age=1', down: false };
+const idp = { keys: new Map(), published: [], fetches: 0, cacheControl: 'public, max-age=1', mode: 'ok' };
 
 async function newKey(kid, alg) {
   const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
@@ -49,11 +57,27 @@ before(async () => {
   await newKey('ec-1', 'ES256');
   publish('rsa-1', 'ec-1');
   jwksServer = http.createServer((req, res) => {
-    if (req.url !== '/jwks') { res.writeHead(404).end(); return; }
+    if (req.url !== '/jwks' && req.url !== '/moved') { res.writeHead(404).end(); return; }
     idp.fetches++;
-    if (idp.down) { res.writeHead(503).end('down'); return; }
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': idp.cacheControl });
-    res.end(JSON.stringify({ keys: idp.published }));
+    const set = JSON.stringify({ keys: idp.published });
+    if (req.url === '/moved') { res.writeHead(200, { 'content-type': 'application/json' }).end(set); return; }
+    switch (idp.mode) {
+      case 'down': res.writeHead(503).end('down'); return;
+      // A good set the worker would take if it followed the redirect.
+      case 'redirect': res.writeHead(302, { location: '/moved' }).end(); return;
+      // A good set padded past 64 KiB, sent without a length (chunked).
+      case 'huge':
+        res.writeHead(200, { 'content-type': 'application/json' });
+        for (let i = 0; i < 9; i++) res.write(i === 0 ? `{"pad":"${'x'.repeat(8192)}` : 'x'.repeat(8192));
+        res.end(`","keys":${JSON.stringify(idp.published)}}`);
+        return;
+      case 'empty': res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys":[]}'); return;
+      // Headers at once, then a body that never ends.
+      case 'stall': res.writeHead(200, { 'content-type': 'application/json' }); res.write('{"keys":'); return;
+      default:
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': idp.cacheControl });
+        res.end(set);
+    }
   });
   await new Promise((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
   const vars = `AUTH_JWKS_URL:http://127.0.0.1:${jwksServer.address().port}/jwks AUTH_ISSUER:${ISSUER} AUTH_AUDIENCE:${AUDIENCE}`;
@@ -76,7 +100,12 @@ function refused(res, code, reason) {
   assert.match(res.headers.get('www-authenticate'), /^Bearer error="invalid_token"/);
 }
 
-test('RS256 and ES256 tokens of the provider open the user cart, and the key set is fetched once', async () => {
+test('RS256 and ES256 tokens of the provider open the user cart; a cold isolate\'s concurrent requests share one key set fetch', async () => {
+  // The first requests of this worker, all at once: one fetches, the others wait for it.
+  const tokens = await Promise.all(Array.from({ length: 8 }, (_, i) => issue(i % 2 ? 'rsa-1' : 'ec-1')));
+  const burst = await Promise.all(tokens.map((token) => get(token)));
+  assert.deepEqual(burst.map((r) => r.status), Array(8).fill(200));
+  assert.equal(idp.fetches, 1);
   for (const kid of ['rsa-1', 'ec-1']) {
     const sub = newUserId(kid);
     assert.equal((await add(await issue(kid, { sub }), 'IDP', 2)).status, 200);
@@ -85,9 +114,30 @@ test('RS256 and ES256 tokens of the provider open the user cart, and the key set
     assert.equal(cart.body.lines.find((l) => l.sku === 'IDP')?.qty, 2);
   }
   // max-age=1 is below the 5-minute floor: still one fetch after it passed.
-  await new Promise((r) => setTimeout(r, 1500));
+  await sleep(1500);
   assert.equal((await get(await issue('rsa-1'))).status, 200);
   assert.equal(idp.fetches, 1);
+});
+
+test('the bearer scheme is case-insensitive, and behind Cloudflare Access the Cf-Access-Jwt-Assertion header carries the token', async () => {
+  const sub = newUserId('carried');
+  const token = await issue('rsa-1', { sub });
+  assert.equal((await add(token, 'CARRIED')).status, 200);
+  for (const authorization of [`bearer ${token}`, `BEARER ${token}`]) {
+    const res = await call('GET', me, { headers: { authorization }, url });
+    assert.equal(res.body.lines.find((l) => l.sku === 'CARRIED')?.qty, 1, authorization.slice(0, 6));
+  }
+  const viaAccess = await call('GET', me, { headers: { 'cf-access-jwt-assertion': token }, url });
+  assert.equal(viaAccess.body.lines.find((l) => l.sku === 'CARRIED')?.qty, 1);
+  // The header is a carrier, not a credential: what it holds is verified like any token.
+  refused(await call('GET', me, { headers: { 'cf-access-jwt-assertion': `${token.slice(0, -4)}AAAA` }, url }), 'INVALID_TOKEN', 'bad_signature');
+});
+
+test('a server with only a shared secret refuses provider tokens, and one with only a provider refuses shared-secret tokens', async () => {
+  // The suite's main server (with-dev-server.sh) sets CART_JWT_SECRET and no AUTH_JWKS_URL.
+  refused(await call('GET', me, { token: await issue('rsa-1'), url: base }), 'INVALID_TOKEN', 'alg_not_allowed');
+  refused(await call('GET', me, { token: await issue('ec-1'), url: base }), 'INVALID_TOKEN', 'alg_not_allowed');
+  // The provider-only server is the one of the last tests below (started without CART_JWT_SECRET).
 });
 
 test('a token for the wrong issuer or audience is refused for what it is', async () => {
@@ -152,54 +202,139 @@ test('carts are keyed by issuer and user: the provider\'s, the shop\'s and the d
   assert.equal((await get(await issue('ec-1', { sub }))).body.lineCount, 1);
 });
 
-test('the browser library follows a provider\'s silent refresh across a key rotation with setToken', async () => {
+test('the browser library, refused an expired token, resumes by itself when setToken brings one signed with a rotated key', async () => {
   assert.ok(globalThis.localStorage, 'run with --experimental-webstorage --localstorage-file=...');
   const sub = newUserId('browser');
-  const cart = new CartClient(url, { storageKey: `idp-${process.pid}`, transport: 'websocket' });
+  const cart = new CartClient(url, { storageKey: `idp-${process.pid}`, transport: 'websocket', autoConnect: false });
+  const errors = [];
+  cart.addEventListener('error', (e) => errors.push(e.detail.code));
   try {
-    cart.login(await issue('ec-1', { sub }));
-    cart.add('FIRST', 1);
-    assert.equal(await cart.flush(), true);
+    cart.login(await issue('ec-1', { sub, iat: now() - 7200, exp: now() - 3600 }));
+    cart.add('KEPT', 1);
+    cart.connect();
+    await until(() => errors.length > 0);
+    assert.deepEqual(errors, ['TOKEN_EXPIRED']);
     // The rotation test above fetched for an unknown kid; the next such fetch may come 30 s after it.
-    await new Promise((r) => setTimeout(r, 31_000));
+    await sleep(31_000);
     await newKey('ec-2', 'ES256');
     publish('ec-2', 'rsa-2');
+    // The provider's silent refresh: a token under the new key, and nothing else from the page.
     const refreshed = await issue('ec-2', { sub });
     cart.setToken(refreshed);
-    cart.disconnect();
-    cart.add('SECOND', 1);
-    cart.connect(); // a new connection, authenticated with the refreshed token under the new key
-    assert.equal(await cart.flush(), true);
+    assert.equal(await cart.flush(15_000), true);
     const server = await get(refreshed);
-    assert.deepEqual(server.body.lines.map((l) => l.sku).sort(), ['FIRST', 'SECOND']);
+    assert.deepEqual(server.body.lines.map((l) => [l.sku, l.qty]), [['KEPT', 1]]);
+    assert.deepEqual(errors, ['TOKEN_EXPIRED'], 'no second error');
   } finally {
     cart.free();
   }
 });
 
-test('a key set that cannot be fetched is a 503 the client retries, not a 401; AUTH_USER_CLAIM names the user', async () => {
-  const vars = `AUTH_JWKS_URL:http://127.0.0.1:${jwksServer.address().port}/jwks AUTH_ISSUER:${ISSUER} AUTH_AUDIENCE:${AUDIENCE} AUTH_USER_CLAIM:email`;
-  const byEmail = await startServer({ port: 8788, env: { CART_VARS: `${unlimited.CART_VARS} ${vars}` } });
-  try {
-    // A fresh isolate holds no keys: with the provider down, nothing can verify the token.
-    idp.down = true;
-    const down = await call('GET', me, { token: await issue('rsa-2', { email: 'x@example.com' }), url: byEmail.url });
-    assert.equal(down.status, 503);
-    assert.equal(down.body.error.code, 'AUTH_KEYS_UNAVAILABLE');
-    assert.ok(Number(down.headers.get('retry-after')) > 0);
-    idp.down = false;
-    // The worker waits 5 s after a failed fetch before it fetches again.
-    await new Promise((r) => setTimeout(r, 5_500));
-
-    const email = `${newUserId('ann')}@example.com`;
-    const onePhone = await issue('rsa-2', { sub: 'device-session-1', email });
-    const otherPhone = await issue('rsa-2', { sub: 'device-session-2', email });
-    assert.equal((await call('POST', `${me}/lines`, { json: { sku: 'BY-EMAIL', qty: 1 }, token: onePhone, url: byEmail.url })).status, 200);
-    const cart = await call('GET', me, { token: otherPhone, url: byEmail.url });
-    assert.equal(cart.body.lines.find((l) => l.sku === 'BY-EMAIL')?.qty, 1, 'one cart for the e-mail');
-    refused(await call('GET', me, { token: await issue('rsa-2', {}), url: byEmail.url }), 'INVALID_TOKEN', 'bad_user_claim');
-  } finally {
-    idp.down = false;
-    await byEmail.stop();
+describe('a provider-only worker (no CART_JWT_SECRET, AUTH_USER_CLAIM=email) on a fresh isolate', () => {
+  let byEmail;
+  const at = (path, token, json) => call(json ? 'POST' : 'GET', path, { token, json, url: byEmail.url });
+  // The browser library tells users apart by `sub`, so a session keeps its sub whichever claim names the cart.
+  const email = (claims = {}) => ({ sub: newUserId('s'), email: `${newUserId('ann')}@example.com`, email_verified: true, ...claims });
+  /** Waits out the worker's 5 s back-off after a failed fetch. */
+  const backOff = () => sleep(5_500);
+  function unavailable(res) {
+    assert.equal(res.status, 503, JSON.stringify(res.body));
+    assert.equal(res.body.error.code, 'AUTH_KEYS_UNAVAILABLE');
+    assert.ok(Number(res.headers.get('retry-after')) > 0);
   }
+
+  before(async () => {
+    await newKey('rsa-p', 'RS256');
+    idp.published.push(idp.keys.get('rsa-p').jwk);
+    const vars = `AUTH_JWKS_URL:http://127.0.0.1:${jwksServer.address().port}/jwks AUTH_ISSUER:${ISSUER} AUTH_AUDIENCE:${AUDIENCE} AUTH_USER_CLAIM:email`;
+    byEmail = await startServer({ port: 8788, env: { CART_JWT_SECRET: '', CART_VARS: `${unlimited.CART_VARS} ${vars}` } });
+  });
+  after(async () => {
+    idp.mode = 'ok';
+    await byEmail?.stop();
+  });
+
+  test('a key set that cannot be fetched is a 503 the browser library waits out as told, not a refusal', async () => {
+    // A fresh isolate holds no keys: with the provider down, nothing can verify the token.
+    idp.mode = 'down';
+    const claims = email();
+    const cart = new CartClient(byEmail.url, { storageKey: `idp-down-${process.pid}`, transport: 'http', autoConnect: false });
+    const errors = [];
+    cart.addEventListener('error', (e) => errors.push(e.detail.code));
+    try {
+      cart.login(await issue('rsa-p', claims));
+      cart.add('WAITED', 1);
+      const requests = countRequests();
+      cart.connect();
+      await sleep(3_000);
+      // One sync request, answered 503 with Retry-After: 5; the library's own back-off would have retried twice.
+      assert.equal(requests.stop(), 1);
+      assert.equal(cart.view().status, 'offline');
+      assert.deepEqual(errors, [], 'a 503 is not a refused token');
+      unavailable(await at(me, await issue('rsa-p', email())));
+      // A silent refresh meanwhile does not cut the wait short.
+      const again = countRequests();
+      cart.setToken(await issue('rsa-p', claims));
+      await sleep(1_000);
+      assert.equal(again.stop(), 0);
+      idp.mode = 'ok';
+      assert.equal(await cart.flush(20_000), true);
+      const server = await at(me, await issue('rsa-p', claims));
+      assert.deepEqual(server.body.lines.map((l) => [l.sku, l.qty]), [['WAITED', 1]]);
+    } finally {
+      idp.mode = 'ok';
+      cart.free();
+    }
+  });
+
+  test('a key set that redirects, is over 64 KiB, holds no usable key or never finishes is a failed fetch (503)', async () => {
+    // A new worker for a cold cache: this one holds keys now. Its provider-only cache is fresh again after each
+    // failure only once the back-off has passed.
+    const cold = await startServer({ port: 8786, env: { CART_JWT_SECRET: '', CART_VARS: `${unlimited.CART_VARS} AUTH_JWKS_URL:http://127.0.0.1:${jwksServer.address().port}/jwks AUTH_ISSUER:${ISSUER} AUTH_AUDIENCE:${AUDIENCE}` } });
+    try {
+      for (const mode of ['redirect', 'huge', 'empty', 'stall']) {
+        idp.mode = mode;
+        const started = Date.now();
+        const res = await call('GET', me, { token: await issue('rsa-p'), url: cold.url });
+        unavailable(res);
+        assert.ok(Date.now() - started < 8_000, `${mode}: answered within the 5 s fetch timeout`);
+        await backOff();
+      }
+      idp.mode = 'ok';
+      assert.equal((await call('GET', me, { token: await issue('rsa-p'), url: cold.url })).status, 200);
+    } finally {
+      idp.mode = 'ok';
+      await cold.stop();
+    }
+  });
+
+  test('an unknown kid while the key set cannot be fetched is a 503, not a 401, for the whole refetch window', async () => {
+    assert.equal((await at(me, await issue('rsa-p', email()))).status, 200, 'keys are held');
+    await newKey('rsa-3', 'RS256');
+    idp.mode = 'down';
+    try {
+      unavailable(await at(me, await issue('rsa-3', email())));
+      unavailable(await at(me, await issue('rsa-3', email())));
+      // Keys already held keep working.
+      assert.equal((await at(me, await issue('rsa-p', email()))).status, 200);
+    } finally {
+      idp.mode = 'ok';
+    }
+  });
+
+  test('AUTH_USER_CLAIM=email names the user only with email_verified, and one address is one cart', async () => {
+    const address = email();
+    const onePhone = await issue('rsa-p', { ...address, sub: 'device-session-1' });
+    const otherPhone = await issue('rsa-p', { ...address, sub: 'device-session-2' });
+    assert.equal((await at(`${me}/lines`, onePhone, { sku: 'BY-EMAIL', qty: 1 })).status, 200);
+    const cart = await at(me, otherPhone);
+    assert.equal(cart.body.lines.find((l) => l.sku === 'BY-EMAIL')?.qty, 1, 'one cart for the e-mail');
+    refused(await at(me, await issue('rsa-p', { ...address, email_verified: false })), 'INVALID_TOKEN', 'email_not_verified');
+    refused(await at(me, await issue('rsa-p', { email: address.email })), 'INVALID_TOKEN', 'email_not_verified');
+    refused(await at(me, await issue('rsa-p', {})), 'INVALID_TOKEN', 'email_not_verified');
+  });
+
+  test('a shared-secret token is refused where only the provider is configured', async () => {
+    refused(await at(me, tokenFor(newUserId())), 'INVALID_TOKEN', 'alg_not_allowed');
+  });
 });

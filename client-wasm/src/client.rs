@@ -470,7 +470,9 @@ impl CartClient {
                 }
             }
             inner.session.save_who(&inner.store);
-            let resume = inner.token_refused || inner.status != Status::Online;
+            // Only syncing the refused token stopped starts again at once; a session that is offline for another
+            // reason (no network, a server asking to wait) keeps its backoff and uses the new token next time.
+            let resume = inner.token_refused;
             inner.token_refused = false;
             if resume {
                 inner.backoff_ms = sync::MIN_BACKOFF_MS;

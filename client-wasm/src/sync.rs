@@ -355,6 +355,11 @@ fn on_close(rc: &Rc<RefCell<Inner>>, generation: u32, event: JsValue) {
             Err(Failure::Refused(code, message, token)) => {
                 token_refused(&rc, &token, &code, &message)
             }
+            Err(Failure::RetryAfter(ms)) => {
+                let mut inner = rc.borrow_mut();
+                inner.retry_after_ms = Some(inner.retry_after_ms.unwrap_or(0).max(ms));
+                false
+            }
             _ => false,
         };
         if !refused {
@@ -387,7 +392,8 @@ fn token_refused(rc: &Rc<RefCell<Inner>>, token: &str, code: &str, message: &str
     true
 }
 
-/// `GET /v1/me/cart` with the token: `Failure::Refused` when the server answers 401.
+/// `GET /v1/me/cart` with the token: `Failure::Refused` when the server answers 401, `Failure::RetryAfter` when it
+/// asks to wait.
 async fn probe_token(url: &str, token: &str) -> Result<(), Failure> {
     let init = js_sys::Object::new();
     let headers = js_sys::Object::new();
@@ -400,7 +406,26 @@ async fn probe_token(url: &str, token: &str) -> Result<(), Failure> {
         &init,
     )?))
     .await?;
+    busy(&response)?;
     refusal(&response, token).await
+}
+
+/// `Err(Failure::RetryAfter(ms))` for a `429` (rate limited) or `503` (e.g. the identity provider's keys
+/// unavailable) answer: the time its `Retry-After` asks for, 5 s without one.
+fn busy(response: &JsValue) -> Result<(), Failure> {
+    let status = js::get(response, "status").as_f64();
+    if status != Some(429.0) && status != Some(503.0) {
+        return Ok(());
+    }
+    let headers = js::get(response, "headers");
+    let retry_after = js::get(&headers, "get")
+        .dyn_into::<js_sys::Function>()
+        .ok()
+        .and_then(|get| get.call1(&headers, &"retry-after".into()).ok())
+        .and_then(|v| v.as_string())
+        .and_then(|v| seconds_in(&v))
+        .unwrap_or(5);
+    Err(Failure::RetryAfter(retry_after * 1000))
 }
 
 /// `Err(Failure::Refused(code, message, token))` for a 401 answer to a request with `token`, with the code and
@@ -610,17 +635,7 @@ async fn post(url: &str, body: &[u8], token: Option<&str>) -> Result<Vec<u8>, Fa
         &init,
     )?))
     .await?;
-    if js::get(&response, "status").as_f64() == Some(429.0) {
-        let headers = js::get(&response, "headers");
-        let retry_after = js::get(&headers, "get")
-            .dyn_into::<js_sys::Function>()
-            .ok()
-            .and_then(|get| get.call1(&headers, &"retry-after".into()).ok())
-            .and_then(|v| v.as_string())
-            .and_then(|v| seconds_in(&v))
-            .unwrap_or(5);
-        return Err(Failure::RetryAfter(retry_after * 1000));
-    }
+    busy(&response)?;
     if js::get(&response, "status").as_f64() == Some(426.0) {
         return Err(Failure::UpgradeRequired);
     }

@@ -3,7 +3,7 @@
 // test-results/screenshots/ (git-ignored) on every run.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { base, call, newUserId, startServer } from '../support/cart.mjs';
+import { base, call, newUserId, sign, startServer, tokenFor } from '../support/cart.mjs';
 
 // The storefront signs in through the dev token route, whose tokens open carts of their own (`dev:<sub>`): the
 // server's copy is read with such a token too.
@@ -287,5 +287,39 @@ test('after a worker restart the page still shows the cart, and a new device get
     await context.close();
     await fresh.close();
     await server.stop();
+  }
+});
+
+test('in Chromium, a refused token over WebSocket raises one error event, and setToken resumes syncing by itself', async () => {
+  // A browser shows a refused upgrade only as a close without a status: the library asks over HTTP why.
+  const user = newUserId('chromium-token');
+  const expired = sign({ sub: user, exp: Math.floor(Date.now() / 1000) - 3600 });
+  const fresh = tokenFor(user);
+  const context = await browser.newContext();
+  try {
+    const page = await openPage(context, base);
+    const seen = await page.evaluate(async ({ expired, fresh }) => {
+      const { CartClient } = await import('/pkg/cart_client.js');
+      const cart = new CartClient(location.origin, { storageKey: 'token-test', transport: 'websocket', autoConnect: false });
+      const errors = [];
+      cart.addEventListener('error', (e) => errors.push(e.detail.code));
+      cart.login(expired);
+      cart.add('KEPT', 1);
+      cart.connect();
+      const deadline = Date.now() + 15_000;
+      while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const refused = { codes: [...errors], status: cart.view().status };
+      cart.setToken(fresh);
+      const flushed = await cart.flush(15_000);
+      return { refused, flushed, codes: errors, status: cart.view().status };
+    }, { expired, fresh });
+    assert.deepEqual(seen.refused, { codes: ['TOKEN_EXPIRED'], status: 'offline' });
+    assert.equal(seen.flushed, true);
+    assert.deepEqual(seen.codes, ['TOKEN_EXPIRED'], 'one error event');
+    assert.equal(seen.status, 'online');
+    const server = await call('GET', '/v1/me/cart', { token: fresh });
+    assert.deepEqual(server.body.lines.map((l) => [l.sku, l.qty]), [['KEPT', 1]]);
+  } finally {
+    await context.close();
   }
 });

@@ -201,3 +201,17 @@ export function upgradeAnswer(path, url = base) {
     req.on('error', reject);
   });
 }
+
+/**
+ * Counts the requests this process starts from now on (every `fetch` call and every `WebSocket` opened), until
+ * `stop()`, which restores both and returns the count: to show a client library tries nothing.
+ */
+export function countRequests() {
+  const { fetch: realFetch, WebSocket: RealWebSocket } = globalThis;
+  let count = 0;
+  globalThis.fetch = (...args) => { count++; return realFetch(...args); };
+  globalThis.WebSocket = class extends RealWebSocket {
+    constructor(...args) { super(...args); count++; }
+  };
+  return { stop() { globalThis.fetch = realFetch; globalThis.WebSocket = RealWebSocket; return count; } };
+}

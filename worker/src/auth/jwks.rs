@@ -15,6 +15,13 @@ pub const MAX_MAX_AGE_SECS: u64 = 24 * 60 * 60;
 pub const REFETCH_MS: f64 = 30_000.0;
 /// After a fetch failed with no keys at all, requests are answered 503 for this long without fetching again.
 pub const FAILURE_BACKOFF_MS: f64 = 5_000.0;
+/// Held keys that could not be refreshed are served this long past their max-age, then dropped (a key the provider
+/// revoked stops working within max-age + this, whatever happens to its key set URL).
+pub const STALE_MS: f64 = 60.0 * 60.0 * 1000.0;
+/// A fetch under way for longer than this (the fetch timeout and a margin) is taken for lost.
+pub const IN_FLIGHT_MS: f64 = 6_000.0;
+/// How long a request waits before asking again while another request fetches.
+pub const WAIT_MS: u64 = 25;
 /// Most keys kept from one key set, and the largest key set read.
 pub const MAX_KEYS: usize = 32;
 pub const MAX_BYTES: usize = 64 * 1024;
@@ -130,12 +137,17 @@ impl<K: Clone> Keys<K> {
     }
 }
 
-/// The isolate's copy of the key set and when to fetch it again.
+/// The isolate's copy of the key set and when to fetch it again. Times are ms since the epoch.
 pub struct Cache<K> {
     keys: Option<Keys<K>>,
-    /// Until then the keys are fresh (ms since the epoch).
+    /// Until then the keys are fresh; after it one request refreshes them while the others go on using them.
     fresh_until: f64,
+    /// When the fetch the keys came from started: an older fetch that answers later does not replace them.
+    fetched_from: f64,
+    /// When the fetch under way started (a cold isolate's other requests wait for it rather than fetch too).
+    in_flight: Option<f64>,
     last_unknown_kid_fetch: Option<f64>,
+    /// When the latest fetch failed; cleared by a fetch that succeeds.
     failed_at: Option<f64>,
 }
 
@@ -145,8 +157,11 @@ pub enum Step<K> {
     Verify(K),
     /// Refuse the token: `unknown_kid` or `alg_mismatch`.
     Refuse(&'static str),
-    /// Fetch the key set, [`Cache::store`] the result, and ask again with `fetched` set.
+    /// Fetch the key set, [`Cache::store`] the result with the `now` this step was asked at, and ask again with
+    /// `fetched` set.
     Fetch,
+    /// Another request is fetching: sleep [`WAIT_MS`] and ask again.
+    Wait,
     /// 503: there are no keys to check the token with.
     Unavailable,
 }
@@ -156,6 +171,8 @@ impl<K: Clone> Default for Cache<K> {
         Cache {
             keys: None,
             fresh_until: 0.0,
+            fetched_from: f64::MIN,
+            in_flight: None,
             last_unknown_kid_fetch: None,
             failed_at: None,
         }
@@ -163,8 +180,8 @@ impl<K: Clone> Default for Cache<K> {
 }
 
 impl<K: Clone> Cache<K> {
-    /// The next step for a token of `alg` naming `kid`, at `now` (ms). `fetched` is `Some(ok)` when this request
-    /// just fetched: it never fetches twice.
+    /// The next step for a token of `alg` naming `kid`, at `now`. `fetched` is `Some(ok)` when this request just
+    /// fetched: it never fetches twice.
     pub fn step(
         &mut self,
         now: f64,
@@ -172,49 +189,74 @@ impl<K: Clone> Cache<K> {
         kid: Option<&str>,
         fetched: Option<bool>,
     ) -> Step<K> {
+        let in_flight = self.in_flight.is_some_and(|t| now - t < IN_FLIGHT_MS);
+        let failed_within = |ms: f64| self.failed_at.is_some_and(|t| now - t < ms);
+        if now >= self.fresh_until + STALE_MS {
+            // Keys that could not be refreshed for this long may have been revoked.
+            self.keys = None;
+        }
         let Some(keys) = &self.keys else {
-            let failed_recently = self.failed_at.is_some_and(|t| now - t < FAILURE_BACKOFF_MS);
-            return if fetched.is_some() || failed_recently {
+            return if fetched.is_some() || failed_within(FAILURE_BACKOFF_MS) {
                 Step::Unavailable
+            } else if in_flight {
+                Step::Wait
             } else {
-                Step::Fetch
+                self.begin(now)
             };
         };
-        if fetched.is_none() && now >= self.fresh_until {
-            // One request refreshes; the others keep using these keys meanwhile (and, if it fails, for a while).
-            self.fresh_until = now + REFETCH_MS;
-            return Step::Fetch;
+        if fetched.is_none() && now >= self.fresh_until && !in_flight && !failed_within(REFETCH_MS)
+        {
+            return self.begin(now);
         }
         match keys.find(alg, kid) {
             Found::Key(handle) => Step::Verify(handle),
             Found::WrongAlg => Step::Refuse("alg_mismatch"),
             Found::Unknown => match fetched {
+                Some(true) => Step::Refuse("unknown_kid"),
                 // Keys we could not refresh cannot say the kid is unknown.
                 Some(false) => Step::Unavailable,
-                Some(true) => Step::Refuse("unknown_kid"),
+                None if in_flight => Step::Wait,
                 None if self
                     .last_unknown_kid_fetch
                     .is_some_and(|t| now - t < REFETCH_MS) =>
                 {
-                    Step::Refuse("unknown_kid")
+                    // The kid is unknown only to keys fetched since; after a failed fetch nobody knows.
+                    if self.failed_at.is_some() {
+                        Step::Unavailable
+                    } else {
+                        Step::Refuse("unknown_kid")
+                    }
                 }
                 None => {
                     self.last_unknown_kid_fetch = Some(now);
-                    Step::Fetch
+                    self.begin(now)
                 }
             },
         }
     }
 
-    /// Keeps what a fetch at `now` brought: fresh keys for `max_age_secs`, or the failure.
-    pub fn store(&mut self, now: f64, fetched: Result<(Keys<K>, u64), ()>) {
+    fn begin(&mut self, now: f64) -> Step<K> {
+        self.in_flight = Some(now);
+        Step::Fetch
+    }
+
+    /// Keeps what a fetch that started at `started` brought at `now`: fresh keys for `max_age_secs`, or the failure
+    /// (a set with no usable key is one).
+    pub fn store(&mut self, started: f64, now: f64, fetched: Result<(Keys<K>, u64), ()>) {
+        if self.in_flight == Some(started) {
+            self.in_flight = None;
+        }
+        if started < self.fetched_from {
+            return;
+        }
         match fetched {
-            Ok((keys, max_age_secs)) => {
+            Ok((keys, max_age_secs)) if !keys.keys.is_empty() => {
                 self.keys = Some(keys);
                 self.fresh_until = now + max_age_secs as f64 * 1000.0;
+                self.fetched_from = started;
                 self.failed_at = None;
             }
-            Err(()) => self.failed_at = Some(now),
+            _ => self.failed_at = Some(now),
         }
     }
 }
@@ -299,8 +341,12 @@ mod tests {
     fn stored(now: f64, set: Value, max_age: u64) -> Cache<String> {
         let mut cache = Cache::default();
         assert_eq!(cache.step(now, Alg::Rs256, Some("r"), None), Step::Fetch);
-        cache.store(now, Ok((keys(set), max_age)));
+        cache.store(now, now, Ok((keys(set), max_age)));
         cache
+    }
+
+    fn verify(kid: &str) -> Step<String> {
+        Step::Verify(kid.to_owned())
     }
 
     #[test]
@@ -308,29 +354,119 @@ mod tests {
         let mut cache = stored(0.0, json!({ "keys": [rsa("r")] }), 600);
         assert_eq!(
             cache.step(0.0, Alg::Rs256, Some("r"), Some(true)),
-            Step::Verify("r".to_owned())
+            verify("r")
         );
         assert_eq!(
             cache.step(599_000.0, Alg::Rs256, Some("r"), None),
-            Step::Verify("r".to_owned())
+            verify("r")
         );
         assert_eq!(
             cache.step(600_000.0, Alg::Rs256, Some("r"), None),
             Step::Fetch
         );
-        // Meanwhile, and if that refresh fails, the old keys still verify for REFETCH_MS.
+        // Meanwhile, and if that refresh fails, the old keys still verify; the refresh is retried after REFETCH_MS.
         assert_eq!(
             cache.step(600_001.0, Alg::Rs256, Some("r"), None),
-            Step::Verify("r".to_owned())
+            verify("r")
         );
-        cache.store(600_002.0, Err(()));
+        cache.store(600_000.0, 600_002.0, Err(()));
         assert_eq!(
             cache.step(600_002.0, Alg::Rs256, Some("r"), Some(false)),
-            Step::Verify("r".to_owned())
+            verify("r")
         );
         assert_eq!(
-            cache.step(600_000.0 + REFETCH_MS, Alg::Rs256, Some("r"), None),
+            cache.step(600_002.0 + REFETCH_MS - 1.0, Alg::Rs256, Some("r"), None),
+            verify("r")
+        );
+        assert_eq!(
+            cache.step(600_002.0 + REFETCH_MS, Alg::Rs256, Some("r"), None),
             Step::Fetch
+        );
+    }
+
+    #[test]
+    fn concurrent_requests_of_a_cold_isolate_wait_for_the_one_fetch() {
+        let mut cache: Cache<String> = Cache::default();
+        assert_eq!(cache.step(0.0, Alg::Rs256, Some("r"), None), Step::Fetch);
+        assert_eq!(cache.step(10.0, Alg::Rs256, Some("r"), None), Step::Wait);
+        assert_eq!(cache.step(20.0, Alg::Es256, None, None), Step::Wait);
+        cache.store(0.0, 30.0, Ok((keys(json!({ "keys": [rsa("r")] })), 600)));
+        assert_eq!(cache.step(40.0, Alg::Rs256, Some("r"), None), verify("r"));
+        // A fetch that never answers (its request went away) stops holding the others back.
+        let mut lost: Cache<String> = Cache::default();
+        assert_eq!(lost.step(0.0, Alg::Rs256, Some("r"), None), Step::Fetch);
+        assert_eq!(
+            lost.step(IN_FLIGHT_MS - 1.0, Alg::Rs256, Some("r"), None),
+            Step::Wait
+        );
+        assert_eq!(
+            lost.step(IN_FLIGHT_MS, Alg::Rs256, Some("r"), None),
+            Step::Fetch
+        );
+    }
+
+    #[test]
+    fn an_older_fetch_that_answers_late_does_not_replace_newer_keys() {
+        let mut cache: Cache<String> = Cache::default();
+        assert_eq!(cache.step(0.0, Alg::Rs256, Some("r"), None), Step::Fetch);
+        // That fetch is taken for lost; a second one starts and brings the rotated set.
+        assert_eq!(
+            cache.step(IN_FLIGHT_MS, Alg::Rs256, Some("new"), None),
+            Step::Fetch
+        );
+        cache.store(
+            IN_FLIGHT_MS,
+            IN_FLIGHT_MS + 1.0,
+            Ok((keys(json!({ "keys": [rsa("new")] })), 600)),
+        );
+        cache.store(
+            0.0,
+            IN_FLIGHT_MS + 2.0,
+            Ok((keys(json!({ "keys": [rsa("r")] })), 600)),
+        );
+        cache.store(0.0, IN_FLIGHT_MS + 3.0, Err(()));
+        assert_eq!(
+            cache.step(IN_FLIGHT_MS + 4.0, Alg::Rs256, Some("new"), None),
+            verify("new")
+        );
+    }
+
+    #[test]
+    fn a_key_set_without_a_usable_key_is_a_failed_fetch() {
+        let mut cache: Cache<String> = Cache::default();
+        assert_eq!(cache.step(0.0, Alg::Rs256, Some("r"), None), Step::Fetch);
+        cache.store(0.0, 1.0, Ok((keys(json!({ "keys": [] })), 600)));
+        assert_eq!(
+            cache.step(1.0, Alg::Rs256, Some("r"), Some(false)),
+            Step::Unavailable
+        );
+        assert_eq!(
+            cache.step(2.0, Alg::Rs256, Some("r"), None),
+            Step::Unavailable
+        );
+    }
+
+    #[test]
+    fn keys_that_cannot_be_refreshed_are_dropped_an_hour_past_their_max_age() {
+        let mut cache = stored(0.0, json!({ "keys": [rsa("r")] }), 600);
+        let mut t = 600_000.0;
+        while t < 600_000.0 + STALE_MS {
+            if cache.step(t, Alg::Rs256, Some("r"), None) == Step::Fetch {
+                cache.store(t, t, Err(()));
+            }
+            assert_eq!(
+                cache.step(t, Alg::Rs256, Some("r"), Some(false)),
+                verify("r"),
+                "at {t}"
+            );
+            t += 10_000.0;
+        }
+        let t = 600_000.0 + STALE_MS;
+        assert_eq!(cache.step(t, Alg::Rs256, Some("r"), None), Step::Fetch);
+        cache.store(t, t, Err(()));
+        assert_eq!(
+            cache.step(t, Alg::Rs256, Some("r"), Some(false)),
+            Step::Unavailable
         );
     }
 
@@ -342,13 +478,23 @@ mod tests {
             cache.step(1_000.0, Alg::Rs256, Some("new"), None),
             Step::Fetch
         );
+        // While it is under way, another request naming the new kid waits for it.
+        assert_eq!(
+            cache.step(1_001.0, Alg::Rs256, Some("new"), None),
+            Step::Wait
+        );
         cache.store(
             1_000.0,
+            1_002.0,
             Ok((keys(json!({ "keys": [rsa("r"), rsa("new")] })), 3600)),
         );
         assert_eq!(
-            cache.step(1_000.0, Alg::Rs256, Some("new"), Some(true)),
-            Step::Verify("new".to_owned())
+            cache.step(1_002.0, Alg::Rs256, Some("new"), Some(true)),
+            verify("new")
+        );
+        assert_eq!(
+            cache.step(1_003.0, Alg::Rs256, Some("new"), None),
+            verify("new")
         );
         // Made-up kids within the window are refused without a fetch.
         assert_eq!(
@@ -359,16 +505,11 @@ mod tests {
             cache.step(1_000.0 + REFETCH_MS - 1.0, Alg::Rs256, Some("x"), None),
             Step::Refuse("unknown_kid")
         );
+        let t = 1_000.0 + REFETCH_MS;
+        assert_eq!(cache.step(t, Alg::Rs256, Some("x"), None), Step::Fetch);
+        cache.store(t, t, Ok((keys(json!({ "keys": [rsa("r")] })), 3600)));
         assert_eq!(
-            cache.step(1_000.0 + REFETCH_MS, Alg::Rs256, Some("x"), None),
-            Step::Fetch
-        );
-        cache.store(
-            1_000.0 + REFETCH_MS,
-            Ok((keys(json!({ "keys": [rsa("r")] })), 3600)),
-        );
-        assert_eq!(
-            cache.step(1_000.0 + REFETCH_MS, Alg::Rs256, Some("x"), Some(true)),
+            cache.step(t, Alg::Rs256, Some("x"), Some(true)),
             Step::Refuse("unknown_kid")
         );
     }
@@ -377,7 +518,7 @@ mod tests {
     fn without_keys_a_failed_fetch_is_unavailable_and_is_not_retried_at_once() {
         let mut cache: Cache<String> = Cache::default();
         assert_eq!(cache.step(0.0, Alg::Es256, Some("e"), None), Step::Fetch);
-        cache.store(0.0, Err(()));
+        cache.store(0.0, 0.0, Err(()));
         assert_eq!(
             cache.step(0.0, Alg::Es256, Some("e"), Some(false)),
             Step::Unavailable
@@ -396,14 +537,24 @@ mod tests {
     fn an_unknown_kid_that_could_not_be_refetched_is_unavailable_not_invalid() {
         let mut cache = stored(0.0, json!({ "keys": [rsa("r")] }), 3600);
         assert_eq!(cache.step(1.0, Alg::Rs256, Some("new"), None), Step::Fetch);
-        cache.store(1.0, Err(()));
+        cache.store(1.0, 1.0, Err(()));
         assert_eq!(
             cache.step(1.0, Alg::Rs256, Some("new"), Some(false)),
             Step::Unavailable
         );
+        // For the rest of the window too: only keys fetched since could say the kid is unknown.
         assert_eq!(
-            cache.step(2.0, Alg::Rs256, Some("r"), None),
-            Step::Verify("r".to_owned())
+            cache.step(2.0, Alg::Rs256, Some("new"), None),
+            Step::Unavailable
+        );
+        assert_eq!(
+            cache.step(REFETCH_MS, Alg::Rs256, Some("new"), None),
+            Step::Unavailable
+        );
+        assert_eq!(cache.step(2.0, Alg::Rs256, Some("r"), None), verify("r"));
+        assert_eq!(
+            cache.step(1.0 + REFETCH_MS, Alg::Rs256, Some("new"), None),
+            Step::Fetch
         );
     }
 

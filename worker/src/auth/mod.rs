@@ -53,18 +53,30 @@ impl Issuer {
 
 /// How this deployment verifies tokens, read from `env` once per request.
 pub struct Auth {
-    /// `CART_JWT_SECRET`: one or more whitespace-separated secrets of at least 32 bytes, the first the current one.
-    secrets: Result<Vec<Vec<u8>>, &'static str>,
+    /// `CART_JWT_SECRET`: one or more whitespace-separated secrets of at least 32 bytes, the first the current one;
+    /// `None` when it is not set (a deployment may use only its provider).
+    secrets: Result<Option<Vec<Vec<u8>>>, &'static str>,
     /// Whether the dev token route's key is accepted (dev builds with `ENVIRONMENT=dev`).
     #[cfg_attr(not(any(test, feature = "dev")), allow(dead_code))]
     dev: bool,
-    /// `AUTH_JWKS_URL`: the provider's key set (https, or http on loopback for tests).
-    jwks_url: Result<Option<String>, &'static str>,
-    /// `AUTH_ISSUER`, `AUTH_AUDIENCE`: comma-separated accepted values; empty: not checked.
+    /// The identity provider, when `AUTH_JWKS_URL` is set.
+    provider: Result<Option<Provider>, &'static str>,
+}
+
+/// The shop's identity provider: where its keys are and what its tokens must say.
+struct Provider {
+    /// `AUTH_JWKS_URL`: the key set (https, or http on loopback for tests).
+    jwks_url: String,
+    /// `AUTH_ISSUER` (required), `AUTH_AUDIENCE`, `AUTH_AUTHORIZED_PARTY`: comma-separated accepted values of `iss`,
+    /// `aud` and `azp`; at least one of the last two is required.
     issuers: Vec<String>,
     audiences: Vec<String>,
-    /// `AUTH_USER_CLAIM`: the claim of a provider's token that names the user (default `sub`).
+    parties: Vec<String>,
+    /// `AUTH_USER_CLAIM`: the claim that names the user (default `sub`).
     user_claim: String,
+    /// With `AUTH_USER_CLAIM=email`, whether `email_verified: true` is required (`AUTH_REQUIRE_EMAIL_VERIFIED`,
+    /// default true).
+    email_verified: bool,
 }
 
 impl Auth {
@@ -72,32 +84,17 @@ impl Auth {
         // A secret (`wrangler secret put CART_JWT_SECRET`; `.dev.vars` under wrangler dev), never a [vars] entry:
         // tests/lifecycle.test.mjs checks wrangler.toml has none.
         let secrets = match env.secret("CART_JWT_SECRET") {
-            Ok(value) => parse_secrets(&value.to_string()),
-            Err(_) => {
-                Err("CART_JWT_SECRET is missing: set it with `wrangler secret put CART_JWT_SECRET`")
+            // Set to nothing is not set.
+            Ok(value) if !value.to_string().trim().is_empty() => {
+                parse_secrets(&value.to_string()).map(Some)
             }
+            _ => Ok(None),
         };
         let var = |name: &str| env.var(name).map(|v| v.to_string()).unwrap_or_default();
-        let list = |name: &str| -> Vec<String> {
-            var(name)
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        };
-        let user_claim = var("AUTH_USER_CLAIM").trim().to_owned();
         Auth {
             secrets,
             dev,
-            jwks_url: jwks_url(var("AUTH_JWKS_URL").trim()),
-            issuers: list("AUTH_ISSUER"),
-            audiences: list("AUTH_AUDIENCE"),
-            user_claim: if user_claim.is_empty() {
-                "sub".to_owned()
-            } else {
-                user_claim
-            },
+            provider: provider(&var),
         }
     }
 
@@ -106,62 +103,61 @@ impl Auth {
     #[cfg(feature = "dev")]
     pub fn current_secret(&self) -> ApiResult<&[u8]> {
         match &self.secrets {
-            Ok(secrets) => Ok(&secrets[0]),
-            Err(why) => Err(ApiError::new(500, "AUTH_NOT_CONFIGURED", *why)),
+            Ok(Some(secrets)) => Ok(&secrets[0]),
+            Ok(None) => Err(not_configured(MISSING_SECRET)),
+            Err(why) => Err(not_configured(why)),
         }
     }
 
     /// The user cart an `Authorization: Bearer <jwt>` header value opens at `now` (Unix seconds).
     pub async fn cart_for(&self, header: Option<String>, now: i64) -> ApiResult<String> {
         let token = bearer(header.as_deref())?;
-        let not_configured = |why: &str| ApiError::new(500, "AUTH_NOT_CONFIGURED", why.to_owned());
-        let jwks_url = self.jwks_url.as_ref().map_err(|why| not_configured(why))?;
-        if self.secrets.is_err() && jwks_url.is_none() {
-            return Err(not_configured(
-                self.secrets.as_ref().err().copied().unwrap_or_default(),
-            ));
+        // A configuration that is set but wrong fails every request, whichever kind of token it brings.
+        let provider = self.provider.as_ref().map_err(|why| not_configured(why))?;
+        let secrets = self.secrets.as_ref().map_err(|why| not_configured(why))?;
+        if secrets.is_none() && provider.is_none() {
+            return Err(not_configured(MISSING_SECRET));
         }
         let jws = token::parse(token)?;
         let issuer = match jws.alg {
-            token::Alg::Hs256 => self.shared_secret_issuer(&jws)?,
+            token::Alg::Hs256 => self.shared_secret_issuer(secrets.as_deref(), &jws)?,
             token::Alg::Rs256 | token::Alg::Es256 => {
-                let Some(url) = jwks_url else {
+                let Some(provider) = provider else {
                     return Err(token::invalid(
                         "alg_not_allowed",
                         "RS256 and ES256 tokens need AUTH_JWKS_URL, which this server does not set",
                     ));
                 };
-                webcrypto::verify(url, &jws).await?;
+                webcrypto::verify(&provider.jwks_url, &jws).await?;
                 Issuer::Provider(String::new())
             }
         };
         // Only a token whose signature holds gets its claims read.
         let claims = jws.claims()?;
-        let (iss, user) = match issuer {
-            Issuer::Provider(_) => {
+        let (issuer, user) = match (issuer, provider) {
+            (Issuer::Provider(_), Some(p)) => {
                 let rules = token::Rules {
-                    issuers: &self.issuers,
-                    audiences: &self.audiences,
-                    user_claim: &self.user_claim,
+                    issuers: &p.issuers,
+                    audiences: &p.audiences,
+                    parties: &p.parties,
+                    user_claim: &p.user_claim,
+                    email_verified: p.email_verified,
                 };
                 let (iss, user) = token::check(&claims, &rules, now)?;
                 (Issuer::Provider(iss), user)
             }
-            shared => {
-                let rules = token::Rules {
-                    issuers: &[],
-                    audiences: &[],
-                    user_claim: "sub",
-                };
-                (shared, token::check(&claims, &rules, now)?.1)
-            }
+            (shared, _) => (shared, token::check(&claims, &token::Rules::SHARED, now)?.1),
         };
-        Ok(iss.cart_name(&user))
+        Ok(issuer.cart_name(&user))
     }
 
     /// Who signed an HS256 token: the shop with one of its secrets, or (dev builds) the dev token route.
-    fn shared_secret_issuer(&self, jws: &token::Jws<'_>) -> ApiResult<Issuer> {
-        let Ok(secrets) = &self.secrets else {
+    fn shared_secret_issuer(
+        &self,
+        secrets: Option<&[Vec<u8>]>,
+        jws: &token::Jws<'_>,
+    ) -> ApiResult<Issuer> {
+        let Some(secrets) = secrets else {
             return Err(token::invalid(
                 "alg_not_allowed",
                 "HS256 tokens need CART_JWT_SECRET, which this server does not set",
@@ -186,21 +182,83 @@ impl Auth {
 fn bearer(header: Option<&str>) -> ApiResult<&str> {
     let missing = |why: &str| ApiError::new(401, "MISSING_TOKEN", why.to_owned());
     let header = header.ok_or_else(|| missing("an Authorization: Bearer token is required"))?;
-    let token = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
-        .ok_or_else(|| missing("the Authorization header must be 'Bearer <token>'"))?;
-    Ok(token.trim())
+    // The scheme is case-insensitive (RFC 9110 section 11.1).
+    let token = match header.trim_start().split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => return Err(missing("the Authorization header must be 'Bearer <token>'")),
+    };
+    if token.is_empty() {
+        return Err(missing("the Authorization header must be 'Bearer <token>'"));
+    }
+    Ok(token)
 }
 
-/// The bearer token of a request: its `Authorization` header, or for a WebSocket upgrade (browsers cannot set
-/// headers on one) the `access_token` query parameter.
+/// The bearer token of a request: its `Authorization` header; behind Cloudflare Access, the token Access adds as
+/// `Cf-Access-Jwt-Assertion` (verified like any other: a client may send that header too); or for a WebSocket
+/// upgrade (browsers cannot set headers on one) the `access_token` query parameter.
 pub fn header_of(req: &Request) -> ApiResult<Option<String>> {
     let mut header = req.headers().get("authorization")?;
+    if header.is_none() {
+        header = req
+            .headers()
+            .get("cf-access-jwt-assertion")?
+            .map(|v| format!("Bearer {v}"));
+    }
     if header.is_none() && http::is_websocket_upgrade(req)? {
         header = http::query_param(req, "access_token").map(|v| format!("Bearer {v}"));
     }
     Ok(header)
+}
+
+const MISSING_SECRET: &str =
+    "CART_JWT_SECRET is missing: set it with `wrangler secret put CART_JWT_SECRET`, or set AUTH_JWKS_URL";
+
+fn not_configured(why: &str) -> ApiError {
+    ApiError::new(500, "AUTH_NOT_CONFIGURED", why.to_owned())
+}
+
+/// The identity provider the variables name (`var` reads one, empty when unset), or why they cannot be used.
+fn provider(var: &dyn Fn(&str) -> String) -> Result<Option<Provider>, &'static str> {
+    let Some(jwks_url) = jwks_url(var("AUTH_JWKS_URL").trim())? else {
+        return Ok(None);
+    };
+    let list = |name: &str| -> Vec<String> {
+        var(name)
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let (issuers, audiences, parties) = (
+        list("AUTH_ISSUER"),
+        list("AUTH_AUDIENCE"),
+        list("AUTH_AUTHORIZED_PARTY"),
+    );
+    // A key set may sign other tenants' tokens (Firebase signs every project's): iss and aud say they are ours.
+    if issuers.is_empty() {
+        return Err("AUTH_JWKS_URL needs AUTH_ISSUER (the provider's iss)");
+    }
+    if audiences.is_empty() && parties.is_empty() {
+        return Err("AUTH_JWKS_URL needs AUTH_AUDIENCE (the tokens' aud) or, for providers whose tokens carry none, AUTH_AUTHORIZED_PARTY (their azp)");
+    }
+    let user_claim = match var("AUTH_USER_CLAIM").trim() {
+        "" => "sub".to_owned(),
+        claim => claim.to_owned(),
+    };
+    let email_verified = match var("AUTH_REQUIRE_EMAIL_VERIFIED").trim() {
+        "" | "true" => true,
+        "false" => false,
+        _ => return Err("AUTH_REQUIRE_EMAIL_VERIFIED must be true or false"),
+    };
+    Ok(Some(Provider {
+        jwks_url,
+        issuers,
+        audiences,
+        parties,
+        user_claim,
+        email_verified,
+    }))
 }
 
 fn jwks_url(value: &str) -> Result<Option<String>, &'static str> {
@@ -213,11 +271,12 @@ fn jwks_url(value: &str) -> Result<Option<String>, &'static str> {
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
         !authority.is_empty() && !authority.contains(['@', ' ', '\\'])
     };
-    let loopback = ["127.0.0.1", "localhost", "[::1]"].iter().any(|h| {
-        value
-            .strip_prefix("http://")
-            .and_then(|rest| rest.strip_prefix(h))
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+    let loopback = value.strip_prefix("http://").is_some_and(|rest| {
+        host(rest)
+            && ["127.0.0.1", "localhost", "[::1]"].iter().any(|h| {
+                rest.strip_prefix(h)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+            })
     });
     match value.strip_prefix("https://") {
         Some(rest) if host(rest) => Ok(Some(value.to_owned())),
@@ -278,6 +337,13 @@ mod tests {
         assert_eq!(bearer(None).unwrap_err().code, "MISSING_TOKEN");
         assert_eq!(bearer(Some("Basic abc")).unwrap_err().code, "MISSING_TOKEN");
         assert_eq!(bearer(Some("Bearer x.y.z ")).ok(), Some("x.y.z"));
+        assert_eq!(bearer(Some("BEARER x.y.z")).ok(), Some("x.y.z"));
+        assert_eq!(bearer(Some("bEaReR  x.y.z")).ok(), Some("x.y.z"));
+        assert_eq!(bearer(Some("Bearer ")).unwrap_err().code, "MISSING_TOKEN");
+        assert_eq!(
+            bearer(Some("Bearerx.y.z")).unwrap_err().code,
+            "MISSING_TOKEN"
+        );
     }
 }
 
@@ -293,5 +359,58 @@ mod url_tests {
         assert!(super::jwks_url("https:///jwks").is_err());
         assert!(super::jwks_url("https://user@idp.example/jwks").is_err());
         assert!(super::jwks_url("http://127.0.0.1.evil.example/jwks").is_err());
+        assert!(super::jwks_url("http://127.0.0.1:1@evil.example/jwks").is_err());
+        assert!(super::jwks_url("http://localhost:80@evil.example/").is_err());
+    }
+}
+
+#[cfg(test)]
+mod config_tests {
+    use std::collections::HashMap;
+
+    fn provider(vars: &[(&str, &str)]) -> Result<bool, &'static str> {
+        let vars: HashMap<&str, &str> = vars.iter().copied().collect();
+        super::provider(&|name: &str| vars.get(name).copied().unwrap_or("").to_owned())
+            .map(|p| p.is_some())
+    }
+
+    const URL: (&str, &str) = ("AUTH_JWKS_URL", "https://idp.example/jwks");
+
+    #[test]
+    fn a_provider_needs_its_issuer_and_an_audience_or_authorized_party() {
+        assert_eq!(provider(&[]), Ok(false));
+        assert!(provider(&[URL]).is_err());
+        assert!(provider(&[URL, ("AUTH_AUDIENCE", "shop")]).is_err());
+        assert!(provider(&[URL, ("AUTH_ISSUER", "https://idp.example/")]).is_err());
+        assert_eq!(
+            provider(&[
+                URL,
+                ("AUTH_ISSUER", "https://idp.example/"),
+                ("AUTH_AUDIENCE", "shop")
+            ]),
+            Ok(true)
+        );
+        assert_eq!(
+            provider(&[
+                URL,
+                ("AUTH_ISSUER", "https://idp.example/"),
+                ("AUTH_AUTHORIZED_PARTY", "https://shop.example")
+            ]),
+            Ok(true)
+        );
+        assert!(provider(&[
+            URL,
+            ("AUTH_ISSUER", "i"),
+            ("AUTH_AUDIENCE", "a"),
+            ("AUTH_REQUIRE_EMAIL_VERIFIED", "no")
+        ])
+        .is_err());
+        assert!(provider(&[
+            URL,
+            ("AUTH_ISSUER", "i"),
+            ("AUTH_AUDIENCE", "a"),
+            ("AUTH_JWKS_URL", "http://idp.example/")
+        ])
+        .is_err());
     }
 }

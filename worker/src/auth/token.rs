@@ -128,8 +128,23 @@ pub struct Rules<'a> {
     pub issuers: &'a [String],
     /// Accepted `aud` values (the token's `aud` must hold one); empty: not checked.
     pub audiences: &'a [String],
+    /// Accepted `azp` values (the authorized party: Clerk's origin); empty: not checked.
+    pub parties: &'a [String],
     /// The claim that names the user (`sub` unless configured).
     pub user_claim: &'a str,
+    /// Whether a user named by `email` needs `email_verified: true` beside it.
+    pub email_verified: bool,
+}
+
+impl Rules<'static> {
+    /// What a token signed with a shared secret must say: only `exp` and `sub`.
+    pub const SHARED: Rules<'static> = Rules {
+        issuers: &[],
+        audiences: &[],
+        parties: &[],
+        user_claim: "sub",
+        email_verified: false,
+    };
 }
 
 /// The token's issuer (`iss`, empty without one) and user, once its claims pass `rules` at `now` (Unix seconds).
@@ -174,6 +189,24 @@ pub fn check(
             ));
         }
     }
+    if !rules.parties.is_empty() {
+        let azp = claims.get("azp").and_then(Value::as_str);
+        if !azp.is_some_and(|azp| rules.parties.iter().any(|p| p == azp)) {
+            return Err(invalid(
+                "wrong_party",
+                "the token's azp is not accepted here",
+            ));
+        }
+    }
+    if rules.email_verified
+        && rules.user_claim == "email"
+        && claims.get("email_verified") != Some(&Value::Bool(true))
+    {
+        return Err(invalid(
+            "email_not_verified",
+            "the token's e-mail address is not verified (email_verified is not true)",
+        ));
+    }
     let user = claims
         .get(rules.user_claim)
         .and_then(Value::as_str)
@@ -215,7 +248,7 @@ mod tests {
         Rules {
             issuers,
             audiences,
-            user_claim: "sub",
+            ..Rules::SHARED
         }
     }
 
@@ -348,18 +381,16 @@ mod tests {
     fn the_configured_claim_names_the_user() {
         let c = claims(r#"{"sub":"auth0|123","email":"ann@example.com","exp":9}"#);
         let by_email = Rules {
-            issuers: &[],
-            audiences: &[],
             user_claim: "email",
+            ..Rules::SHARED
         };
         assert_eq!(
             check(&c, &by_email, 0).map(|(_, u)| u).ok().as_deref(),
             Some("ann@example.com")
         );
         let missing = Rules {
-            issuers: &[],
-            audiences: &[],
             user_claim: "uid",
+            ..Rules::SHARED
         };
         assert_eq!(reason(check(&c, &missing, 0)), "bad_user_claim");
         let spaced = claims(r#"{"sub":"has space","exp":9}"#);
@@ -367,5 +398,57 @@ mod tests {
             reason(check(&spaced, &rules(&[], &[]), 0)),
             "bad_user_claim"
         );
+    }
+
+    #[test]
+    fn an_e_mail_names_the_user_only_when_the_provider_says_it_is_verified() {
+        let rules = Rules {
+            user_claim: "email",
+            email_verified: true,
+            ..Rules::SHARED
+        };
+        let verified = claims(r#"{"email":"ann@example.com","email_verified":true,"exp":9}"#);
+        assert_eq!(
+            check(&verified, &rules, 0).map(|(_, u)| u).ok().as_deref(),
+            Some("ann@example.com")
+        );
+        for unverified in [
+            r#"{"email":"ann@example.com","email_verified":false,"exp":9}"#,
+            r#"{"email":"ann@example.com","email_verified":"true","exp":9}"#,
+            r#"{"email":"ann@example.com","exp":9}"#,
+        ] {
+            assert_eq!(
+                reason(check(&claims(unverified), &rules, 0)),
+                "email_not_verified"
+            );
+        }
+        // Waived (Cloudflare Access signs only addresses it has checked, without the claim).
+        let waived = Rules {
+            email_verified: false,
+            ..rules
+        };
+        assert!(check(
+            &claims(r#"{"email":"ann@example.com","exp":9}"#),
+            &waived,
+            0
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn the_authorized_party_is_checked_when_configured() {
+        let parties = vec!["https://shop.example".to_owned()];
+        let rules = Rules {
+            parties: &parties,
+            ..Rules::SHARED
+        };
+        let from_shop = claims(r#"{"sub":"u","exp":9,"azp":"https://shop.example"}"#);
+        assert!(check(&from_shop, &rules, 0).is_ok());
+        for other in [
+            r#"{"sub":"u","exp":9,"azp":"https://evil.example"}"#,
+            r#"{"sub":"u","exp":9}"#,
+        ] {
+            assert_eq!(reason(check(&claims(other), &rules, 0)), "wrong_party");
+        }
     }
 }

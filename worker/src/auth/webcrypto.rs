@@ -7,10 +7,11 @@ use std::cell::RefCell;
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
+use futures_util::StreamExt;
 use worker::js_sys::{self, Array, Promise, Uint8Array};
 use worker::wasm_bindgen::{self, prelude::wasm_bindgen, JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{Delay, Fetch, Method, Request};
+use worker::{Delay, Fetch, Request, RequestInit, RequestRedirect};
 
 use super::jwks::{self, Cache, Keys, Step};
 use super::token::{invalid, Alg, Jws};
@@ -50,13 +51,13 @@ thread_local! {
 pub async fn verify(url: &str, jws: &Jws<'_>) -> ApiResult<()> {
     let mut fetched = None;
     loop {
+        let now = now_ms() as f64;
         let step = CACHE.with(|cell| {
             let mut cell = cell.borrow_mut();
             if cell.0 != url {
                 *cell = (url.to_owned(), Cache::default());
             }
-            cell.1
-                .step(now_ms() as f64, jws.alg, jws.kid.as_deref(), fetched)
+            cell.1.step(now, jws.alg, jws.kid.as_deref(), fetched)
         });
         match step {
             Step::Verify(key) => {
@@ -86,8 +87,14 @@ pub async fn verify(url: &str, jws: &Jws<'_>) -> ApiResult<()> {
                 )
                 .retry_after(5))
             }
+            // Another request of this isolate is fetching (the cache bounds how long it is waited for).
+            Step::Wait => Delay::from(Duration::from_millis(jwks::WAIT_MS)).await,
             Step::Fetch if fetched.is_none() => {
-                let result = fetch(url).await;
+                let timeout = Delay::from(FETCH_TIMEOUT);
+                let result = match select(Box::pin(fetch(url)), Box::pin(timeout)).await {
+                    Either::Left((result, _)) => result,
+                    Either::Right(_) => Err(format!("no answer within {FETCH_TIMEOUT:?}")),
+                };
                 if let Err(why) = &result {
                     worker::console_error!("auth: key set {url}: {why}");
                 }
@@ -95,7 +102,7 @@ pub async fn verify(url: &str, jws: &Jws<'_>) -> ApiResult<()> {
                 CACHE.with(|cell| {
                     cell.borrow_mut()
                         .1
-                        .store(now_ms() as f64, result.map_err(|_| ()))
+                        .store(now, now_ms() as f64, result.map_err(|_| ()))
                 });
             }
             // The cache asks for one fetch per request at most.
@@ -109,28 +116,40 @@ pub async fn verify(url: &str, jws: &Jws<'_>) -> ApiResult<()> {
     }
 }
 
+/// Fetches and imports the key set: an answer other than a direct 200, over [`jwks::MAX_BYTES`] or without one
+/// key that imports is a failure.
 async fn fetch(url: &str) -> Result<(Keys<JsValue>, u64), String> {
-    // A Request, not `Fetch::Url`: parsing with the url crate would bring its Unicode tables into the bundle.
-    let request = Request::new(url, Method::Get).map_err(|e| e.to_string())?;
-    let fetch = Fetch::Request(request);
-    let request = fetch.send();
-    let timeout = Delay::from(FETCH_TIMEOUT);
-    let mut response = match select(Box::pin(request), Box::pin(timeout)).await {
-        Either::Left((response, _)) => response.map_err(|e| e.to_string())?,
-        Either::Right(_) => return Err(format!("no answer within {FETCH_TIMEOUT:?}")),
-    };
+    // A Request, not `Fetch::Url`: parsing with the url crate would bring its Unicode tables into the bundle. A
+    // redirect is not followed (a key set URL that moves is a configuration to fix, not a hop to take on trust).
+    let mut init = RequestInit::new();
+    init.with_redirect(RequestRedirect::Manual);
+    let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    let mut response = Fetch::Request(request)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     if response.status_code() != 200 {
         return Err(format!("answered {}", response.status_code()));
     }
-    let max_age = jwks::max_age(
-        response
-            .headers()
-            .get("cache-control")
-            .ok()
-            .flatten()
-            .as_deref(),
-    );
-    let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+    let header = |name: &str| response.headers().get(name).ok().flatten();
+    let max_age = jwks::max_age(header("cache-control").as_deref());
+    if let Some(length) = header("content-length").and_then(|l| l.trim().parse::<u64>().ok()) {
+        if length > jwks::MAX_BYTES as u64 {
+            return Err(format!(
+                "the key set is {length} bytes, over {}",
+                jwks::MAX_BYTES
+            ));
+        }
+    }
+    // Read as a stream, so a body without a length is cut off at the limit rather than held whole.
+    let mut body = response.stream().map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.next().await {
+        bytes.extend_from_slice(&chunk.map_err(|e| e.to_string())?);
+        if bytes.len() > jwks::MAX_BYTES {
+            return Err(format!("the key set is over {} bytes", jwks::MAX_BYTES));
+        }
+    }
     let mut keys = Vec::new();
     for jwk in jwks::parse(&bytes)? {
         match import(&jwk).await {
@@ -139,6 +158,9 @@ async fn fetch(url: &str) -> Result<(Keys<JsValue>, u64), String> {
                 worker::console_error!("auth: a key of the set does not import: {}", text(&e))
             }
         }
+    }
+    if keys.is_empty() {
+        return Err("the key set holds no usable RS256 or ES256 signing key".to_owned());
     }
     Ok((Keys { keys }, max_age))
 }
