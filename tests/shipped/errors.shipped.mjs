@@ -134,7 +134,7 @@ const provokedInDevBuild = {
   INTERNAL: ['tests/faults.test.mjs', 'INTERNAL'],
   AUTOMERGE_PANIC: ['tests/abuse.test.mjs', 'a forged change that makes Automerge itself panic gets 400 AUTOMERGE_PANIC'],
   AUTH_NOT_CONFIGURED: ['tests/lifecycle.test.mjs', 'a JWT key shorter than 32 bytes is refused with 500 AUTH_NOT_CONFIGURED'],
-  AUTH_KEYS_UNAVAILABLE: ['tests/idp.test.mjs', 'a key set that cannot be fetched is a 503 the client retries, not a 401; AUTH_USER_CLAIM names the user'],
+  AUTH_KEYS_UNAVAILABLE: ['tests/idp.test.mjs', 'a key set that cannot be fetched is a 503 the browser library waits out as told, not a refusal'],
   INVALID_USER_ID: ['tests/auth.test.mjs', 'the dev token route refuses bad user ids with INVALID_USER_ID'],
 };
 
