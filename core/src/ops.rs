@@ -5,8 +5,13 @@ use automerge::{
 };
 use thiserror::Error;
 
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
 use crate::cart::Cart;
 use crate::limits::{validate_sku, SkuError, MAX_LINES, MAX_QTY};
+use crate::records::Records;
 use crate::schema::{self, Containers, RawLine};
 
 /// Why an edit was refused. The cart is unchanged whenever one of these is returned.
@@ -42,6 +47,15 @@ pub enum EditError {
     /// The document refused the write: its layout was damaged by a foreign writer.
     #[error("the cart document is damaged: {0}")]
     Document(#[from] automerge::AutomergeError),
+    /// An operation of a batch is not one: an unknown `op`, or a member missing or out of place.
+    #[error("{0}")]
+    InvalidOp(String),
+    /// A quantity that is not a whole number in 32 bits.
+    #[error("qty must be a whole number, got {0}")]
+    NotAQuantity(String),
+    /// A batch of more than [`MAX_OPS`] operations.
+    #[error("a batch holds at most {MAX_OPS} operations, got {0}")]
+    TooManyOps(usize),
     /// The cart is laid out in a newer layout than this code knows ([`Cart::needs_upgrade`]); nothing is written.
     #[error("the cart uses layout {0}; this code writes layout {max}: upgrade it", max = crate::LAYOUT)]
     UpgradeRequired(u64),
@@ -58,11 +72,253 @@ impl EditError {
             EditError::LineNotFound(_) => "LINE_NOT_FOUND",
             EditError::Document(_) => "CART_DAMAGED",
             EditError::UpgradeRequired(_) => "UPGRADE_REQUIRED",
+            EditError::InvalidOp(_) => "INVALID_BODY",
+            EditError::NotAQuantity(_) => "INVALID_QUANTITY",
+            EditError::TooManyOps(_) => "TOO_MANY_OPS",
         }
     }
 }
 
+/// Most operations in one batch ([`Cart::apply`]).
+pub const MAX_OPS: usize = 250;
+
+/// One shopper's edit, alone or in a batch ([`Cart::apply`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// [`Cart::add`].
+    Add { sku: String, qty: u32 },
+    /// [`Cart::set_quantity`] (0 removes).
+    Set { sku: String, qty: u32 },
+    /// [`Cart::remove`].
+    Remove { sku: String },
+    /// [`Cart::set_selected`].
+    Select { sku: String, selected: bool },
+    /// [`Cart::select_all`].
+    SelectAll { selected: bool },
+    /// [`Cart::clear`].
+    Clear,
+}
+
+/// An operation as a client writes it in JSON: `{"op": "add", "sku": "MUG", "qty": 2}` (`qty` defaults to 1),
+/// `{"op": "set", "sku", "qty"}`, `{"op": "remove", "sku"}`, `{"op": "select", "sku", "selected"}`,
+/// `{"op": "selectAll", "selected"}`, `{"op": "clear"}`. Hosts deserialize each one and check it with
+/// [`Op::from_json`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpJson {
+    pub op: String,
+    pub sku: Option<String>,
+    /// A number, so that `1.5` or `-1` is refused as a quantity rather than as a malformed body.
+    pub qty: Option<f64>,
+    pub selected: Option<bool>,
+}
+
+impl Op {
+    /// The operation `json` names, with its sku and quantity checked: `INVALID_BODY` for an unknown `op` or a
+    /// missing or extra member, `INVALID_SKU`, `INVALID_QUANTITY` (not a whole number in 32 bits; each operation
+    /// checks its own range when it applies).
+    pub fn from_json(json: OpJson) -> Result<Op, EditError> {
+        let OpJson {
+            op,
+            sku,
+            qty,
+            selected,
+        } = json;
+        let shape = |want: &[&str]| -> Result<(), EditError> {
+            let given = [
+                ("sku", sku.is_some()),
+                ("qty", qty.is_some()),
+                ("selected", selected.is_some()),
+            ];
+            for (name, present) in given {
+                let wanted = want.contains(&name) || (name == "qty" && op == "add");
+                if present && !wanted {
+                    return Err(EditError::InvalidOp(format!(
+                        "\"{op}\" takes no \"{name}\""
+                    )));
+                }
+                if !present && want.contains(&name) {
+                    return Err(EditError::InvalidOp(format!("\"{op}\" needs \"{name}\"")));
+                }
+            }
+            Ok(())
+        };
+        let sku = || -> Result<String, EditError> {
+            let sku = sku.clone().unwrap_or_default();
+            validate_sku(&sku)?;
+            Ok(sku)
+        };
+        let qty = |default: Option<u32>| -> Result<u32, EditError> {
+            match qty {
+                None => default.ok_or_else(|| EditError::InvalidOp("qty is required".into())),
+                Some(q) if q.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&q) => {
+                    Ok(q as u32)
+                }
+                Some(q) => Err(EditError::NotAQuantity(q.to_string())),
+            }
+        };
+        match op.as_str() {
+            "add" => {
+                shape(&["sku"])?;
+                Ok(Op::Add {
+                    sku: sku()?,
+                    qty: qty(Some(1))?,
+                })
+            }
+            "set" => {
+                shape(&["sku", "qty"])?;
+                Ok(Op::Set {
+                    sku: sku()?,
+                    qty: qty(None)?,
+                })
+            }
+            "remove" => {
+                shape(&["sku"])?;
+                Ok(Op::Remove { sku: sku()? })
+            }
+            "select" => {
+                shape(&["sku", "selected"])?;
+                Ok(Op::Select {
+                    sku: sku()?,
+                    selected: selected.unwrap_or(true),
+                })
+            }
+            "selectAll" => {
+                shape(&["selected"])?;
+                Ok(Op::SelectAll {
+                    selected: selected.unwrap_or(true),
+                })
+            }
+            "clear" => {
+                shape(&[])?;
+                Ok(Op::Clear)
+            }
+            other => Err(EditError::InvalidOp(format!(
+                "unknown op \"{other}\": add, set, remove, select, selectAll or clear"
+            ))),
+        }
+    }
+
+    fn reads_records(&self) -> bool {
+        matches!(self, Op::Set { .. } | Op::Remove { .. } | Op::Clear)
+    }
+}
+
+/// Why a batch was refused: the position of the first operation that could not apply, and why. The cart is
+/// unchanged.
+#[derive(Debug, Error)]
+#[error("operation {index}: {error}")]
+pub struct BatchError {
+    pub index: usize,
+    #[source]
+    pub error: EditError,
+}
+
 impl Cart {
+    /// Applies `ops` in order as one change, all or nothing: each operation sees the ones before it (a set after an
+    /// add overrides it; the 121st new line is `CART_FULL`), and the first that cannot apply refuses the whole batch
+    /// with its position, leaving the cart unchanged. Merges exactly as the same operations made one by one on
+    /// this replica would. At most [`MAX_OPS`] operations. (An add of a line the batch set, removed or cleared before
+    /// starts another change, still all or nothing: see `runs`.)
+    ///
+    /// ```
+    /// use cart_core::{Cart, Op};
+    /// let mut cart = Cart::new();
+    /// cart.apply(&[
+    ///     Op::Add { sku: "MUG".into(), qty: 2 },
+    ///     Op::Add { sku: "TEA".into(), qty: 1 },
+    ///     Op::Select { sku: "TEA".into(), selected: false },
+    /// ])?;
+    /// assert_eq!(cart.view().item_count, 3);
+    /// let refused = cart.apply(&[Op::Remove { sku: "MUG".into() }, Op::Add { sku: "TEA".into(), qty: 999 }]);
+    /// assert_eq!(refused.unwrap_err().index, 1);
+    /// assert_eq!(cart.view().qty("MUG"), 2, "nothing applied");
+    /// # Ok::<(), cart_core::BatchError>(())
+    /// ```
+    pub fn apply(&mut self, ops: &[Op]) -> Result<(), BatchError> {
+        if ops.len() > MAX_OPS {
+            return Err(BatchError {
+                index: MAX_OPS,
+                error: EditError::TooManyOps(ops.len()),
+            });
+        }
+        self.writable()
+            .map_err(|error| BatchError { index: 0, error })?;
+        let runs = Self::runs(ops);
+        if runs.len() > 1 {
+            // All or nothing across several changes: the whole batch is checked first, and rolled back.
+            self.run(ops, 0, false)?;
+        }
+        for (start, end) in runs {
+            self.run(&ops[start..end], start, true)?;
+        }
+        Ok(())
+    }
+
+    /// Where the batch is cut into changes: before an add of a line that a set, remove or clear earlier in the same
+    /// change overwrote. A cart read exactly (a layout-1 writer deleted adds in its history, now or after a sync)
+    /// counts every add of a change as seen by a set in it, so such an add must come in a later change. Ranges of
+    /// `ops`; one range for every batch that does not add to a line it has just set.
+    fn runs(ops: &[Op]) -> Vec<(usize, usize)> {
+        let mut runs = Vec::new();
+        let mut start = 0;
+        let mut overwritten: Vec<&str> = Vec::new();
+        let mut cleared = false;
+        for (i, op) in ops.iter().enumerate() {
+            match op {
+                Op::Add { sku, .. } if cleared || overwritten.contains(&sku.as_str()) => {
+                    runs.push((start, i));
+                    start = i;
+                    overwritten.clear();
+                    cleared = false;
+                }
+                Op::Set { sku, .. } | Op::Remove { sku } => overwritten.push(sku),
+                Op::Clear => cleared = true,
+                _ => {}
+            }
+        }
+        runs.push((start, ops.len()));
+        runs
+    }
+
+    /// Applies `ops` (which start at `offset` in the batch) as one change, or with `commit` false checks them and
+    /// rolls them back.
+    fn run(&mut self, ops: &[Op], offset: usize, commit: bool) -> Result<(), BatchError> {
+        let mut edit = Edit {
+            lines: self.raw_lines(None),
+            records: ops.iter().any(Op::reads_records).then(|| self.records()),
+            exact: self.adds_deleted,
+            now: (self.clock)(),
+        };
+        let result = self.transact(|tx, c| {
+            for (i, op) in ops.iter().enumerate() {
+                edit.step(tx, c, op).map_err(|error| {
+                    Some(BatchError {
+                        index: offset + i,
+                        error,
+                    })
+                })?;
+            }
+            if commit {
+                Ok(())
+            } else {
+                Err(None)
+            }
+        });
+        match result {
+            Ok(()) => {
+                self.remember(edit.lines);
+                Ok(())
+            }
+            Err(Some(e)) => Err(e),
+            Err(None) => Ok(()),
+        }
+    }
+
+    fn apply_one(&mut self, op: Op) -> Result<(), EditError> {
+        self.apply(&[op]).map_err(|e| e.error)
+    }
+
     /// Adds `n` (1..=999) of `sku`, creating the line (selected, stamped with the clock) if the cart lacks it.
     ///
     /// Concurrent adds on other replicas sum; a remove or set made elsewhere without seeing this add leaves it in.
@@ -76,38 +332,10 @@ impl Cart {
     /// # Ok::<(), cart_core::EditError>(())
     /// ```
     pub fn add(&mut self, sku: &str, n: u32) -> Result<(), EditError> {
-        self.writable()?;
-        validate_sku(sku)?;
-        if !(1..=MAX_QTY).contains(&n) {
-            return Err(EditError::InvalidQuantity {
-                qty: n,
-                min: 1,
-                max: MAX_QTY,
-            });
-        }
-        let mut lines = self.raw_lines(None);
-        let (current, line_count) = current(&lines, sku);
-        if current + n > MAX_QTY {
-            return Err(EditError::QuantityLimit { current, adding: n });
-        }
-        if current == 0 && line_count >= MAX_LINES {
-            return Err(EditError::CartFull);
-        }
-        let now = (self.clock)();
-        self.transact(|tx, c| {
-            tx.insert(&c.adds, 0, schema::encode_add(n, sku))?;
-            if current == 0 {
-                start_line(tx, c, sku, true, now)?;
-            }
-            Ok::<(), EditError>(())
-        })?;
-        let line = lines.entry(sku.to_owned()).or_default();
-        line.added(n);
-        if current == 0 {
-            line.start(true, now);
-        }
-        self.remember(lines);
-        Ok(())
+        self.apply_one(Op::Add {
+            sku: sku.to_owned(),
+            qty: n,
+        })
     }
 
     /// Sets the quantity of `sku` to `n` (0..=999); 0 removes the line.
@@ -125,7 +353,135 @@ impl Cart {
     /// # Ok::<(), cart_core::EditError>(())
     /// ```
     pub fn set_quantity(&mut self, sku: &str, n: u32) -> Result<(), EditError> {
-        self.writable()?;
+        self.apply_one(Op::Set {
+            sku: sku.to_owned(),
+            qty: n,
+        })
+    }
+
+    /// Removes the line for `sku`. Removing an absent line is not an error and records nothing.
+    ///
+    /// Removes only what this replica has seen: an add made concurrently elsewhere survives.
+    pub fn remove(&mut self, sku: &str) -> Result<(), EditError> {
+        self.apply_one(Op::Remove {
+            sku: sku.to_owned(),
+        })
+    }
+
+    /// Selects or deselects the line for `sku` for checkout. Last writer wins, deterministically on every replica.
+    pub fn set_selected(&mut self, sku: &str, selected: bool) -> Result<(), EditError> {
+        self.apply_one(Op::Select {
+            sku: sku.to_owned(),
+            selected,
+        })
+    }
+
+    /// Selects or deselects every line this replica can see, in one change (each line as [`Cart::set_selected`]).
+    pub fn select_all(&mut self, selected: bool) -> Result<(), EditError> {
+        self.apply_one(Op::SelectAll { selected })
+    }
+
+    /// Removes every line this replica can see, in one change. Lines added concurrently elsewhere survive.
+    pub fn clear(&mut self) -> Result<(), EditError> {
+        self.apply_one(Op::Clear)
+    }
+}
+
+/// A batch under way: the lines as the operations so far left them, and what every operation of it shares.
+struct Edit {
+    lines: BTreeMap<String, RawLine>,
+    /// The merge records, read once for the batch when an operation needs them (ops never change them).
+    records: Option<Records>,
+    exact: bool,
+    now: i64,
+}
+
+impl Edit {
+    /// Checks `op` against the lines so far and writes it into `tx`; an error writes nothing of it (and the caller
+    /// rolls the batch back).
+    fn step(&mut self, tx: &mut Transaction<'_>, c: &Containers, op: &Op) -> Result<(), EditError> {
+        match op {
+            Op::Add { sku, qty } => self.add(tx, c, sku, *qty),
+            Op::Set { sku, qty } => self.set(tx, c, sku, *qty),
+            Op::Remove { sku } => self.set(tx, c, sku, 0),
+            Op::Select { sku, selected } => {
+                validate_sku(sku)?;
+                let line = self
+                    .lines
+                    .get_mut(sku)
+                    .filter(|l| l.qty() > 0)
+                    .ok_or_else(|| EditError::LineNotFound(sku.clone()))?;
+                if line.selected.unwrap_or(true) != *selected {
+                    tx.put(&c.selected, sku.as_str(), *selected)?;
+                    line.selected = Some(*selected);
+                }
+                Ok(())
+            }
+            Op::SelectAll { selected } => {
+                for (sku, line) in self.lines.iter_mut().filter(|(_, l)| l.qty() > 0) {
+                    if line.selected.unwrap_or(true) != *selected {
+                        tx.put(&c.selected, sku.as_str(), *selected)?;
+                        line.selected = Some(*selected);
+                    }
+                }
+                Ok(())
+            }
+            Op::Clear => {
+                let skus: Vec<String> = self
+                    .lines
+                    .iter()
+                    .filter(|(_, l)| l.qty() > 0)
+                    .map(|(sku, _)| sku.clone())
+                    .collect();
+                for sku in skus {
+                    self.overwrite(tx, c, &sku, 0)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn add(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        c: &Containers,
+        sku: &str,
+        n: u32,
+    ) -> Result<(), EditError> {
+        validate_sku(sku)?;
+        if !(1..=MAX_QTY).contains(&n) {
+            return Err(EditError::InvalidQuantity {
+                qty: n,
+                min: 1,
+                max: MAX_QTY,
+            });
+        }
+        let (current, line_count) = current(&self.lines, sku);
+        if current + n > MAX_QTY {
+            return Err(EditError::QuantityLimit { current, adding: n });
+        }
+        if current == 0 && line_count >= MAX_LINES {
+            return Err(EditError::CartFull);
+        }
+        tx.insert(&c.adds, 0, schema::encode_add(n, sku))?;
+        if current == 0 {
+            start_line(tx, c, sku, true, self.now)?;
+        }
+        let line = self.lines.entry(sku.to_owned()).or_default();
+        line.added(n);
+        if current == 0 {
+            line.start(true, self.now);
+        }
+        Ok(())
+    }
+
+    fn set(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        c: &Containers,
+        sku: &str,
+        n: u32,
+    ) -> Result<(), EditError> {
         validate_sku(sku)?;
         if n > MAX_QTY {
             return Err(EditError::InvalidQuantity {
@@ -134,8 +490,7 @@ impl Cart {
                 max: MAX_QTY,
             });
         }
-        let mut lines = self.raw_lines(None);
-        let (current, line_count) = current(&lines, sku);
+        let (current, line_count) = current(&self.lines, sku);
         if current == 0 && n == 0 {
             // Removing a line that is not there: nothing to record.
             return Ok(());
@@ -143,77 +498,32 @@ impl Cart {
         if current == 0 && line_count >= MAX_LINES {
             return Err(EditError::CartFull);
         }
-        let now = (self.clock)();
-        let seen = lines.get(sku).map_or(0, |l| l.adds);
-        let records = self.records().seen_by_a_set(sku);
-        let exact = self.adds_deleted;
-        self.transact(|tx, c| {
-            overwrite_line(tx, c, sku, n, seen, &records, exact)?;
-            if current == 0 {
-                start_line(tx, c, sku, true, now)?;
-            }
-            Ok::<(), EditError>(())
-        })?;
-        let line = lines.entry(sku.to_owned()).or_default();
-        line.overwrite(n, self.adds_deleted);
+        self.overwrite(tx, c, sku, n)?;
         if current == 0 {
-            line.start(true, now);
+            start_line(tx, c, sku, true, self.now)?;
+            if let Some(line) = self.lines.get_mut(sku) {
+                line.start(true, self.now);
+            }
         }
-        self.remember(lines);
         Ok(())
     }
 
-    /// Removes the line for `sku`. Removing an absent line is not an error and records nothing.
-    ///
-    /// Removes only what this replica has seen: an add made concurrently elsewhere survives.
-    pub fn remove(&mut self, sku: &str) -> Result<(), EditError> {
-        self.set_quantity(sku, 0)
-    }
-
-    /// Selects or deselects the line for `sku` for checkout. Last writer wins, deterministically on every replica.
-    pub fn set_selected(&mut self, sku: &str, selected: bool) -> Result<(), EditError> {
-        self.writable()?;
-        validate_sku(sku)?;
-        let mut lines = self.raw_lines(None);
-        let line = lines
-            .get_mut(sku)
-            .filter(|l| l.qty() > 0)
-            .ok_or_else(|| EditError::LineNotFound(sku.to_owned()))?;
-        if line.selected.unwrap_or(true) == selected {
-            return Ok(());
-        }
-        line.selected = Some(selected);
-        self.transact(|tx, c| {
-            tx.put(&c.selected, sku, selected)?;
-            Ok::<(), EditError>(())
-        })?;
-        self.remember(lines);
-        Ok(())
-    }
-
-    /// Removes every line this replica can see, in one change. Lines added concurrently elsewhere survive.
-    pub fn clear(&mut self) -> Result<(), EditError> {
-        self.writable()?;
-        let mut lines = self.raw_lines(None);
-        let records = self.records();
-        let skus: Vec<(String, u64, Vec<String>)> = lines
-            .iter()
-            .filter(|(_, l)| l.qty() > 0)
-            .map(|(sku, l)| (sku.clone(), l.adds, records.seen_by_a_set(sku)))
-            .collect();
-        let exact = self.adds_deleted;
-        self.transact(|tx, c| {
-            for (sku, seen, records) in &skus {
-                overwrite_line(tx, c, sku, 0, *seen, records, exact)?;
-            }
-            Ok::<(), EditError>(())
-        })?;
-        for (sku, _, _) in &skus {
-            if let Some(line) = lines.get_mut(sku) {
-                line.overwrite(0, self.adds_deleted);
-            }
-        }
-        self.remember(lines);
+    /// Sets the line's quantity to `n` over everything this replica has seen of it.
+    fn overwrite(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        c: &Containers,
+        sku: &str,
+        n: u32,
+    ) -> Result<(), EditError> {
+        let line = self.lines.entry(sku.to_owned()).or_default();
+        let records = self
+            .records
+            .as_ref()
+            .map(|r| r.seen_by_a_set(sku))
+            .unwrap_or_default();
+        overwrite_line(tx, c, sku, n, line.adds, &records, self.exact)?;
+        line.overwrite(n, self.exact);
         Ok(())
     }
 }
@@ -266,7 +576,7 @@ impl Cart {
 }
 
 /// The quantity of `sku` and the number of lines in `lines`.
-fn current(lines: &std::collections::BTreeMap<String, RawLine>, sku: &str) -> (u32, usize) {
+fn current(lines: &BTreeMap<String, RawLine>, sku: &str) -> (u32, usize) {
     let line_count = lines.values().filter(|l| l.qty() > 0).count();
     (lines.get(sku).map_or(0, |l| l.qty()), line_count)
 }

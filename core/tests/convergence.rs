@@ -5,7 +5,7 @@
 
 mod common;
 mod model;
-use cart_core::{Cart, CartView, MergePolicy, MAX_QTY};
+use cart_core::{Cart, CartView, MergePolicy, Op, MAX_QTY};
 use common::{json, replica, sync};
 use model::{History, Intent};
 use proptest::prelude::*;
@@ -25,6 +25,8 @@ enum Step {
     Remove(usize, usize),
     Select(usize, usize, bool),
     Clear(usize),
+    /// Several of the edits above as one batch (`Cart::apply`): one change, all or nothing.
+    Batch(usize, Vec<Op>),
     Sync(usize, usize),
     Reload(usize),
     /// A guest cart is edited (another tab, still signed out): it grows, or a line is set.
@@ -50,6 +52,7 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (r.clone(), s.clone()).prop_map(|(r, s)| Step::Remove(r, s)),
         2 => (r.clone(), s.clone(), any::<bool>()).prop_map(|(r, s, b)| Step::Select(r, s, b)),
         1 => r.clone().prop_map(Step::Clear),
+        2 => (r.clone(), prop::collection::vec(batch_op(), 1..6)).prop_map(|(r, ops)| Step::Batch(r, ops)),
         3 => (r.clone(), r.clone()).prop_map(|(a, b)| Step::Sync(a, b)),
         1 => r.clone().prop_map(Step::Reload),
         2 => (g.clone(), s.clone(), 1u32..=4).prop_map(|(g, s, n)| Step::GuestAdd(g, s, n)),
@@ -57,6 +60,87 @@ fn step() -> impl Strategy<Value = Step> {
         3 => (r, g, prop_oneof![3 => Just(0usize), 1 => 1usize..4], any::<bool>())
             .prop_map(|(replica, guest, back, sum)| Step::Merge { replica, guest, back, sum }),
     ]
+}
+
+/// One operation of a batch, over the same skus as the single edits.
+fn batch_op() -> impl Strategy<Value = Op> {
+    let sku = (0..SKUS.len()).prop_map(|s| SKUS[s].to_owned());
+    prop_oneof![
+        4 => (sku.clone(), 1u32..=4).prop_map(|(sku, qty)| Op::Add { sku, qty }),
+        2 => (sku.clone(), 0u32..=6).prop_map(|(sku, qty)| Op::Set { sku, qty }),
+        1 => sku.clone().prop_map(|sku| Op::Remove { sku }),
+        2 => (sku, any::<bool>()).prop_map(|(sku, selected)| Op::Select { sku, selected }),
+        1 => any::<bool>().prop_map(|selected| Op::SelectAll { selected }),
+        1 => Just(Op::Clear),
+    ]
+}
+
+/// The most changes a batch may make: one, and one more for every add of a line a set, remove or clear of the
+/// same change overwrote (README "Batches").
+fn changes_of(ops: &[Op]) -> usize {
+    let mut changes = 1;
+    let mut overwritten: BTreeSet<&str> = BTreeSet::new();
+    let mut cleared = false;
+    for op in ops {
+        match op {
+            Op::Add { sku, .. } if cleared || overwritten.contains(sku.as_str()) => {
+                changes += 1;
+                overwritten.clear();
+                cleared = false;
+            }
+            Op::Set { sku, .. } | Op::Remove { sku } => {
+                overwritten.insert(sku);
+            }
+            Op::Clear => cleared = true,
+            _ => {}
+        }
+    }
+    changes
+}
+
+/// What the rules record for `op`, made by a replica that showed `before`: the same intents as the single edit.
+fn intents_of(op: &Op, before: &CartView) -> Vec<Intent> {
+    let new_line = |sku: &str| before.qty(sku) == 0;
+    match op {
+        Op::Add { sku, qty } => {
+            let mut intents = vec![Intent::Add {
+                sku: sku.clone(),
+                n: u64::from(*qty),
+            }];
+            if new_line(sku) {
+                intents.push(intent_select(sku, true));
+            }
+            intents
+        }
+        Op::Set { sku, .. } | Op::Remove { sku } => {
+            let n = if let Op::Set { qty, .. } = op {
+                *qty
+            } else {
+                0
+            };
+            if new_line(sku) && n == 0 {
+                // Removing a line that is not there records nothing.
+                return vec![];
+            }
+            let mut intents = vec![intent_set(sku, n)];
+            if new_line(sku) {
+                intents.push(intent_select(sku, true));
+            }
+            intents
+        }
+        Op::Select { sku, selected } => before
+            .line(sku)
+            .filter(|l| l.selected != *selected)
+            .map(|_| vec![intent_select(sku, *selected)])
+            .unwrap_or_default(),
+        Op::SelectAll { selected } => before
+            .lines
+            .iter()
+            .filter(|l| l.selected != *selected)
+            .map(|l| intent_select(&l.sku, *selected))
+            .collect(),
+        Op::Clear => before.lines.iter().map(|l| intent_set(&l.sku, 0)).collect(),
+    }
 }
 
 /// Edits by today's writers and the layout-1 writers of carts stored before 2026-12-01, side by side. Those carts
@@ -227,6 +311,50 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
                 reps[r].cart.clear().map_err(|e| fail(&e))?;
                 let intents = before.lines.iter().map(|l| intent_set(&l.sku, 0)).collect();
                 history.record(&mut known[r], intents);
+            }
+            Step::Batch(r, ref ops) => {
+                // The same operations one by one on a copy of the replica: what each of them saw, and what the
+                // batch must leave.
+                let mut one_by_one = Cart::load(&reps[r].cart.encode()).map_err(|e| fail(&e))?;
+                one_by_one.set_clock(|| 1_700_000_000_000);
+                let mut intents = Vec::new();
+                let mut refused_at = None;
+                for (i, op) in ops.iter().enumerate() {
+                    let before = one_by_one.view();
+                    if one_by_one.apply(std::slice::from_ref(op)).is_err() {
+                        refused_at = Some(i);
+                        break;
+                    }
+                    intents.push(intents_of(op, &before));
+                }
+                let heads = reps[r].cart.heads();
+                match reps[r].cart.apply(ops) {
+                    Ok(()) => {
+                        prop_assert_eq!(
+                            refused_at,
+                            None,
+                            "the batch applied an op that fails alone"
+                        );
+                        // The same lines (the version differs: another actor made them).
+                        prop_assert_eq!(reps[r].cart.view().lines, one_by_one.view().lines);
+                        prop_assert!(
+                            reps[r].cart.doc().get_changes(&heads).len() <= changes_of(ops),
+                            "a batch is one change, cut only before an add of a line it set or cleared"
+                        );
+                        // In order: each operation saw the ones before it.
+                        for made in intents {
+                            history.record(&mut known[r], made);
+                        }
+                    }
+                    Err(e) => {
+                        prop_assert_eq!(Some(e.index), refused_at);
+                        prop_assert_eq!(
+                            reps[r].cart.heads(),
+                            heads,
+                            "a refused batch changed the cart"
+                        );
+                    }
+                }
             }
             Step::Sync(a, b) if a != b => {
                 let (x, y) = two(&mut reps, a, b);
