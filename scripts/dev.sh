@@ -20,9 +20,13 @@ extra=()
 for var in ${CART_VARS:-}; do
   extra+=(--var "$var")
 done
-if [ -n "${CART_JWT_SECRET+set}" ]; then
-  # A caller-chosen key (the tests sign their own tokens; set but empty: a server with no shared secret, as a
-  # deployment that uses only its identity provider). An --env-file replaces .dev.vars entirely, whereas a
+if [ "${CART_NO_SECRET:-}" = 1 ]; then
+  # A server with no shared secret, as a deployment that uses only its identity provider (tests). An --env-file
+  # replaces .dev.vars entirely.
+  env_file=$(mktemp)
+  extra+=(--env-file "$env_file")
+elif [ -n "${CART_JWT_SECRET:-}" ]; then
+  # A caller-chosen key (the tests sign their own tokens). An --env-file replaces .dev.vars entirely, whereas a
   # --var of the same name loses to .dev.vars, so the key goes in a private env file.
   env_file=$(mktemp)
   chmod 600 "$env_file"

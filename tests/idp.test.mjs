@@ -80,7 +80,7 @@ before(async () => {
     }
   });
   await new Promise((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
-  const vars = `AUTH_JWKS_URL:http://127.0.0.1:${jwksServer.address().port}/jwks AUTH_ISSUER:${ISSUER} AUTH_AUDIENCE:${AUDIENCE}`;
+  const vars = `AUTH_JWKS_URL:http://127.0.0.1:${jwksServer.address().port}/jwks AUTH_ISSUER:${ISSUER} AUTH_AUDIENCE:${AUDIENCE} AUTH_ACCESS_HEADER:true`;
   server = await startServer({ port: 8789, env: { CART_VARS: `${unlimited.CART_VARS} ${vars}` } });
   url = server.url;
 });
@@ -127,17 +127,27 @@ test('the bearer scheme is case-insensitive, and behind Cloudflare Access the Cf
     const res = await call('GET', me, { headers: { authorization }, url });
     assert.equal(res.body.lines.find((l) => l.sku === 'CARRIED')?.qty, 1, authorization.slice(0, 6));
   }
+  // This worker sets AUTH_ACCESS_HEADER: the header Access adds carries the token, from a server (no Origin)
+  // or the worker's own pages, never from a page elsewhere (Access's cookie goes with any request the browser
+  // makes).
   const viaAccess = await call('GET', me, { headers: { 'cf-access-jwt-assertion': token }, url });
   assert.equal(viaAccess.body.lines.find((l) => l.sku === 'CARRIED')?.qty, 1);
+  const sameOrigin = await call('GET', me, { headers: { 'cf-access-jwt-assertion': token, origin: url }, url });
+  assert.equal(sameOrigin.status, 200);
+  const elsewhere = await call('GET', me, { headers: { 'cf-access-jwt-assertion': token, origin: 'https://evil.example' }, url });
+  assert.equal(elsewhere.status, 403);
+  assert.equal(elsewhere.body.error.code, 'CORS_ORIGIN_NOT_ALLOWED');
   // The header is a carrier, not a credential: what it holds is verified like any token.
   refused(await call('GET', me, { headers: { 'cf-access-jwt-assertion': `${token.slice(0, -4)}AAAA` }, url }), 'INVALID_TOKEN', 'bad_signature');
+  // A worker without AUTH_ACCESS_HEADER (the suite's main one) reads no such header.
+  assert.equal((await call('GET', me, { headers: { 'cf-access-jwt-assertion': tokenFor(newUserId()) }, url: base })).status, 401);
 });
 
-test('a server with only a shared secret refuses provider tokens, and one with only a provider refuses shared-secret tokens', async () => {
+test('a server with only a shared secret refuses provider tokens', async () => {
   // The suite's main server (with-dev-server.sh) sets CART_JWT_SECRET and no AUTH_JWKS_URL.
   refused(await call('GET', me, { token: await issue('rsa-1'), url: base }), 'INVALID_TOKEN', 'alg_not_allowed');
   refused(await call('GET', me, { token: await issue('ec-1'), url: base }), 'INVALID_TOKEN', 'alg_not_allowed');
-  // The provider-only server is the one of the last tests below (started without CART_JWT_SECRET).
+  // The provider-only worker's refusal of shared-secret tokens is among the last tests below.
 });
 
 test('a token for the wrong issuer or audience is refused for what it is', async () => {
@@ -247,7 +257,7 @@ describe('a provider-only worker (no CART_JWT_SECRET, AUTH_USER_CLAIM=email) on 
     await newKey('rsa-p', 'RS256');
     idp.published.push(idp.keys.get('rsa-p').jwk);
     const vars = `AUTH_JWKS_URL:http://127.0.0.1:${jwksServer.address().port}/jwks AUTH_ISSUER:${ISSUER} AUTH_AUDIENCE:${AUDIENCE} AUTH_USER_CLAIM:email`;
-    byEmail = await startServer({ port: 8788, env: { CART_JWT_SECRET: '', CART_VARS: `${unlimited.CART_VARS} ${vars}` } });
+    byEmail = await startServer({ port: 8788, env: { CART_NO_SECRET: '1', CART_VARS: `${unlimited.CART_VARS} ${vars}` } });
   });
   after(async () => {
     idp.mode = 'ok';
@@ -290,7 +300,7 @@ describe('a provider-only worker (no CART_JWT_SECRET, AUTH_USER_CLAIM=email) on 
   test('a key set that redirects, is over 64 KiB, holds no usable key or never finishes is a failed fetch (503)', async () => {
     // A new worker for a cold cache: this one holds keys now. Its provider-only cache is fresh again after each
     // failure only once the back-off has passed.
-    const cold = await startServer({ port: 8786, env: { CART_JWT_SECRET: '', CART_VARS: `${unlimited.CART_VARS} AUTH_JWKS_URL:http://127.0.0.1:${jwksServer.address().port}/jwks AUTH_ISSUER:${ISSUER} AUTH_AUDIENCE:${AUDIENCE}` } });
+    const cold = await startServer({ port: 8786, env: { CART_NO_SECRET: '1', CART_VARS: `${unlimited.CART_VARS} AUTH_JWKS_URL:http://127.0.0.1:${jwksServer.address().port}/jwks AUTH_ISSUER:${ISSUER} AUTH_AUDIENCE:${AUDIENCE}` } });
     try {
       for (const mode of ['redirect', 'huge', 'empty', 'stall']) {
         idp.mode = mode;
@@ -308,7 +318,7 @@ describe('a provider-only worker (no CART_JWT_SECRET, AUTH_USER_CLAIM=email) on 
     }
   });
 
-  test('an unknown kid while the key set cannot be fetched is a 503, not a 401, for the whole refetch window', async () => {
+  test('an unknown kid while the key set cannot be fetched is a 503, not a 401', async () => {
     assert.equal((await at(me, await issue('rsa-p', email()))).status, 200, 'keys are held');
     await newKey('rsa-3', 'RS256');
     idp.mode = 'down';

@@ -498,11 +498,15 @@ pub fn pump(rc: &Rc<RefCell<Inner>>) {
 fn http_sync(rc: &Rc<RefCell<Inner>>) {
     {
         let mut inner = rc.borrow_mut();
-        if inner.http_busy
-            || !inner.wanted_online
-            || inner.token_refused
-            || js::now_ms() < inner.not_before_ms
-        {
+        if inner.http_busy || !inner.wanted_online || inner.token_refused {
+            return;
+        }
+        let wait = inner.not_before_ms - js::now_ms();
+        if wait > 0 {
+            // The server asked to wait: come back when it said (a `connect` meanwhile took the timer away).
+            inner.retry_after_ms = Some(i32::try_from(wait).unwrap_or(i32::MAX));
+            drop(inner);
+            schedule_retry(rc, false);
             return;
         }
         inner.http_busy = true;

@@ -211,23 +211,21 @@ impl<K: Clone> Cache<K> {
         match keys.find(alg, kid) {
             Found::Key(handle) => Step::Verify(handle),
             Found::WrongAlg => Step::Refuse("alg_mismatch"),
-            Found::Unknown => match fetched {
-                Some(true) => Step::Refuse("unknown_kid"),
+            Found::Unknown => match (fetched, self.last_unknown_kid_fetch) {
+                (Some(true), _) => Step::Refuse("unknown_kid"),
                 // Keys we could not refresh cannot say the kid is unknown.
-                Some(false) => Step::Unavailable,
-                None if in_flight => Step::Wait,
-                None if self
-                    .last_unknown_kid_fetch
-                    .is_some_and(|t| now - t < REFETCH_MS) =>
-                {
-                    // The kid is unknown only to keys fetched since; after a failed fetch nobody knows.
-                    if self.failed_at.is_some() {
-                        Step::Unavailable
-                    } else {
+                (Some(false), _) => Step::Unavailable,
+                _ if in_flight => Step::Wait,
+                (None, Some(opened)) if now - opened < REFETCH_MS => {
+                    // Only keys fetched since the window opened can say the kid is unknown; after a fetch of the
+                    // window that failed, or never answered, nobody knows.
+                    if self.fetched_from >= opened {
                         Step::Refuse("unknown_kid")
+                    } else {
+                        Step::Unavailable
                     }
                 }
-                None => {
+                _ => {
                     self.last_unknown_kid_fetch = Some(now);
                     self.begin(now)
                 }
@@ -552,6 +550,22 @@ mod tests {
             Step::Unavailable
         );
         assert_eq!(cache.step(2.0, Alg::Rs256, Some("r"), None), verify("r"));
+        assert_eq!(
+            cache.step(1.0 + REFETCH_MS, Alg::Rs256, Some("new"), None),
+            Step::Fetch
+        );
+    }
+
+    #[test]
+    fn an_unknown_kid_whose_fetch_never_answered_is_unavailable_not_refused() {
+        let mut cache = stored(0.0, json!({ "keys": [rsa("r")] }), 3600);
+        assert_eq!(cache.step(1.0, Alg::Rs256, Some("new"), None), Step::Fetch);
+        // That request went away: no store. Once the fetch counts as lost, the rest of the window is a 503.
+        assert_eq!(cache.step(2.0, Alg::Rs256, Some("new"), None), Step::Wait);
+        assert_eq!(
+            cache.step(1.0 + IN_FLIGHT_MS, Alg::Rs256, Some("new"), None),
+            Step::Unavailable
+        );
         assert_eq!(
             cache.step(1.0 + REFETCH_MS, Alg::Rs256, Some("new"), None),
             Step::Fetch

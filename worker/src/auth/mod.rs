@@ -61,6 +61,8 @@ pub struct Auth {
     dev: bool,
     /// The identity provider, when `AUTH_JWKS_URL` is set.
     provider: Result<Option<Provider>, &'static str>,
+    /// `AUTH_ACCESS_HEADER = "true"`: read Cloudflare Access's `Cf-Access-Jwt-Assertion` ([`Auth::header_of`]).
+    access_header: bool,
 }
 
 /// The shop's identity provider: where its keys are and what its tokens must say.
@@ -95,6 +97,7 @@ impl Auth {
             secrets,
             dev,
             provider: provider(&var),
+            access_header: var("AUTH_ACCESS_HEADER").trim() == "true",
         }
     }
 
@@ -193,21 +196,38 @@ fn bearer(header: Option<&str>) -> ApiResult<&str> {
     Ok(token)
 }
 
-/// The bearer token of a request: its `Authorization` header; behind Cloudflare Access, the token Access adds as
-/// `Cf-Access-Jwt-Assertion` (verified like any other: a client may send that header too); or for a WebSocket
-/// upgrade (browsers cannot set headers on one) the `access_token` query parameter.
-pub fn header_of(req: &Request) -> ApiResult<Option<String>> {
-    let mut header = req.headers().get("authorization")?;
-    if header.is_none() {
-        header = req
-            .headers()
-            .get("cf-access-jwt-assertion")?
-            .map(|v| format!("Bearer {v}"));
+impl Auth {
+    /// The bearer token of a request: its `Authorization` header; for a WebSocket upgrade (browsers cannot set
+    /// headers on one) the `access_token` query parameter; and only where `AUTH_ACCESS_HEADER = "true"` (a worker
+    /// behind Cloudflare Access), the token Access adds as `Cf-Access-Jwt-Assertion`. That one rides on Access's
+    /// cookie, which a browser sends whoever made it send the request, so it is taken only from requests without
+    /// an `Origin` (a shop's server) or from the worker's own origin; a page elsewhere gets 403.
+    pub fn header_of(&self, req: &Request) -> ApiResult<Option<String>> {
+        if let Some(header) = req.headers().get("authorization")? {
+            return Ok(Some(header));
+        }
+        if http::is_websocket_upgrade(req)? {
+            if let Some(token) = http::query_param(req, "access_token") {
+                return Ok(Some(format!("Bearer {token}")));
+            }
+        }
+        if !self.access_header {
+            return Ok(None);
+        }
+        let Some(assertion) = req.headers().get("cf-access-jwt-assertion")? else {
+            return Ok(None);
+        };
+        let url = req.inner().url();
+        let own = http::origin_of(&url);
+        match req.headers().get("origin")? {
+            Some(origin) if origin != own => Err(ApiError::new(
+                403,
+                "CORS_ORIGIN_NOT_ALLOWED",
+                "the Cloudflare Access token is accepted only from this worker's own pages or from servers",
+            )),
+            _ => Ok(Some(format!("Bearer {assertion}"))),
+        }
     }
-    if header.is_none() && http::is_websocket_upgrade(req)? {
-        header = http::query_param(req, "access_token").map(|v| format!("Bearer {v}"));
-    }
-    Ok(header)
 }
 
 const MISSING_SECRET: &str =

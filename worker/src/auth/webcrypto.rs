@@ -50,6 +50,7 @@ thread_local! {
 /// `503 AUTH_KEYS_UNAVAILABLE` when the key set cannot be had.
 pub async fn verify(url: &str, jws: &Jws<'_>) -> ApiResult<()> {
     let mut fetched = None;
+    let started = now_ms() as f64;
     loop {
         let now = now_ms() as f64;
         let step = CACHE.with(|cell| {
@@ -79,16 +80,13 @@ pub async fn verify(url: &str, jws: &Jws<'_>) -> ApiResult<()> {
                     "the key with this kid verifies another algorithm",
                 ))
             }
-            Step::Unavailable => {
-                return Err(ApiError::new(
-                    503,
-                    "AUTH_KEYS_UNAVAILABLE",
-                    "the identity provider's key set could not be fetched; retry shortly",
-                )
-                .retry_after(5))
-            }
+            Step::Unavailable => return Err(unavailable()),
             // Another request of this isolate is fetching (the cache bounds how long it is waited for).
-            Step::Wait => Delay::from(Duration::from_millis(jwks::WAIT_MS)).await,
+            // A request waits at most as long as its own fetch could take.
+            Step::Wait if now - started < FETCH_TIMEOUT.as_millis() as f64 => {
+                Delay::from(Duration::from_millis(jwks::WAIT_MS)).await
+            }
+            Step::Wait => return Err(unavailable()),
             Step::Fetch if fetched.is_none() => {
                 let timeout = Delay::from(FETCH_TIMEOUT);
                 let result = match select(Box::pin(fetch(url)), Box::pin(timeout)).await {
@@ -114,6 +112,15 @@ pub async fn verify(url: &str, jws: &Jws<'_>) -> ApiResult<()> {
             }
         }
     }
+}
+
+fn unavailable() -> ApiError {
+    ApiError::new(
+        503,
+        "AUTH_KEYS_UNAVAILABLE",
+        "the identity provider's key set could not be fetched; retry shortly",
+    )
+    .retry_after(5)
 }
 
 /// Fetches and imports the key set: an answer other than a direct 200, over [`jwks::MAX_BYTES`] or without one

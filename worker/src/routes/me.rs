@@ -4,7 +4,6 @@
 use worker::{Method, Request};
 
 use super::{carts, Answer};
-use crate::auth;
 use crate::ctx::{Ctx, Target};
 use crate::error::ApiResult;
 use crate::http::{self, only, read_json_bytes};
@@ -25,7 +24,7 @@ pub async fn route(req: &mut Request, ctx: &Ctx, rest: &[&str]) -> ApiResult<Ans
 /// The user cart a request's bearer token opens: `401` without a valid one.
 async fn authenticate(req: &Request, ctx: &Ctx) -> ApiResult<String> {
     let now = crate::object::now_ms() / 1000;
-    ctx.auth.cart_for(auth::header_of(req)?, now).await
+    ctx.auth.cart_for(ctx.auth.header_of(req)?, now).await
 }
 
 /// `POST /v1/me/cart/merge {"guestCartId", "policy"}`: the login merge, done by the shop's server.
