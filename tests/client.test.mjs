@@ -387,3 +387,36 @@ test('after a refused token, logout starts a guest cart that syncs', async () =>
     cart.free();
   }
 });
+
+test('batch applies many operations as one change that syncs, and a refused batch throws with its index and changes nothing', async () => {
+  const cart = new CartClient(base, { storageKey: prefix(), transport: 'http', autoConnect: false });
+  const changes = [];
+  cart.addEventListener('change', () => changes.push(cart.view().itemCount));
+  try {
+    cart.batch([
+      { op: 'add', sku: 'MUG', qty: 2 },
+      { op: 'add', sku: 'TEA' },
+      { op: 'set', sku: 'MUG', qty: 4 },
+      { op: 'select', sku: 'TEA', selected: false },
+    ]);
+    assert.deepEqual(changes, [5], 'one change event for the batch');
+    assert.deepEqual(qtys(cart.view()), { MUG: 4, TEA: 1 });
+    const before = cart.view();
+    assert.throws(
+      () => cart.batch([{ op: 'remove', sku: 'MUG' }, { op: 'add', sku: 'TEA', qty: 999 }]),
+      (e) => e instanceof Error && e.code === 'QUANTITY_LIMIT' && e.index === 1,
+    );
+    assert.throws(() => cart.batch([{ op: 'clear' }, { op: 'explode' }]), (e) => e.code === 'INVALID_BODY' && e.index === 1);
+    assert.throws(() => cart.batch('not an array'), (e) => e.code === 'INVALID_BODY');
+    assert.deepEqual(cart.view(), before, 'nothing changed');
+    cart.selectAll(false);
+    assert.ok(cart.view().lines.every((l) => !l.selected));
+    cart.connect();
+    assert.equal(await cart.flush(), true);
+    const server = await call('GET', `/v1/carts/${cart.view().cartId}`);
+    assert.deepEqual(qtys(server.body), { MUG: 4, TEA: 1 });
+    assert.ok(server.body.lines.every((l) => !l.selected));
+  } finally {
+    cart.free();
+  }
+});

@@ -230,7 +230,7 @@ test('writes beyond a cart\'s or a client\'s bucket get 429 with Retry-After, an
 
 test('an idle guest cart expires: the alarm deletes it from storage', async () => {
   const url = limited.url;
-  await new Promise((r) => setTimeout(r, 4000)); // let the client bucket refill after the previous test
+  await new Promise((r) => setTimeout(r, 8500)); // this client's write bucket (8, 1/s) refills after the library's retries before
   const id = newCartId();
   assert.equal((await call('GET', `/v1/carts/${id}`, { url })).body.expiresAt, null, 'never written: no expiry');
   const written = await add(id, 'TEA-EARL', 1, url);
@@ -258,6 +258,20 @@ test('an idle guest cart expires: the alarm deletes it from storage', async () =
     const view = (await call('GET', `/v1/carts/${cart}`, { url })).body;
     assert.deepEqual([view.lines, view.expiresAt], [[], null]);
   }
+});
+
+test('a batch of 120 operations costs one write token, as one add does', async () => {
+  const url = limited.url;
+  await new Promise((r) => setTimeout(r, 8500)); // this client's bucket (8, 1/s) refills after the tests before
+  const id = newCartId();
+  const batch = (n) => call('POST', `/v1/carts/${id}/ops`, { url, json: { ops: Array.from({ length: 40 }, (_, i) => ({ op: 'add', sku: `B${n}-${i}` })) } });
+  // The cart's bucket holds 3 tokens: three batches of 40 lines fit, a fourth waits.
+  for (let n = 0; n < 3; n++) assert.equal((await batch(n)).status, 200, `batch ${n}`);
+  const fourth = await batch(3);
+  assert.equal(fourth.status, 429);
+  assert.equal(fourth.body.error.code, 'RATE_LIMITED');
+  assert.match(fourth.body.error.message, /this cart/, 'the cart bucket, not the client one');
+  assert.equal((await call('GET', `/v1/carts/${id}`, { url })).body.lineCount, 120);
 });
 
 test('reads beyond a client\'s read bucket get 429 RATE_LIMITED with Retry-After, writes keep their own bucket', async () => {

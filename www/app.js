@@ -135,6 +135,11 @@ function renderCart(view) {
     if (focused && $(focused)) $(focused).focus();
   }
   $('empty').hidden = view.lineCount > 0;
+  // One change for every line (cart.selectAll), checked when all are, indeterminate when some are.
+  const selected = view.lines.filter((l) => l.selected).length;
+  $('select-all-label').hidden = view.lineCount === 0;
+  $('select-all').checked = view.lineCount > 0 && selected === view.lineCount;
+  $('select-all').indeterminate = selected > 0 && selected < view.lineCount;
   $('clear').disabled = view.lineCount === 0;
   $('counts').textContent = `(${plural(view.lineCount, 'line')}, ${plural(view.itemCount, 'item')})`;
   // Totals cover selected lines that can be bought as they are; flagged lines are greyed out and left out.
@@ -180,6 +185,19 @@ async function api(method, path, { json, headers = {} } = {}) {
   return body;
 }
 
+/** The last checkout of this page, for "Buy again". */
+let lastOrder = null;
+
+/** Puts the lines of the last checkout back in the cart, in one change (cart.batch): all of them or, if one does
+ *  not fit, none. */
+function buyAgain() {
+  if (!lastOrder) return;
+  attempt(() => {
+    cart.batch(lastOrder.lines.map((l) => ({ op: 'add', sku: l.sku, qty: l.qty })));
+    notice(`Added ${plural(lastOrder.lines.length, 'line')} of order ${lastOrder.id} again.`);
+  });
+}
+
 /** Checks out the selected, available lines: a snapshot with today's prices; those lines leave the cart. */
 async function checkOut() {
   const button = $('checkout');
@@ -198,6 +216,7 @@ async function checkOut() {
       }
     }
     $('order').hidden = false;
+    lastOrder = order;
     $('order-id').textContent = order.id;
     $('order-lines').replaceChildren(...order.lines.map((l) => h('li', {}, `${l.qty} × ${l.name} — ${formatPrice(l.lineTotal)}`)));
     $('order-total').textContent = formatPrice(order.subtotal);
@@ -293,6 +312,8 @@ cart.addEventListener('error', (e) => notice(explain(e.detail), { error: true })
 $('sign-in').addEventListener('submit', signIn);
 $('sign-out').addEventListener('click', signOut);
 $('clear').addEventListener('click', () => removing('Cart cleared', () => cart.clear()));
+$('select-all').addEventListener('change', (e) => attempt(() => cart.selectAll(e.target.checked)));
+$('buy-again').addEventListener('click', buyAgain);
 $('checkout').addEventListener('click', checkOut);
 $('share').addEventListener('click', shareCart);
 $('copy-link').addEventListener('click', () => navigator.clipboard?.writeText($('share-link').value));

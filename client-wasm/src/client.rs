@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use cart_core::{Cart, EditError, Line, MergePolicy, SyncState};
+use cart_core::{Cart, EditError, Line, MergePolicy, Op, OpJson, SyncState, MAX_OPS};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -288,29 +288,58 @@ impl CartClient {
 
     /// Adds `qty` (default 1) of `sku`. Applies and persists at once, then syncs.
     pub fn add(&self, sku: &str, qty: Option<u32>) -> Result<(), JsValue> {
-        self.edit(false, |cart| cart.add(sku, qty.unwrap_or(1)))
+        self.edit(false, |cart| {
+            cart.add(sku, qty.unwrap_or(1)).map_err(edit_error)
+        })
     }
 
     /// Sets the quantity of `sku`; 0 removes the line.
     #[wasm_bindgen(js_name = setQuantity)]
     pub fn set_quantity(&self, sku: &str, qty: u32) -> Result<(), JsValue> {
-        self.edit(qty == 0, |cart| cart.set_quantity(sku, qty))
+        self.edit(qty == 0, |cart| {
+            cart.set_quantity(sku, qty).map_err(edit_error)
+        })
     }
 
     /// Removes the line for `sku` (absent is fine).
     pub fn remove(&self, sku: &str) -> Result<(), JsValue> {
-        self.edit(true, |cart| cart.remove(sku))
+        self.edit(true, |cart| cart.remove(sku).map_err(edit_error))
     }
 
     /// Selects or deselects the line for checkout.
     #[wasm_bindgen(js_name = setSelected)]
     pub fn set_selected(&self, sku: &str, selected: bool) -> Result<(), JsValue> {
-        self.edit(false, |cart| cart.set_selected(sku, selected))
+        self.edit(false, |cart| {
+            cart.set_selected(sku, selected).map_err(edit_error)
+        })
+    }
+
+    /// Selects or deselects every line, in one change.
+    #[wasm_bindgen(js_name = selectAll)]
+    pub fn select_all(&self, selected: bool) -> Result<(), JsValue> {
+        self.edit(false, |cart| cart.select_all(selected).map_err(edit_error))
     }
 
     /// Removes every line.
     pub fn clear(&self) -> Result<(), JsValue> {
-        self.edit(true, Cart::clear)
+        self.edit(true, |cart| cart.clear().map_err(edit_error))
+    }
+
+    /// Applies `ops` (at most 250) in order as one change, all or nothing, with the same rules and codes as the
+    /// single edits and the server's `POST .../ops`: the first operation that cannot apply throws a `CartError`
+    /// with its `code` and `index`, and the cart is unchanged.
+    pub fn batch(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "CartOp[]")] ops: JsValue,
+    ) -> Result<(), JsValue> {
+        let ops = ops_of(&ops)?;
+        let removal = ops
+            .iter()
+            .any(|op| matches!(op, Op::Remove { .. } | Op::Clear | Op::Set { qty: 0, .. }));
+        self.edit(removal, |cart| {
+            cart.apply(&ops)
+                .map_err(|e| indexed(edit_error(e.error), e.index))
+        })
     }
 
     /// Undoes the last removal or clear made here (`view().canUndo` says whether there is one): the lines come
@@ -603,7 +632,7 @@ impl CartClient {
     fn edit(
         &self,
         removal: bool,
-        op: impl FnOnce(&mut Cart) -> Result<(), EditError>,
+        op: impl FnOnce(&mut Cart) -> Result<(), JsValue>,
     ) -> Result<(), JsValue> {
         {
             let mut inner = self.inner.borrow_mut();
@@ -611,7 +640,7 @@ impl CartClient {
                 return Err(upgrade_error());
             }
             let before = inner.session.cart.heads();
-            op(&mut inner.session.cart).map_err(edit_error)?;
+            op(&mut inner.session.cart)?;
             if inner.session.cart.heads() == before {
                 return Ok(());
             }
@@ -728,6 +757,34 @@ fn on_storage(rc: &Rc<RefCell<Inner>>, event: &StorageEvent) {
     }
 }
 
+/// The operations of a JS array of `CartOp`s, each checked as the server checks them.
+fn ops_of(value: &JsValue) -> Result<Vec<Op>, JsValue> {
+    let array = value
+        .dyn_ref::<js_sys::Array>()
+        .ok_or_else(|| cart_error("INVALID_BODY", "batch() takes an array of operations"))?;
+    if array.length() as usize > MAX_OPS {
+        return Err(indexed(
+            edit_error(EditError::TooManyOps(array.length() as usize)),
+            MAX_OPS,
+        ));
+    }
+    array
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let json: OpJson = serde_wasm_bindgen::from_value(item)
+                .map_err(|e| indexed(cart_error("INVALID_BODY", &e.to_string()), i))?;
+            Op::from_json(json).map_err(|e| indexed(edit_error(e), i))
+        })
+        .collect()
+}
+
+/// `error` with the position of the operation it is about.
+fn indexed(error: JsValue, index: usize) -> JsValue {
+    js::set(&error, "index", &JsValue::from(index as u32));
+    error
+}
+
 async fn sleep(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         js::set_timeout(&resolve, ms);
@@ -774,9 +831,20 @@ export interface MergeReport {
   skippedCartFull: string[];
   clamped: string[];
 }
+/** One operation of `batch()`, as the server's `POST .../ops` takes it. */
+export type CartOp =
+  | { op: "add"; sku: string; qty?: number }
+  | { op: "set"; sku: string; qty: number }
+  | { op: "remove"; sku: string }
+  | { op: "select"; sku: string; selected: boolean }
+  | { op: "selectAll"; selected: boolean }
+  | { op: "clear" };
 /** Thrown and dispatched errors: a real Error with name "CartError" and a stable code. */
 export interface CartError extends Error {
+  /** For a refused `batch()`, the position of the operation that could not apply. */
+  index?: number;
   code: "INVALID_SKU" | "INVALID_QUANTITY" | "QUANTITY_LIMIT" | "CART_FULL" | "LINE_NOT_FOUND" | "CART_DAMAGED"
+    | "INVALID_BODY" | "TOO_MANY_OPS"
     | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "MISSING_TOKEN" | "INVALID_POLICY" | "ALREADY_SIGNED_IN" | "WRONG_USER"
     | "NOT_SIGNED_IN" | "STORAGE_CORRUPT" | "STORAGE_FULL" | "SYNC_FAILED" | "UPGRADE_REQUIRED" | "INTERNAL";
 }

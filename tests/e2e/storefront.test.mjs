@@ -323,3 +323,35 @@ test('in Chromium, a refused token over WebSocket raises one error event, and se
     await context.close();
   }
 });
+
+test('select all toggles every line in one change, and buy again puts a checked-out order back in one batch', async () => {
+  const context = await browser.newContext();
+  try {
+    const page = await openPage(context, base);
+    await addToCart(page, 'TEA-SENCHA');
+    await addToCart(page, 'MUG-STONE');
+    await addToCart(page, 'MUG-STONE');
+    await untilShown(page, { 'TEA-SENCHA': 1, 'MUG-STONE': 2 }, 'the two lines');
+    const selectAll = page.getByLabel('Select all for checkout');
+    assert.equal(await selectAll.isChecked(), true);
+    await selectAll.uncheck();
+    await untilShown(page, { 'TEA-SENCHA': [1, false], 'MUG-STONE': [2, false] }, 'every line deselected');
+    await toggleSelected(page, 'MUG-STONE');
+    await until(async () => page.locator('#select-all').evaluate((el) => el.indeterminate), 'select all to show some are selected');
+    await selectAll.check();
+    await untilShown(page, { 'TEA-SENCHA': [1, true], 'MUG-STONE': [2, true] }, 'every line selected again');
+    await untilSynced(page, 'the page to sync');
+    await page.getByRole('button', { name: 'Check out selected' }).click();
+    await page.locator('#order').waitFor();
+    await untilShown(page, {}, 'the checked-out lines to leave the cart');
+    await page.getByRole('button', { name: 'Buy again' }).click();
+    await untilShown(page, { 'TEA-SENCHA': 1, 'MUG-STONE': 2 }, 'the order back in the cart');
+    await untilSynced(page, 'the page to sync');
+    const id = await page.locator('#cart-id').textContent();
+    const server = await call('GET', `/v1/carts/${id}`);
+    assert.deepEqual(Object.fromEntries(server.body.lines.map((l) => [l.sku, l.qty])), { 'TEA-SENCHA': 1, 'MUG-STONE': 2 });
+    assert.deepEqual(page.problems, []);
+  } finally {
+    await context.close();
+  }
+});

@@ -48,6 +48,11 @@ const provoke = {
   MALFORMED_JSON: [400, () => call('POST', `${cart(newCartId())}/lines`, { body: '{"sku":', headers: { 'content-type': 'application/json' } })],
   INVALID_BODY: [400, () => add(newCartId(), { sku: 'MUG', qty: 1, colour: 'red' })],
   INVALID_SKU: [400, () => add(newCartId(), { sku: 'no spaces', qty: 1 })],
+  TOO_MANY_OPS: [400, async () => {
+    const res = await call('POST', `${cart(newCartId())}/ops`, { json: { ops: Array.from({ length: 251 }, () => ({ op: 'clear' })) } });
+    assert.equal(res.body.error.index, 250);
+    return res;
+  }],
   INVALID_QUANTITY: [400, () => add(newCartId(), { sku: 'MUG', qty: 1.5 })],
   QUANTITY_LIMIT: [422, async () => {
     const id = newCartId();

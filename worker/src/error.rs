@@ -1,7 +1,7 @@
 //! The one application error type: an HTTP status, a stable SNAKE_CASE code and a message, sent as
 //! `{"error": {"code": "...", "message": "..."}}`.
 
-use cart_core::{EditError, MergeError};
+use cart_core::{BatchError, EditError, MergeError};
 use serde::Serialize;
 use worker::{console_error, Response};
 
@@ -15,6 +15,10 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// A stable snake_case detail of the code (why a token was refused), sent as `error.reason`.
     pub reason: Option<&'static str>,
+    /// The position of the operation a batch was refused for, sent as `error.index`.
+    pub index: Option<usize>,
+    /// The methods a `405` route takes, for its `Allow` header.
+    pub allow: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -28,6 +32,8 @@ struct Inner<'a> {
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<usize>,
 }
 
 impl ApiError {
@@ -38,7 +44,15 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             reason: None,
+            index: None,
+            allow: None,
         }
+    }
+
+    /// The error of the operation at `index` of a batch.
+    pub fn at(mut self, index: usize) -> Self {
+        self.index = Some(index);
+        self
     }
 
     pub fn reason(mut self, reason: &'static str) -> Self {
@@ -82,6 +96,7 @@ impl ApiError {
                 code: self.code,
                 message: &self.message,
                 reason: self.reason,
+                index: self.index,
             },
         };
         let mut response = Response::from_json(&body)?.with_status(self.status);
@@ -89,6 +104,9 @@ impl ApiError {
             response
                 .headers_mut()
                 .set("WWW-Authenticate", &self.www_authenticate())?;
+        }
+        if let Some(allow) = &self.allow {
+            response.headers_mut().set("Allow", allow)?;
         }
         if let Some(seconds) = self.retry_after {
             response
@@ -108,7 +126,11 @@ impl From<worker::Error> for ApiError {
 impl From<EditError> for ApiError {
     fn from(err: EditError) -> Self {
         let status = match err {
-            EditError::InvalidSku(_) | EditError::InvalidQuantity { .. } => 400,
+            EditError::InvalidSku(_)
+            | EditError::InvalidQuantity { .. }
+            | EditError::NotAQuantity(_)
+            | EditError::InvalidOp(_)
+            | EditError::TooManyOps(_) => 400,
             EditError::QuantityLimit { .. } | EditError::CartFull => 422,
             EditError::LineNotFound(_) => 404,
             EditError::Document(e) => return ApiError::internal("cart document", e),
@@ -116,6 +138,12 @@ impl From<EditError> for ApiError {
             EditError::UpgradeRequired(_) => 503,
         };
         Self::new(status, err.code(), err.to_string())
+    }
+}
+
+impl From<BatchError> for ApiError {
+    fn from(err: BatchError) -> Self {
+        ApiError::from(err.error).at(err.index)
     }
 }
 

@@ -7,16 +7,20 @@ use crate::error::{ApiError, ApiResult};
 use crate::protocol;
 use crate::view::MAX_JSON_BYTES;
 
-/// `405 METHOD_NOT_ALLOWED` unless `method` is one of `allowed`.
+/// `405 METHOD_NOT_ALLOWED` (with `Allow`) unless `method` is one of `allowed`.
 pub fn only(method: &Method, allowed: &[Method]) -> ApiResult<()> {
     if allowed.contains(method) {
         Ok(())
     } else {
-        Err(ApiError::new(
+        let mut allow: Vec<String> = allowed.iter().map(|m| m.to_string()).collect();
+        allow.push("OPTIONS".to_owned());
+        let mut e = ApiError::new(
             405,
             "METHOD_NOT_ALLOWED",
             format!("{method} is not allowed here"),
-        ))
+        );
+        e.allow = Some(allow.join(", "));
+        Err(e)
     }
 }
 

@@ -5,7 +5,7 @@
 //! **Invariant:** whatever the input, the answer is `Ok` with values of the shape the core accepts, or an
 //! [`ApiError`] with a 4xx status and a stable code; never a panic.
 
-use cart_core::{validate_sku, MergePolicy};
+use cart_core::{validate_sku, MergePolicy, Op, OpJson, MAX_OPS};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
@@ -72,6 +72,37 @@ struct CopyBody {
 pub struct Checkout {
     /// Remove the checked-out lines from the cart in the same write.
     pub remove_checked_out: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpsBody {
+    ops: Vec<Value>,
+}
+
+/// `POST .../ops {"ops": [...]}`: 1-250 operations, each checked (the first bad one refuses the batch with its
+/// `index`). Whether they apply to the cart is the core's to say, against the cart and the operations before.
+pub fn ops(bytes: &[u8]) -> ApiResult<Vec<Op>> {
+    let body: OpsBody = parse(bytes)?;
+    if body.ops.is_empty() {
+        return Err(ApiError::new(
+            400,
+            "INVALID_BODY",
+            "ops must hold 1-250 operations",
+        ));
+    }
+    if body.ops.len() > MAX_OPS {
+        return Err(ApiError::from(cart_core::EditError::TooManyOps(body.ops.len())).at(MAX_OPS));
+    }
+    body.ops
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| {
+            let json: OpJson = serde_json::from_value(value)
+                .map_err(|e| ApiError::new(400, "INVALID_BODY", e.to_string()).at(i))?;
+            Op::from_json(json).map_err(|e| ApiError::from(e).at(i))
+        })
+        .collect()
 }
 
 /// `POST .../lines {"sku", "qty"?}`: qty defaults to 1.
@@ -212,6 +243,34 @@ mod tests {
     fn code<T: std::fmt::Debug>(r: ApiResult<T>) -> (u16, &'static str) {
         let e = r.expect_err("an error");
         (e.status, e.code)
+    }
+
+    #[test]
+    fn a_batch_names_the_first_bad_operation_by_its_index() {
+        let err = |body: &str| ops(body.as_bytes()).unwrap_err();
+        let e = err(r#"{"ops":[{"op":"add","sku":"A"},{"op":"add","sku":"bad sku"}]}"#);
+        assert_eq!((e.status, e.code, e.index), (400, "INVALID_SKU", Some(1)));
+        let e = err(r#"{"ops":[{"op":"add","sku":"A","colour":"red"}]}"#);
+        assert_eq!((e.code, e.index), ("INVALID_BODY", Some(0)));
+        let e = err(r#"{"ops":[{"op":"clear"},{"op":"set","sku":"A","qty":"2"}]}"#);
+        assert_eq!((e.code, e.index), ("INVALID_BODY", Some(1)));
+        let e = err(r#"{"ops":[{"op":"add","sku":"A","qty":2.5}]}"#);
+        assert_eq!((e.code, e.index), ("INVALID_QUANTITY", Some(0)));
+        assert_eq!(err(r#"{"ops":[]}"#).code, "INVALID_BODY");
+        assert_eq!(err(r#"{"ops":{}}"#).code, "INVALID_BODY");
+        assert_eq!(err("[").code, "MALFORMED_JSON");
+        let many = format!(
+            r#"{{"ops":[{}]}}"#,
+            vec![r#"{"op":"clear"}"#; 251].join(",")
+        );
+        let e = err(&many);
+        assert_eq!((e.code, e.index), ("TOO_MANY_OPS", Some(250)));
+        assert_eq!(
+            ops(br#"{"ops":[{"op":"add","sku":"A"},{"op":"selectAll","selected":false}]}"#)
+                .map(|o| o.len())
+                .ok(),
+            Some(2)
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod txn;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-use cart_core::{ActorId, Cart, CartView, MergePolicy, SyncError, SyncState};
+use cart_core::{ActorId, Cart, CartView, MergePolicy, Op, SyncError, SyncState};
 use serde::Serialize;
 use worker::{
     durable_object, DurableObject, Env, Method, Request, Response, SqlStorageValue, State,
@@ -233,8 +233,9 @@ impl CartObject {
         }
         if matches!(
             path,
-            op::ADD | op::PATCH | op::REMOVE | op::SYNC | op::MERGE_GUEST | op::CHECKOUT
+            op::ADD | op::PATCH | op::REMOVE | op::OPS | op::SYNC | op::MERGE_GUEST | op::CHECKOUT
         ) {
+            // One token per command: a batch of 250 operations costs what one add does (it is one change).
             self.take_token()
                 .map_err(|after| ratelimit::limited("cart", after))?;
         }
@@ -252,20 +253,29 @@ impl CartObject {
             }),
             op::PATCH => self.keyed(req, || {
                 let cmd: protocol::Patch = internal_json(&body)?;
-                self.edit(|cart| {
-                    if let Some(qty) = cmd.qty {
-                        cart.set_quantity(&cmd.sku, qty)?;
-                    }
-                    if let (Some(selected), false) = (cmd.selected, cmd.qty == Some(0)) {
-                        cart.set_selected(&cmd.sku, selected)?;
-                    }
-                    Ok(())
-                })?;
+                let sku = || cmd.sku.clone();
+                let mut ops = Vec::new();
+                if let Some(qty) = cmd.qty {
+                    ops.push(Op::Set { sku: sku(), qty });
+                }
+                if let (Some(selected), false) = (cmd.selected, cmd.qty == Some(0)) {
+                    ops.push(Op::Select {
+                        sku: sku(),
+                        selected,
+                    });
+                }
+                // One change for both.
+                self.edit(|cart| cart.apply(&ops).map_err(|e| ApiError::from(e.error)))?;
                 Ok((200, self.view_json(&cart_id)?))
             }),
             op::REMOVE => self.keyed(req, || {
                 let cmd: protocol::Remove = internal_json(&body)?;
                 self.edit(|cart| Ok(cart.remove(&cmd.sku)?))?;
+                Ok((200, self.view_json(&cart_id)?))
+            }),
+            op::OPS => self.keyed(req, || {
+                let ops = crate::input::ops(&body)?;
+                self.edit(|cart| Ok(cart.apply(&ops)?))?;
                 Ok((200, self.view_json(&cart_id)?))
             }),
             op::SYNC => self.http_sync(body),

@@ -27,6 +27,8 @@ pub mod op {
     pub const ADD: &str = "/add";
     pub const PATCH: &str = "/patch";
     pub const REMOVE: &str = "/remove";
+    /// A batch: the client's `{"ops": [...]}` body, already checked by `input::ops`.
+    pub const OPS: &str = "/ops";
     pub const SYNC: &str = "/sync";
     pub const SOCKET: &str = "/socket";
     pub const SAVE: &str = "/save";

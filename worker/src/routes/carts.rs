@@ -55,6 +55,17 @@ pub async fn route(
             };
             Ok(Answer::View(answer))
         }
+        ["ops"] => {
+            only(&method, &[Method::Post])?;
+            let bytes = read_json_bytes(req).await?;
+            let keyed = http::idempotency(req, &bytes)?;
+            // Checked here, so a malformed batch wakes no object.
+            input::ops(&bytes)?;
+            Ok(Answer::View(
+                ctx.send(target, op::OPS, Method::Post, Some(bytes), &keyed)
+                    .await?,
+            ))
+        }
         ["checkout"] => {
             only(&method, &[Method::Post])?;
             commerce::checkout(req, ctx, target).await
