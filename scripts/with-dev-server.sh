@@ -11,7 +11,9 @@ export CART_BASE_URL="http://127.0.0.1:$PORT"
 rand() { head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 export CART_JWT_SECRET="${CART_JWT_SECRET:-test-secret-$(rand) previous-secret-$(rand)}"
 # The shared test server takes every test's writes from 127.0.0.1: rate limits are tested on a server of their own.
-export CART_VARS="${CART_VARS:-CART_WRITE_BURST:1000000 CART_WRITES_PER_SECOND:1000000 CLIENT_WRITE_BURST:1000000 CLIENT_WRITES_PER_SECOND:1000000 CLIENT_READ_BURST:1000000 CLIENT_READS_PER_SECOND:1000000}"
+# Its views read the catalog fresh (tests change prices and look at once); the isolate's catalog cache is tested on
+# a server of its own too (tests/catalog.test.mjs).
+export CART_VARS="${CART_VARS:-CATALOG_CACHE_SECONDS:0 CART_WRITE_BURST:1000000 CART_WRITES_PER_SECOND:1000000 CLIENT_WRITE_BURST:1000000 CLIENT_WRITES_PER_SECOND:1000000 CLIENT_READ_BURST:1000000 CLIENT_READS_PER_SECOND:1000000}"
 persist_dir=$(mktemp -d)
 export PERSIST_TO="${PERSIST_TO:-$persist_dir}"
 log="${DEV_SERVER_LOG:-$persist_dir/wrangler.log}"

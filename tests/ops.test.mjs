@@ -55,7 +55,7 @@ test('a refused batch names the failing operation\'s index and leaves the cart a
     [[{ op: 'clear' }, { op: 'explode' }], 400, 'INVALID_BODY', 1],
     [[{ op: 'add', sku: 'A', qty: 1.5 }], 400, 'INVALID_QUANTITY', 0],
     [[{ op: 'add', sku: 'A', colour: 'red' }], 400, 'INVALID_BODY', 0],
-    [Array.from({ length: 251 }, () => ({ op: 'clear' })), 400, 'TOO_MANY_OPS', 250],
+    [Array.from({ length: 251 }, () => ({ op: 'clear' })), 400, 'TOO_MANY_OPS', undefined],
   ];
   for (const [list, status, code, index] of cases) {
     const res = await ops(id, list);

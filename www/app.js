@@ -181,12 +181,20 @@ async function api(method, path, { json, headers = {} } = {}) {
   if (cart.token) init.headers.authorization = `Bearer ${cart.token}`;
   const res = await fetch(path, init);
   const body = await res.json().catch(() => null);
-  if (!res.ok) throw Object.assign(new Error(body?.error?.message ?? `HTTP ${res.status}`), { code: body?.error?.code });
+  if (!res.ok) {
+    throw Object.assign(new Error(body?.error?.message ?? `HTTP ${res.status}`), { code: body?.error?.code, lines: body?.error?.lines });
+  }
   return body;
 }
 
 /** The last checkout of this page, for "Buy again". */
 let lastOrder = null;
+
+/** A new session does not buy again what the previous one ordered. */
+function forgetOrder() {
+  lastOrder = null;
+  $('order').hidden = true;
+}
 
 /** Puts the lines of the last checkout back in the cart, in one change (cart.batch): all of them or, if one does
  *  not fit, none. */
@@ -209,7 +217,11 @@ async function checkOut() {
     let order;
     for (let attempt = 0; ; attempt++) {
       try {
-        order = await api('POST', `${cart.cartPath}/checkout`, { json: { removeCheckedOut: true }, headers: { 'idempotency-key': key } });
+        // The prices this page showed: a line whose price changed since refuses the checkout (409 PRICE_CHANGED).
+        const seenPrices = Object.fromEntries(cart.view().lines
+          .filter((l) => l.selected && bySku.has(l.sku))
+          .map((l) => [l.sku, bySku.get(l.sku).price]));
+        order = await api('POST', `${cart.cartPath}/checkout`, { json: { removeCheckedOut: true, seenPrices }, headers: { 'idempotency-key': key } });
         break;
       } catch (e) {
         if (e.code || attempt >= 2) throw e;
@@ -222,7 +234,17 @@ async function checkOut() {
     $('order-total').textContent = formatPrice(order.subtotal);
     notice(`Checked out ${plural(order.lineCount, 'line')} for ${formatPrice(order.subtotal)}.`);
   } catch (e) {
-    notice(e.code === 'NOTHING_TO_CHECK_OUT' ? 'Nothing to check out: select lines that are in stock.' : explain(e), { error: true });
+    if (e.code === 'PRICE_CHANGED') {
+      // Show today's prices (the server named them), then let the shopper decide.
+      for (const line of e.lines ?? []) {
+        const product = bySku.get(line.sku);
+        if (product) bySku.set(line.sku, { ...product, price: line.unitPrice });
+      }
+      drawnLines = '';
+      notice('Some prices changed since you looked: check the new prices and check out again.', { error: true });
+    } else {
+      notice(e.code === 'NOTHING_TO_CHECK_OUT' ? 'Nothing to check out: select lines that are in stock.' : explain(e), { error: true });
+    }
   } finally {
     render(cart.view());
   }
@@ -284,6 +306,7 @@ async function signIn(event) {
       notice(res.status === 404 ? 'Demo sign-in exists only in dev mode (make dev).' : body?.error?.message ?? `Sign-in failed (${res.status})`, { error: true });
       return;
     }
+    forgetOrder();
     notice(mergeMessage(cart.login(body.token, policy), policy));
   } catch (e) {
     notice(e?.code ? explain(e) : 'Signing in needs the network: the demo gets its token from the server.', { error: true });
@@ -293,6 +316,7 @@ async function signIn(event) {
 }
 
 async function signOut() {
+  forgetOrder();
   const flushed = await cart.logout(5000);
   notice(flushed ? 'Signed out. A new guest cart started.' : 'Signed out. Changes not yet synced are kept on this device until you sign in again.');
 }

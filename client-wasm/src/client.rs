@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use cart_core::{Cart, EditError, Line, MergePolicy, Op, OpJson, SyncState, MAX_OPS};
+use cart_core::{Cart, EditError, Line, MergePolicy, Op, OpJson, Quantity, SyncState, MAX_OPS};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -288,7 +288,7 @@ impl CartClient {
 
     /// Adds `qty` (default 1) of `sku`. Applies and persists at once, then syncs.
     pub fn add(&self, sku: &str, qty: Option<u32>) -> Result<(), JsValue> {
-        self.edit(false, |cart| {
+        self.edit(Some(false), |cart| {
             cart.add(sku, qty.unwrap_or(1)).map_err(edit_error)
         })
     }
@@ -296,20 +296,20 @@ impl CartClient {
     /// Sets the quantity of `sku`; 0 removes the line.
     #[wasm_bindgen(js_name = setQuantity)]
     pub fn set_quantity(&self, sku: &str, qty: u32) -> Result<(), JsValue> {
-        self.edit(qty == 0, |cart| {
+        self.edit(Some(qty == 0), |cart| {
             cart.set_quantity(sku, qty).map_err(edit_error)
         })
     }
 
     /// Removes the line for `sku` (absent is fine).
     pub fn remove(&self, sku: &str) -> Result<(), JsValue> {
-        self.edit(true, |cart| cart.remove(sku).map_err(edit_error))
+        self.edit(Some(true), |cart| cart.remove(sku).map_err(edit_error))
     }
 
     /// Selects or deselects the line for checkout.
     #[wasm_bindgen(js_name = setSelected)]
     pub fn set_selected(&self, sku: &str, selected: bool) -> Result<(), JsValue> {
-        self.edit(false, |cart| {
+        self.edit(Some(false), |cart| {
             cart.set_selected(sku, selected).map_err(edit_error)
         })
     }
@@ -317,12 +317,14 @@ impl CartClient {
     /// Selects or deselects every line, in one change.
     #[wasm_bindgen(js_name = selectAll)]
     pub fn select_all(&self, selected: bool) -> Result<(), JsValue> {
-        self.edit(false, |cart| cart.select_all(selected).map_err(edit_error))
+        self.edit(Some(false), |cart| {
+            cart.select_all(selected).map_err(edit_error)
+        })
     }
 
     /// Removes every line.
     pub fn clear(&self) -> Result<(), JsValue> {
-        self.edit(true, |cart| cart.clear().map_err(edit_error))
+        self.edit(Some(true), |cart| cart.clear().map_err(edit_error))
     }
 
     /// Applies `ops` (at most 250) in order as one change, all or nothing, with the same rules and codes as the
@@ -333,12 +335,15 @@ impl CartClient {
         #[wasm_bindgen(unchecked_param_type = "CartOp[]")] ops: JsValue,
     ) -> Result<(), JsValue> {
         let ops = ops_of(&ops)?;
-        let removal = ops
-            .iter()
-            .any(|op| matches!(op, Op::Remove { .. } | Op::Clear | Op::Set { qty: 0, .. }));
-        self.edit(removal, |cart| {
-            cart.apply(&ops)
-                .map_err(|e| indexed(edit_error(e.error), e.index))
+        if ops.is_empty() {
+            return Err(cart_error("INVALID_BODY", "batch() needs 1-250 operations"));
+        }
+        // Undo is offered when the batch lowered or removed a line, whatever its operations were called.
+        self.edit(None, |cart| {
+            cart.apply(&ops).map_err(|e| match e.index {
+                Some(index) => indexed(edit_error(e.error), index),
+                None => edit_error(e.error),
+            })
         })
     }
 
@@ -629,9 +634,11 @@ impl CartClient {
 
 impl CartClient {
     /// Applies `op`; a `removal` (remove, clear, quantity 0) can be undone afterwards.
+    /// One local edit: applied, persisted, announced, synced. `removal`: whether undo should bring back what it
+    /// took (`None`: when some line's quantity went down).
     fn edit(
         &self,
-        removal: bool,
+        removal: Option<bool>,
         op: impl FnOnce(&mut Cart) -> Result<(), JsValue>,
     ) -> Result<(), JsValue> {
         {
@@ -640,10 +647,15 @@ impl CartClient {
                 return Err(upgrade_error());
             }
             let before = inner.session.cart.heads();
+            let shown = removal.is_none().then(|| inner.session.cart.view());
             op(&mut inner.session.cart)?;
             if inner.session.cart.heads() == before {
                 return Ok(());
             }
+            let removal = removal.unwrap_or_else(|| {
+                let now = inner.session.cart.view();
+                shown.is_some_and(|was| was.lines.iter().any(|l| now.qty(&l.sku) < l.qty))
+            });
             if removal {
                 inner.session.undo_heads = Some(before);
             }
@@ -763,20 +775,52 @@ fn ops_of(value: &JsValue) -> Result<Vec<Op>, JsValue> {
         .dyn_ref::<js_sys::Array>()
         .ok_or_else(|| cart_error("INVALID_BODY", "batch() takes an array of operations"))?;
     if array.length() as usize > MAX_OPS {
-        return Err(indexed(
-            edit_error(EditError::TooManyOps(array.length() as usize)),
-            MAX_OPS,
-        ));
+        return Err(edit_error(EditError::TooManyOps(array.length() as usize)));
     }
     array
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let json: OpJson = serde_wasm_bindgen::from_value(item)
-                .map_err(|e| indexed(cart_error("INVALID_BODY", &e.to_string()), i))?;
+            let json = op_json(&item).map_err(|why| indexed(cart_error("INVALID_BODY", &why), i))?;
             Op::from_json(json).map_err(|e| indexed(edit_error(e), i))
         })
         .collect()
+}
+
+/// A JS operation object as the core's [`OpJson`], read member by member (serde-wasm-bindgen's generic
+/// deserializer would cost the package kilobytes for four members): `Err` for a non-object, a member of the wrong
+/// type or an unknown member, as the server's JSON reading refuses them.
+fn op_json(item: &JsValue) -> Result<OpJson, String> {
+    if !item.is_object() || js_sys::Array::is_array(item) {
+        return Err("an operation is an object".to_owned());
+    }
+    let object: &js_sys::Object = item.unchecked_ref();
+    for key in js_sys::Object::keys(object).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !["op", "sku", "qty", "selected"].contains(&key.as_str()) {
+            return Err(format!("unknown member \"{key}\""));
+        }
+    }
+    let member = |name: &str| {
+        let value = js::get(item, name);
+        (!value.is_undefined()).then_some(value)
+    };
+    let text = |name: &str| -> Result<Option<String>, String> {
+        member(name)
+            .map(|v| v.as_string().ok_or_else(|| format!("{name} must be a string")))
+            .transpose()
+    };
+    Ok(OpJson {
+        op: text("op")?.ok_or("op is required")?,
+        sku: text("sku")?,
+        qty: member("qty").map(|v| match v.as_f64() {
+            Some(n) => Quantity::Number(n),
+            None => Quantity::Other(serde::de::IgnoredAny),
+        }),
+        selected: member("selected")
+            .map(|v| v.as_bool().ok_or("selected must be true or false"))
+            .transpose()?,
+    })
 }
 
 /// `error` with the position of the operation it is about.

@@ -48,7 +48,7 @@ pub use cart::{
 pub use guard::InvalidChange;
 pub use limits::{validate_sku, SkuError, MAX_LINES, MAX_QTY, MAX_SKU_LEN};
 pub use merge::{MergeError, MergePolicy, MergeReport, UnknownPolicy};
-pub use ops::{BatchError, EditError, Op, OpJson, MAX_OPS};
+pub use ops::{BatchError, EditError, Op, OpJson, Quantity, MAX_OPS};
 pub use schema::{LAYOUT, SCHEMA_VERSION};
 pub use unwind::Panicked;
 pub use view::{CartView, Line};

@@ -108,9 +108,29 @@ pub enum Op {
 pub struct OpJson {
     pub op: String,
     pub sku: Option<String>,
-    /// A number, so that `1.5` or `-1` is refused as a quantity rather than as a malformed body.
-    pub qty: Option<f64>,
+    /// Anything, so that `1.5`, `-1`, `"2"` or `null` is refused as a quantity rather than as a malformed body.
+    #[serde(default, deserialize_with = "present")]
+    pub qty: Option<Quantity>,
+    /// When given, a boolean (`null` is not "absent").
+    #[serde(default, deserialize_with = "present")]
     pub selected: Option<bool>,
+}
+
+/// A `qty` as given: a number, or anything else (refused as `INVALID_QUANTITY`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Quantity {
+    Number(f64),
+    Other(serde::de::IgnoredAny),
+}
+
+/// An optional member that, when given, must be of its type (`null` included).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 impl Op {
@@ -149,12 +169,15 @@ impl Op {
             Ok(sku)
         };
         let qty = |default: Option<u32>| -> Result<u32, EditError> {
-            match qty {
+            match &qty {
                 None => default.ok_or_else(|| EditError::InvalidOp("qty is required".into())),
-                Some(q) if q.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&q) => {
-                    Ok(q as u32)
+                Some(Quantity::Number(q))
+                    if q.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(q) =>
+                {
+                    Ok(*q as u32)
                 }
-                Some(q) => Err(EditError::NotAQuantity(q.to_string())),
+                Some(Quantity::Number(q)) => Err(EditError::NotAQuantity(q.to_string())),
+                Some(Quantity::Other(_)) => Err(EditError::NotAQuantity("not a number".to_owned())),
             }
         };
         match op.as_str() {
@@ -162,14 +185,14 @@ impl Op {
                 shape(&["sku"])?;
                 Ok(Op::Add {
                     sku: sku()?,
-                    qty: qty(Some(1))?,
+                    qty: in_range(qty(Some(1))?, 1)?,
                 })
             }
             "set" => {
                 shape(&["sku", "qty"])?;
                 Ok(Op::Set {
                     sku: sku()?,
-                    qty: qty(None)?,
+                    qty: in_range(qty(None)?, 0)?,
                 })
             }
             "remove" => {
@@ -204,22 +227,39 @@ impl Op {
     }
 }
 
-/// Why a batch was refused: the position of the first operation that could not apply, and why. The cart is
-/// unchanged.
+/// `qty` if it is within `min..=MAX_QTY` (what the operation takes), else `INVALID_QUANTITY`: checked when read, so
+/// a host can refuse a batch before it reaches the cart.
+fn in_range(qty: u32, min: u32) -> Result<u32, EditError> {
+    if (min..=MAX_QTY).contains(&qty) {
+        Ok(qty)
+    } else {
+        Err(EditError::InvalidQuantity {
+            qty,
+            min,
+            max: MAX_QTY,
+        })
+    }
+}
+
+/// Why a batch was refused: the position of the operation it was refused for (none when the refusal is about the
+/// whole batch: too many operations, a cart of a newer layout), and why. The cart is unchanged.
 #[derive(Debug, Error)]
-#[error("operation {index}: {error}")]
+#[error("operation {index:?}: {error}")]
 pub struct BatchError {
-    pub index: usize,
+    pub index: Option<usize>,
     #[source]
     pub error: EditError,
 }
 
 impl Cart {
     /// Applies `ops` in order as one change, all or nothing: each operation sees the ones before it (a set after an
-    /// add overrides it; the 121st new line is `CART_FULL`), and the first that cannot apply refuses the whole batch
-    /// with its position, leaving the cart unchanged. Merges exactly as the same operations made one by one on
-    /// this replica would. At most [`MAX_OPS`] operations. (An add of a line the batch set, removed or cleared before
-    /// starts another change, still all or nothing: see `runs`.)
+    /// add overrides it, an add after a set comes on top), and merges as the same operations made one by one on
+    /// this replica would. An operation that is wrong in itself (a bad sku or quantity, a line to select that is not
+    /// there) refuses the batch with its position. The limits hold for the batch's result: a line over 999 items is
+    /// `QUANTITY_LIMIT` at the last add that raised it, more than 120 lines `CART_FULL` at the operation that created
+    /// the first line beyond them (so a batch may remove a line and add another to a full cart). New lines are
+    /// stamped in the order the batch makes them. At most [`MAX_OPS`] operations. A refused batch leaves the cart
+    /// unchanged.
     ///
     /// ```
     /// use cart_core::{Cart, Op};
@@ -231,88 +271,42 @@ impl Cart {
     /// ])?;
     /// assert_eq!(cart.view().item_count, 3);
     /// let refused = cart.apply(&[Op::Remove { sku: "MUG".into() }, Op::Add { sku: "TEA".into(), qty: 999 }]);
-    /// assert_eq!(refused.unwrap_err().index, 1);
+    /// assert_eq!(refused.unwrap_err().index, Some(1));
     /// assert_eq!(cart.view().qty("MUG"), 2, "nothing applied");
     /// # Ok::<(), cart_core::BatchError>(())
     /// ```
     pub fn apply(&mut self, ops: &[Op]) -> Result<(), BatchError> {
+        let whole = |error| BatchError { index: None, error };
         if ops.len() > MAX_OPS {
-            return Err(BatchError {
-                index: MAX_OPS,
-                error: EditError::TooManyOps(ops.len()),
-            });
+            return Err(whole(EditError::TooManyOps(ops.len())));
         }
-        self.writable()
-            .map_err(|error| BatchError { index: 0, error })?;
-        let runs = Self::runs(ops);
-        if runs.len() > 1 {
-            // All or nothing across several changes: the whole batch is checked first, and rolled back.
-            self.run(ops, 0, false)?;
-        }
-        for (start, end) in runs {
-            self.run(&ops[start..end], start, true)?;
-        }
-        Ok(())
-    }
-
-    /// Where the batch is cut into changes: before an add of a line that a set, remove or clear earlier in the same
-    /// change overwrote. A cart read exactly (a layout-1 writer deleted adds in its history, now or after a sync)
-    /// counts every add of a change as seen by a set in it, so such an add must come in a later change. Ranges of
-    /// `ops`; one range for every batch that does not add to a line it has just set.
-    fn runs(ops: &[Op]) -> Vec<(usize, usize)> {
-        let mut runs = Vec::new();
-        let mut start = 0;
-        let mut overwritten: Vec<&str> = Vec::new();
-        let mut cleared = false;
-        for (i, op) in ops.iter().enumerate() {
-            match op {
-                Op::Add { sku, .. } if cleared || overwritten.contains(&sku.as_str()) => {
-                    runs.push((start, i));
-                    start = i;
-                    overwritten.clear();
-                    cleared = false;
-                }
-                Op::Set { sku, .. } | Op::Remove { sku } => overwritten.push(sku),
-                Op::Clear => cleared = true,
-                _ => {}
-            }
-        }
-        runs.push((start, ops.len()));
-        runs
-    }
-
-    /// Applies `ops` (which start at `offset` in the batch) as one change, or with `commit` false checks them and
-    /// rolls them back.
-    fn run(&mut self, ops: &[Op], offset: usize, commit: bool) -> Result<(), BatchError> {
+        self.writable().map_err(whole)?;
+        let lines = self.raw_lines(None);
         let mut edit = Edit {
-            lines: self.raw_lines(None),
+            before: lines
+                .iter()
+                .filter(|(_, l)| l.qty() > 0)
+                .map(|(s, _)| s.clone())
+                .collect(),
+            lines,
             records: ops.iter().any(Op::reads_records).then(|| self.records()),
             exact: self.adds_deleted,
             now: (self.clock)(),
+            new_lines: Vec::new(),
+            last_add: BTreeMap::new(),
+            overwritten: Vec::new(),
         };
-        let result = self.transact(|tx, c| {
+        self.transact(|tx, c| {
             for (i, op) in ops.iter().enumerate() {
-                edit.step(tx, c, op).map_err(|error| {
-                    Some(BatchError {
-                        index: offset + i,
-                        error,
-                    })
+                edit.step(tx, c, i, op).map_err(|error| BatchError {
+                    index: Some(i),
+                    error,
                 })?;
             }
-            if commit {
-                Ok(())
-            } else {
-                Err(None)
-            }
-        });
-        match result {
-            Ok(()) => {
-                self.remember(edit.lines);
-                Ok(())
-            }
-            Err(Some(e)) => Err(e),
-            Err(None) => Ok(()),
-        }
+            edit.check_limits()
+        })?;
+        self.remember(edit.lines);
+        Ok(())
     }
 
     fn apply_one(&mut self, op: Op) -> Result<(), EditError> {
@@ -390,20 +384,34 @@ impl Cart {
 /// A batch under way: the lines as the operations so far left them, and what every operation of it shares.
 struct Edit {
     lines: BTreeMap<String, RawLine>,
+    /// The lines the cart had before the batch.
+    before: std::collections::BTreeSet<String>,
     /// The merge records, read once for the batch when an operation needs them (ops never change them).
     records: Option<Records>,
     exact: bool,
     now: i64,
+    /// The lines the batch created, with the operation that did, in order.
+    new_lines: Vec<(usize, String)>,
+    /// By sku, the last add of the batch: its position, the quantity before it and what it added.
+    last_add: BTreeMap<String, (usize, u32, u32)>,
+    /// The lines a set, remove or clear of the batch overwrote.
+    overwritten: Vec<String>,
 }
 
 impl Edit {
-    /// Checks `op` against the lines so far and writes it into `tx`; an error writes nothing of it (and the caller
-    /// rolls the batch back).
-    fn step(&mut self, tx: &mut Transaction<'_>, c: &Containers, op: &Op) -> Result<(), EditError> {
+    /// Checks `op` (at position `index`) against the lines so far and writes it into `tx`; an error writes nothing
+    /// of it (and the caller rolls the batch back).
+    fn step(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        c: &Containers,
+        index: usize,
+        op: &Op,
+    ) -> Result<(), EditError> {
         match op {
-            Op::Add { sku, qty } => self.add(tx, c, sku, *qty),
-            Op::Set { sku, qty } => self.set(tx, c, sku, *qty),
-            Op::Remove { sku } => self.set(tx, c, sku, 0),
+            Op::Add { sku, qty } => self.add(tx, c, index, sku, *qty),
+            Op::Set { sku, qty } => self.set(tx, c, index, sku, *qty),
+            Op::Remove { sku } => self.set(tx, c, index, sku, 0),
             Op::Select { sku, selected } => {
                 validate_sku(sku)?;
                 let line = self
@@ -430,7 +438,7 @@ impl Edit {
                 let skus: Vec<String> = self
                     .lines
                     .iter()
-                    .filter(|(_, l)| l.qty() > 0)
+                    .filter(|(_, l)| l.unclamped() > 0)
                     .map(|(sku, _)| sku.clone())
                     .collect();
                 for sku in skus {
@@ -445,6 +453,7 @@ impl Edit {
         &mut self,
         tx: &mut Transaction<'_>,
         c: &Containers,
+        index: usize,
         sku: &str,
         n: u32,
     ) -> Result<(), EditError> {
@@ -456,21 +465,24 @@ impl Edit {
                 max: MAX_QTY,
             });
         }
-        let (current, line_count) = current(&self.lines, sku);
-        if current + n > MAX_QTY {
-            return Err(EditError::QuantityLimit { current, adding: n });
-        }
-        if current == 0 && line_count >= MAX_LINES {
-            return Err(EditError::CartFull);
-        }
+        let current = self.unclamped(sku);
         tx.insert(&c.adds, 0, schema::encode_add(n, sku))?;
-        if current == 0 {
-            start_line(tx, c, sku, true, self.now)?;
-        }
         let line = self.lines.entry(sku.to_owned()).or_default();
         line.added(n);
+        let total = line.unclamped();
+        self.last_add.insert(
+            sku.to_owned(),
+            (index, u32::try_from(current).unwrap_or(u32::MAX), n),
+        );
         if current == 0 {
-            line.start(true, self.now);
+            self.start(tx, c, index, sku)?;
+        }
+        if self.overwritten.iter().any(|s| s == sku) {
+            // An add after a set of its line in the same change: replicas that read exactly (a layout-1 history)
+            // count every add of the change a set is in as seen by it, so the set is written again with the add
+            // in it. The same on every reader as the set and the add one by one: if this set wins, the line is
+            // the set's quantity plus the add; if a concurrent one does, the add is one it had not seen.
+            self.overwrite(tx, c, sku, u32::try_from(total).unwrap_or(u32::MAX))?;
         }
         Ok(())
     }
@@ -479,6 +491,7 @@ impl Edit {
         &mut self,
         tx: &mut Transaction<'_>,
         c: &Containers,
+        index: usize,
         sku: &str,
         n: u32,
     ) -> Result<(), EditError> {
@@ -490,22 +503,40 @@ impl Edit {
                 max: MAX_QTY,
             });
         }
-        let (current, line_count) = current(&self.lines, sku);
+        let current = self.unclamped(sku);
         if current == 0 && n == 0 {
             // Removing a line that is not there: nothing to record.
             return Ok(());
         }
-        if current == 0 && line_count >= MAX_LINES {
-            return Err(EditError::CartFull);
-        }
         self.overwrite(tx, c, sku, n)?;
+        // A set is its line's own limit: an earlier add of the batch no longer raises it.
+        self.last_add.remove(sku);
         if current == 0 {
-            start_line(tx, c, sku, true, self.now)?;
-            if let Some(line) = self.lines.get_mut(sku) {
-                line.start(true, self.now);
-            }
+            self.start(tx, c, index, sku)?;
         }
         Ok(())
+    }
+
+    /// Marks `sku`'s line as new (selected), stamped in the order the batch creates lines.
+    fn start(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        c: &Containers,
+        index: usize,
+        sku: &str,
+    ) -> Result<(), EditError> {
+        let stamp = self.now.saturating_add(self.new_lines.len() as i64);
+        start_line(tx, c, sku, true, stamp)?;
+        if let Some(line) = self.lines.get_mut(sku) {
+            line.start(true, stamp);
+        }
+        self.new_lines.push((index, sku.to_owned()));
+        Ok(())
+    }
+
+    /// The line's quantity so far, unclamped (a batch may pass a limit on the way).
+    fn unclamped(&self, sku: &str) -> u64 {
+        self.lines.get(sku).map_or(0, RawLine::unclamped)
     }
 
     /// Sets the line's quantity to `n` over everything this replica has seen of it.
@@ -524,10 +555,50 @@ impl Edit {
             .unwrap_or_default();
         overwrite_line(tx, c, sku, n, line.adds, &records, self.exact)?;
         line.overwrite(n, self.exact);
+        if !self.overwritten.iter().any(|s| s == sku) {
+            self.overwritten.push(sku.to_owned());
+        }
+        Ok(())
+    }
+
+    /// The limits, against the batch's result: no line above [`MAX_QTY`] (blamed on the last add that raised it),
+    /// at most [`MAX_LINES`] lines (blamed on the operation that created the first line beyond them).
+    fn check_limits(&self) -> Result<(), BatchError> {
+        let over = self
+            .last_add
+            .iter()
+            .filter(|(sku, _)| self.unclamped(sku) > u64::from(MAX_QTY))
+            .map(|(_, &(index, current, adding))| (index, current, adding))
+            .min();
+        if let Some((index, current, adding)) = over {
+            return Err(BatchError {
+                index: Some(index),
+                error: EditError::QuantityLimit { current, adding },
+            });
+        }
+        let present = |sku: &String| self.lines.get(sku).is_some_and(|l| l.qty() > 0);
+        let kept = self.before.iter().filter(|s| present(s)).count();
+        // A line created, removed and created again counts once, at its last creation.
+        let mut created_once: Vec<usize> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for (index, sku) in self.new_lines.iter().rev() {
+            if present(sku) && !self.before.contains(sku) && seen.insert(sku) {
+                created_once.push(*index);
+            }
+        }
+        created_once.reverse();
+        if kept + created_once.len() > MAX_LINES {
+            let index = created_once.get(MAX_LINES.saturating_sub(kept)).copied();
+            return Err(BatchError {
+                index,
+                error: EditError::CartFull,
+            });
+        }
         Ok(())
     }
 }
 
+/// The quantity of `sku` and the number of lines in `lines`.
 impl Cart {
     /// Refuses every edit of a cart laid out in a newer layout than this code knows.
     pub(crate) fn writable(&self) -> Result<(), EditError> {
@@ -575,7 +646,7 @@ impl Cart {
     }
 }
 
-/// The quantity of `sku` and the number of lines in `lines`.
+#[allow(dead_code)]
 fn current(lines: &BTreeMap<String, RawLine>, sku: &str) -> (u32, usize) {
     let line_count = lines.values().filter(|l| l.qty() > 0).count();
     (lines.get(sku).map_or(0, |l| l.qty()), line_count)

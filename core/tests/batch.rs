@@ -102,7 +102,7 @@ fn the_first_operation_that_cannot_apply_refuses_the_batch_with_its_index_and_no
     ];
     for (ops, index, code) in refusals {
         let e = cart.apply(&ops).expect_err(code);
-        assert_eq!((e.index, e.error.code()), (index, code), "{ops:?}");
+        assert_eq!((e.index, e.error.code()), (Some(index), code), "{ops:?}");
         assert_eq!(
             (cart.heads(), cart.view()),
             before,
@@ -112,17 +112,18 @@ fn the_first_operation_that_cannot_apply_refuses_the_batch_with_its_index_and_no
 }
 
 #[test]
-fn limits_are_checked_against_the_batch_so_far_so_the_121st_line_is_cart_full_with_its_index() {
+fn limits_are_checked_against_the_batch_s_result_so_the_121st_line_is_cart_full_with_its_index() {
     let mut cart = replica(1);
     let fill: Vec<Op> = (0..=MAX_LINES)
         .map(|i| add(&format!("SKU-{i}"), 1))
         .collect();
     let e = cart.apply(&fill).unwrap_err();
-    assert_eq!((e.index, e.error.code()), (MAX_LINES, "CART_FULL"));
+    assert_eq!((e.index, e.error.code()), (Some(MAX_LINES), "CART_FULL"));
     assert_eq!(cart.view().line_count, 0);
     cart.apply(&fill[..MAX_LINES]).unwrap();
     assert_eq!(cart.view().line_count, MAX_LINES);
-    // A batch that frees a line first may add another.
+    // Against the batch's result: a full cart may take a new line in a batch that also removes one, in either
+    // order.
     cart.apply(&[
         Op::Remove {
             sku: "SKU-0".into(),
@@ -130,7 +131,57 @@ fn limits_are_checked_against_the_batch_so_far_so_the_121st_line_is_cart_full_wi
         add("SKU-NEW", 1),
     ])
     .unwrap();
+    cart.apply(&[
+        add("SKU-NEWER", 1),
+        Op::Remove {
+            sku: "SKU-1".into(),
+        },
+    ])
+    .unwrap();
     assert_eq!(cart.view().line_count, MAX_LINES);
+    let e = cart
+        .apply(&[
+            add("ONE", 1),
+            add("TWO", 1),
+            Op::Remove {
+                sku: "SKU-2".into(),
+            },
+        ])
+        .unwrap_err();
+    assert_eq!(
+        (e.index, e.error.code()),
+        (Some(1), "CART_FULL"),
+        "the first line beyond the limit"
+    );
+}
+
+#[test]
+fn a_quantity_is_limited_by_the_batch_s_result_and_blamed_on_the_last_add_that_raised_it() {
+    let mut cart = replica(1);
+    cart.add("X", 600).unwrap();
+    cart.apply(&[
+        add("X", 500),
+        Op::Set {
+            sku: "X".into(),
+            qty: 10,
+        },
+    ])
+    .unwrap();
+    assert_eq!(cart.view().qty("X"), 10);
+    let e = cart
+        .apply(&[add("X", 500), add("Y", 1), add("X", 489), add("X", 1)])
+        .unwrap_err();
+    assert_eq!((e.index, e.error.code()), (Some(3), "QUANTITY_LIMIT"));
+    assert_eq!(cart.view().qty("X"), 10);
+}
+
+#[test]
+fn lines_a_batch_creates_are_listed_in_the_order_it_made_them() {
+    let mut cart = replica(1);
+    cart.apply(&[add("TEA-SENCHA", 1), add("MUG-STONE", 1), add("CLOTH", 1)])
+        .unwrap();
+    let skus: Vec<String> = cart.view().lines.iter().map(|l| l.sku.clone()).collect();
+    assert_eq!(skus, ["TEA-SENCHA", "MUG-STONE", "CLOTH"]);
 }
 
 #[test]
@@ -138,17 +189,21 @@ fn more_than_250_operations_are_refused_whole() {
     let mut cart = replica(1);
     let ops: Vec<Op> = (0..=MAX_OPS).map(|_| add("MUG", 1)).collect();
     let e = cart.apply(&ops).unwrap_err();
-    assert_eq!((e.index, e.error.code()), (MAX_OPS, "TOO_MANY_OPS"));
+    assert_eq!(
+        (e.index, e.error.code()),
+        (None, "TOO_MANY_OPS"),
+        "about the whole batch"
+    );
     assert!(cart.view().lines.is_empty());
     cart.apply(&ops[..MAX_OPS]).unwrap();
     assert_eq!(cart.view().qty("MUG"), 250);
 }
 
 #[test]
-fn an_add_after_a_set_of_its_line_comes_in_a_change_of_its_own_and_the_batch_stays_all_or_nothing()
+fn an_add_after_a_set_of_its_line_is_still_one_change_and_reads_right_where_carts_are_read_exactly()
 {
     // A replica reading exactly (a cart whose history is only the genesis loads so; so do carts with layout-1
-    // writes) counts every add of a change as seen by a set in it: the add must come after that change.
+    // writes) counts every add of a change as seen by a set in it.
     let mut writer = replica(1);
     let mut reader = Cart::load(&replica(2).save()).unwrap();
     assert!(reader.reads_exactly());
@@ -163,31 +218,26 @@ fn an_add_after_a_set_of_its_line_comes_in_a_change_of_its_own_and_the_batch_sta
             add("B", 1),
         ])
         .unwrap();
-    writer
-        .apply(&[add("C", 1), Op::Clear, add("C", 2)])
-        .unwrap();
-    assert_eq!(changes_since(&writer, &heads), 4);
-    assert_eq!((writer.view().qty("B"), writer.view().qty("C")), (0, 2));
-    let mut b_only = replica(4);
-    b_only
-        .apply(&[
-            add("B", 1),
-            Op::Set {
-                sku: "B".into(),
-                qty: 0,
-            },
-            add("B", 1),
-        ])
-        .unwrap();
-    common::sync(&mut b_only, &mut reader);
+    assert_eq!(writer.view().qty("B"), 1);
+    common::sync(&mut writer, &mut reader);
     assert_eq!(
         reader.view().qty("B"),
         1,
         "the add after the set counts for a reader reading exactly"
     );
+    writer
+        .apply(&[add("C", 1), Op::Clear, add("C", 2)])
+        .unwrap();
+    assert_eq!(changes_since(&writer, &heads), 2, "one change per batch");
+    assert_eq!((writer.view().qty("B"), writer.view().qty("C")), (0, 2));
     common::sync(&mut writer, &mut reader);
-    assert_eq!(reader.view().qty("C"), 2);
+    assert_eq!(
+        (reader.view().qty("B"), reader.view().qty("C")),
+        (0, 2),
+        "the same after a clear and an add"
+    );
     let mut b = Cart::load(&replica(3).save()).unwrap();
+    let heads = b.heads();
     b.apply(&[
         add("B", 1),
         Op::Set {
@@ -197,9 +247,8 @@ fn an_add_after_a_set_of_its_line_comes_in_a_change_of_its_own_and_the_batch_sta
         add("B", 1),
     ])
     .unwrap();
-    assert_eq!(b.view().qty("B"), 1);
+    assert_eq!((b.view().qty("B"), changes_since(&b, &heads)), (1, 1));
     assert!(b.cache_matches_a_fresh_read());
-    // Refused later on, nothing of the earlier changes stays.
     let before = b.heads();
     let e = b
         .apply(&[
@@ -211,7 +260,7 @@ fn an_add_after_a_set_of_its_line_comes_in_a_change_of_its_own_and_the_batch_sta
             add("B", 999),
         ])
         .unwrap_err();
-    assert_eq!(e.index, 2);
+    assert_eq!(e.index, Some(2));
     assert_eq!(b.heads(), before);
 }
 
@@ -257,4 +306,42 @@ fn operations_read_from_json_are_checked_for_shape_sku_and_quantity() {
         "INVALID_QUANTITY"
     );
     assert!(serde_json::from_str::<OpJson>(r#"{"op":"add","sku":"MUG","extra":1}"#).is_err());
+}
+
+#[test]
+fn quantities_out_of_an_operation_s_range_are_refused_when_read() {
+    let code = |text: &str| json(text).unwrap_err().code();
+    assert_eq!(
+        code(r#"{"op":"add","sku":"MUG","qty":0}"#),
+        "INVALID_QUANTITY"
+    );
+    assert_eq!(
+        code(r#"{"op":"add","sku":"MUG","qty":1000}"#),
+        "INVALID_QUANTITY"
+    );
+    assert_eq!(
+        code(r#"{"op":"set","sku":"MUG","qty":1000}"#),
+        "INVALID_QUANTITY"
+    );
+    assert!(json(r#"{"op":"set","sku":"MUG","qty":0}"#).is_ok());
+}
+
+#[test]
+fn a_quantity_that_is_null_or_not_a_number_is_invalid_quantity_as_on_the_single_routes() {
+    let code = |text: &str| json(text).unwrap_err().code();
+    assert_eq!(
+        code(r#"{"op":"add","sku":"MUG","qty":null}"#),
+        "INVALID_QUANTITY"
+    );
+    assert_eq!(
+        code(r#"{"op":"add","sku":"MUG","qty":"2"}"#),
+        "INVALID_QUANTITY"
+    );
+    assert_eq!(
+        code(r#"{"op":"set","sku":"MUG","qty":[1]}"#),
+        "INVALID_QUANTITY"
+    );
+    assert!(
+        serde_json::from_str::<OpJson>(r#"{"op":"select","sku":"MUG","selected":null}"#).is_err()
+    );
 }

@@ -1,5 +1,5 @@
 //! The catalog: products, prices and availability in the `CATALOG` Workers KV namespace, joined into every cart
-//! view at read time, so prices are always current.
+//! view at read time (from the isolate's reads of the last `CATALOG_CACHE_SECONDS`; checkout reads fresh).
 //!
 //! Layout (written by `scripts/seed-catalog.mjs` from a JSON file such as `catalog/demo.json`): one key per product,
 //! `product:<sku>`, whose value (and metadata, so a listing needs no extra reads) is the product as JSON:
@@ -111,7 +111,7 @@ pub async fn products(env: &Env, skus: &[String]) -> ApiResult<HashMap<String, P
 }
 
 /// How long an isolate reuses the catalog listing. Workers KV itself may answer a read up to 60 s stale, so the
-/// listing is never fresher than this anyway; cart views are priced from fresh reads (`products`), not from it.
+/// listing is never fresher than this anyway; cart views are priced by entry (`products_cached`), not from it.
 pub const LIST_CACHE_MS: i64 = 30_000;
 
 thread_local! {
@@ -163,8 +163,93 @@ async fn list_from_kv(env: &Env) -> ApiResult<Vec<Product>> {
     Ok(out)
 }
 
-/// Adds prices, availability and totals to a cart view (the JSON a cart object answers with), in place.
+/// How long an isolate reuses a catalog entry it read for pricing views, by default (`CATALOG_CACHE_SECONDS`;
+/// 0 = every view reads KV). KV itself may answer a read up to 60 s stale, so a few seconds here change little of
+/// what "current" means; checkout always reads fresh ([`Freshness::Fresh`]).
+pub const DEFAULT_CACHE_SECONDS: i64 = 5;
+/// Most entries an isolate keeps (then the cache starts over).
+const MAX_CACHED: usize = 10_000;
+
+/// Whether pricing may use the isolate's recent reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Entries read within this many ms (0: none).
+    Cached(i64),
+    /// Read from KV now.
+    Fresh,
+}
+
+impl Freshness {
+    /// The freshness of view pricing under `CATALOG_CACHE_SECONDS`.
+    pub fn of_views(env: &Env) -> Freshness {
+        let seconds = env
+            .var("CATALOG_CACHE_SECONDS")
+            .ok()
+            .and_then(|v| v.to_string().trim().parse::<i64>().ok())
+            .unwrap_or(DEFAULT_CACHE_SECONDS)
+            .clamp(0, 300);
+        Freshness::Cached(seconds * 1000)
+    }
+}
+
+thread_local! {
+    /// Catalog entries read for pricing, by sku, with when (`None`: no such product, which is cached too).
+    static ENTRIES: std::cell::RefCell<HashMap<String, (i64, Option<Product>)>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+/// The products of `skus`, from the isolate's reads younger than `freshness` allows and KV for the rest.
+pub async fn products_cached(
+    env: &Env,
+    skus: &[String],
+    freshness: Freshness,
+) -> ApiResult<HashMap<String, Product>> {
+    let max_age = match freshness {
+        Freshness::Cached(ms) if ms > 0 => ms,
+        _ => return products(env, skus).await,
+    };
+    let now = crate::object::now_ms();
+    let mut found = HashMap::new();
+    let mut missing = Vec::new();
+    // The borrow ends before any await.
+    ENTRIES.with(|cache| {
+        let cache = cache.borrow();
+        for sku in skus {
+            match cache.get(sku) {
+                Some((at, entry)) if now - at < max_age => {
+                    if let Some(product) = entry {
+                        found.insert(sku.clone(), product.clone());
+                    }
+                }
+                _ => missing.push(sku.clone()),
+            }
+        }
+    });
+    if missing.is_empty() {
+        return Ok(found);
+    }
+    let read = products(env, &missing).await?;
+    ENTRIES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() + missing.len() > MAX_CACHED {
+            cache.clear();
+        }
+        for sku in &missing {
+            cache.insert(sku.clone(), (now, read.get(sku).cloned()));
+        }
+    });
+    found.extend(read);
+    Ok(found)
+}
+
+/// Adds prices, availability and totals to a cart view (the JSON a cart object answers with), in place, from
+/// catalog entries as fresh as `CATALOG_CACHE_SECONDS` asks.
 pub async fn price_view(env: &Env, view: &mut Value) -> ApiResult<()> {
+    price_view_as(env, view, Freshness::of_views(env)).await
+}
+
+/// [`price_view`] with the given freshness.
+pub async fn price_view_as(env: &Env, view: &mut Value, freshness: Freshness) -> ApiResult<()> {
     let skus: Vec<String> = view["lines"]
         .as_array()
         .map(|lines| {
@@ -177,7 +262,7 @@ pub async fn price_view(env: &Env, view: &mut Value) -> ApiResult<()> {
     let catalog = if skus.is_empty() {
         HashMap::new()
     } else {
-        products(env, &skus).await?
+        products_cached(env, &skus, freshness).await?
     };
     apply_prices(view, &catalog);
     Ok(())

@@ -7,7 +7,7 @@ use crate::error::ApiError;
 
 const ALLOW_METHODS: &str = "GET, POST, PATCH, DELETE, OPTIONS";
 const ALLOW_HEADERS: &str = "Authorization, Content-Type, If-None-Match, Idempotency-Key";
-const EXPOSE_HEADERS: &str = "ETag, Retry-After, Server-Timing";
+const EXPOSE_HEADERS: &str = "ETag, Retry-After, Server-Timing, Allow, WWW-Authenticate";
 
 pub struct Cors {
     own_origin: String,

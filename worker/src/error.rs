@@ -19,6 +19,8 @@ pub struct ApiError {
     pub index: Option<usize>,
     /// The methods a `405` route takes, for its `Allow` header.
     pub allow: Option<String>,
+    /// The lines an error is about (`PRICE_CHANGED`), sent as `error.lines`.
+    pub lines: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -34,6 +36,8 @@ struct Inner<'a> {
     reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     index: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lines: Option<&'a serde_json::Value>,
 }
 
 impl ApiError {
@@ -46,6 +50,7 @@ impl ApiError {
             reason: None,
             index: None,
             allow: None,
+            lines: None,
         }
     }
 
@@ -97,6 +102,7 @@ impl ApiError {
                 message: &self.message,
                 reason: self.reason,
                 index: self.index,
+                lines: self.lines.as_ref(),
             },
         };
         let mut response = Response::from_json(&body)?.with_status(self.status);
@@ -143,7 +149,11 @@ impl From<EditError> for ApiError {
 
 impl From<BatchError> for ApiError {
     fn from(err: BatchError) -> Self {
-        ApiError::from(err.error).at(err.index)
+        let e = ApiError::from(err.error);
+        match err.index {
+            Some(index) => e.at(index),
+            None => e,
+        }
     }
 }
 

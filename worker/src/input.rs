@@ -14,8 +14,28 @@ use crate::auth;
 use crate::error::{ApiError, ApiResult};
 use crate::protocol;
 
+/// An optional member that, when given, must be of its type: `null` is not "absent" (`{"qty": null}` is
+/// `INVALID_QUANTITY`, `{"selected": null}` `INVALID_BODY`), as the contract says.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
 /// `bytes` as JSON of type `T`: `MALFORMED_JSON` when it is not JSON, `INVALID_BODY` when it is the wrong shape.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    // Every body is an object (serde would also fill a struct from an array, member by member).
+    if let Some(first) = bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        if *first != b'{' && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+            return Err(ApiError::new(
+                400,
+                "INVALID_BODY",
+                "the body must be a JSON object",
+            ));
+        }
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
@@ -37,13 +57,16 @@ pub fn optional<T: DeserializeOwned + Default>(bytes: &[u8]) -> ApiResult<T> {
 #[serde(deny_unknown_fields)]
 struct AddLine {
     sku: String,
+    #[serde(default, deserialize_with = "present")]
     qty: Option<Value>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PatchLine {
+    #[serde(default, deserialize_with = "present")]
     qty: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     selected: Option<bool>,
 }
 
@@ -51,6 +74,7 @@ struct PatchLine {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct MergeBody {
     guest_cart_id: String,
+    #[serde(default, deserialize_with = "present")]
     policy: Option<String>,
 }
 
@@ -71,7 +95,12 @@ struct CopyBody {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Checkout {
     /// Remove the checked-out lines from the cart in the same write.
+    #[serde(default, deserialize_with = "present")]
     pub remove_checked_out: Option<bool>,
+    /// The unit prices the shopper was shown, by sku: a line whose price differs now refuses the checkout
+    /// (`409 PRICE_CHANGED`).
+    #[serde(default, deserialize_with = "present")]
+    pub seen_prices: Option<std::collections::BTreeMap<String, Value>>,
 }
 
 #[derive(Deserialize)]
@@ -92,7 +121,9 @@ pub fn ops(bytes: &[u8]) -> ApiResult<Vec<Op>> {
         ));
     }
     if body.ops.len() > MAX_OPS {
-        return Err(ApiError::from(cart_core::EditError::TooManyOps(body.ops.len())).at(MAX_OPS));
+        return Err(ApiError::from(cart_core::EditError::TooManyOps(
+            body.ops.len(),
+        )));
     }
     body.ops
         .into_iter()
@@ -163,9 +194,19 @@ pub fn copy(bytes: &[u8]) -> ApiResult<String> {
     valid_share_token(&body.from)
 }
 
-/// `POST .../checkout` options.
+/// `POST .../checkout` options; `seenPrices` are whole non-negative numbers.
 pub fn checkout(bytes: &[u8]) -> ApiResult<Checkout> {
-    optional(bytes)
+    let body: Checkout = optional(bytes)?;
+    if let Some(seen) = &body.seen_prices {
+        if let Some((sku, _)) = seen.iter().find(|(_, v)| whole(v).is_none()) {
+            return Err(ApiError::new(
+                400,
+                "INVALID_BODY",
+                format!("seenPrices.{sku} must be a whole number of minor units"),
+            ));
+        }
+    }
+    Ok(body)
 }
 
 /// A sku the core accepts (1-64 characters of `[A-Za-z0-9._-]`), or `INVALID_SKU`.
@@ -177,15 +218,23 @@ pub fn valid_sku(sku: &str) -> ApiResult<String> {
 /// A JSON quantity: a non-negative integer that fits in 32 bits (the core checks the range each operation
 /// accepts), or `INVALID_QUANTITY`.
 pub fn quantity(v: &Value) -> ApiResult<u32> {
-    v.as_u64()
-        .and_then(|n| u32::try_from(n).ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                400,
-                "INVALID_QUANTITY",
-                format!("qty must be a whole number, got {v}"),
-            )
-        })
+    // JSON Schema's integer: `3.0` is one.
+    whole(v).and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {
+        ApiError::new(
+            400,
+            "INVALID_QUANTITY",
+            format!("qty must be a whole number, got {v}"),
+        )
+    })
+}
+
+/// A JSON number without a fraction (`3` or `3.0`, as JSON Schema's `integer` reads them), if non-negative.
+pub fn whole(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(f))
+            .map(|f| f as u64)
+    })
 }
 
 /// A cart id: 22-64 characters of `[A-Za-z0-9_-]` (a client-made id of at least 128 random bits).
@@ -253,7 +302,11 @@ mod tests {
         let e = err(r#"{"ops":[{"op":"add","sku":"A","colour":"red"}]}"#);
         assert_eq!((e.code, e.index), ("INVALID_BODY", Some(0)));
         let e = err(r#"{"ops":[{"op":"clear"},{"op":"set","sku":"A","qty":"2"}]}"#);
-        assert_eq!((e.code, e.index), ("INVALID_BODY", Some(1)));
+        assert_eq!((e.code, e.index), ("INVALID_QUANTITY", Some(1)));
+        let e = err(r#"{"ops":[{"op":"add","sku":"A","qty":null}]}"#);
+        assert_eq!((e.code, e.index), ("INVALID_QUANTITY", Some(0)));
+        let e = err(r#"{"ops":[{"op":"select","sku":"A","selected":null}]}"#);
+        assert_eq!((e.code, e.index), ("INVALID_BODY", Some(0)));
         let e = err(r#"{"ops":[{"op":"add","sku":"A","qty":2.5}]}"#);
         assert_eq!((e.code, e.index), ("INVALID_QUANTITY", Some(0)));
         assert_eq!(err(r#"{"ops":[]}"#).code, "INVALID_BODY");
@@ -264,7 +317,7 @@ mod tests {
             vec![r#"{"op":"clear"}"#; 251].join(",")
         );
         let e = err(&many);
-        assert_eq!((e.code, e.index), ("TOO_MANY_OPS", Some(250)));
+        assert_eq!((e.code, e.index), ("TOO_MANY_OPS", None));
         assert_eq!(
             ops(br#"{"ops":[{"op":"add","sku":"A"},{"op":"selectAll","selected":false}]}"#)
                 .map(|o| o.len())

@@ -89,9 +89,12 @@ async fn checkout_snapshot(req: &mut Request, ctx: &Ctx, target: &Target) -> Api
         if view.status_code() != 200 {
             return Ok(view);
         }
-        // Priced now: these are the prices the snapshot freezes.
+        // Priced now, from KV (never the isolate's recent reads): these are the prices the snapshot freezes.
         let mut view = json_of(view).await?;
-        catalog::price_view(&ctx.env, &mut view).await?;
+        catalog::price_view_as(&ctx.env, &mut view, catalog::Freshness::Fresh).await?;
+        if let Some(seen) = &body.seen_prices {
+            price_changes(&view, seen)?;
+        }
         let lines: Vec<Value> = view["lines"]
             .as_array()
             .into_iter()
@@ -191,4 +194,35 @@ pub async fn copy(req: &mut Request, ctx: &Ctx, target: &Target) -> ApiResult<An
     let bytes = shared.bytes().await?;
     let merged = merge_into(ctx, target, &source, bytes, MergePolicy::Sum, &keyed).await?;
     Ok(Answer::View(merged))
+}
+
+/// `409 PRICE_CHANGED` listing the selected lines whose unit price now differs from the one the shopper saw
+/// (`seenPrices`), so the page can show the new prices and ask again. Lines the request names no price for pass.
+fn price_changes(view: &Value, seen: &std::collections::BTreeMap<String, Value>) -> ApiResult<()> {
+    let changed: Vec<Value> = view["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l["selected"] == true && l["available"] == true)
+        .filter_map(|l| {
+            let sku = l["sku"].as_str()?;
+            let was = input::whole(seen.get(sku)?)?;
+            let now = l["unitPrice"].as_u64()?;
+            (now != was).then(|| json!({ "sku": sku, "seenPrice": was, "unitPrice": now }))
+        })
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let skus: Vec<&str> = changed.iter().filter_map(|c| c["sku"].as_str()).collect();
+    let mut e = ApiError::new(
+        409,
+        "PRICE_CHANGED",
+        format!(
+            "prices changed since the shopper saw them: {}",
+            skus.join(", ")
+        ),
+    );
+    e.lines = Some(Value::Array(changed));
+    Err(e)
 }

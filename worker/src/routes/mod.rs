@@ -59,7 +59,22 @@ pub async fn handle(req: Request, env: Env) -> worker::Result<Response> {
     Ok(response)
 }
 
-async fn answer(mut req: Request, env: Env) -> ApiResult<Response> {
+async fn answer(req: Request, env: Env) -> ApiResult<Response> {
+    // workers-rs reads a method it does not know (QUERY, say) as GET. Such a request is routed as a TRACE, which
+    // no route takes, so it gets the route's 405 with its `Allow` (or the 404 of a path that is not there).
+    let raw = req.inner().method().to_ascii_uppercase();
+    let mut req = if [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE",
+    ]
+    .contains(&raw.as_str())
+    {
+        req
+    } else {
+        let mut init = worker::RequestInit::new();
+        init.with_method(Method::Trace)
+            .with_headers(req.headers().clone());
+        Request::new_with_init(&req.inner().url(), &init)?
+    };
     let ctx = Ctx::new(env, &req)?;
     let conditional = match req.method() {
         Method::Get => req.headers().get("if-none-match")?,
