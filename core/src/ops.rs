@@ -244,7 +244,7 @@ fn in_range(qty: u32, min: u32) -> Result<u32, EditError> {
 /// Why a batch was refused: the position of the operation it was refused for (none when the refusal is about the
 /// whole batch: too many operations, a cart of a newer layout), and why. The cart is unchanged.
 #[derive(Debug, Error)]
-#[error("operation {index:?}: {error}")]
+#[error("{error}")]
 pub struct BatchError {
     pub index: Option<usize>,
     #[source]
@@ -573,7 +573,10 @@ impl Edit {
         if let Some((index, current, adding)) = over {
             return Err(BatchError {
                 index: Some(index),
-                error: EditError::QuantityLimit { current, adding },
+                error: EditError::QuantityLimit {
+                    current: current.min(MAX_QTY),
+                    adding,
+                },
             });
         }
         let present = |sku: &String| self.lines.get(sku).is_some_and(|l| l.qty() > 0);
@@ -587,7 +590,9 @@ impl Edit {
             }
         }
         created_once.reverse();
-        if kept + created_once.len() > MAX_LINES {
+        // Only a batch that creates lines can be refused for them: a cart over the limit (concurrent adds on two
+        // devices can take it there) stays editable.
+        if !created_once.is_empty() && kept + created_once.len() > MAX_LINES {
             let index = created_once.get(MAX_LINES.saturating_sub(kept)).copied();
             return Err(BatchError {
                 index,
@@ -598,7 +603,6 @@ impl Edit {
     }
 }
 
-/// The quantity of `sku` and the number of lines in `lines`.
 impl Cart {
     /// Refuses every edit of a cart laid out in a newer layout than this code knows.
     pub(crate) fn writable(&self) -> Result<(), EditError> {
@@ -644,12 +648,6 @@ impl Cart {
         }
         Ok(restored)
     }
-}
-
-#[allow(dead_code)]
-fn current(lines: &BTreeMap<String, RawLine>, sku: &str) -> (u32, usize) {
-    let line_count = lines.values().filter(|l| l.qty() > 0).count();
-    (lines.get(sku).map_or(0, |l| l.qty()), line_count)
 }
 
 /// Marks a line as new: selected as given and stamped `added_at = now`.

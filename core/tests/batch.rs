@@ -345,3 +345,44 @@ fn a_quantity_that_is_null_or_not_a_number_is_invalid_quantity_as_on_the_single_
         serde_json::from_str::<OpJson>(r#"{"op":"select","sku":"MUG","selected":null}"#).is_err()
     );
 }
+
+#[test]
+fn a_cart_over_the_line_limit_after_a_sync_stays_editable_and_only_new_lines_are_refused() {
+    let mut one = replica(1);
+    let mut two = replica(2);
+    one.apply(
+        &(0..65)
+            .map(|i| add(&format!("ONE-{i}"), 1))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    two.apply(
+        &(0..65)
+            .map(|i| add(&format!("TWO-{i}"), 1))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    common::sync(&mut one, &mut two);
+    assert_eq!(
+        one.view().line_count,
+        130,
+        "concurrent adds may pass the limit"
+    );
+    one.remove("ONE-0").unwrap();
+    one.set_selected("ONE-1", false).unwrap();
+    one.set_quantity("ONE-2", 5).unwrap();
+    one.select_all(true).unwrap();
+    one.apply(&[
+        Op::Remove {
+            sku: "TWO-0".into(),
+        },
+        Op::Set {
+            sku: "TWO-1".into(),
+            qty: 2,
+        },
+    ])
+    .unwrap();
+    assert_eq!(one.view().line_count, 128);
+    let e = one.add("NEW", 1).unwrap_err();
+    assert_eq!(e.code(), "CART_FULL");
+}

@@ -204,11 +204,18 @@ pub async fn products_cached(
     skus: &[String],
     freshness: Freshness,
 ) -> ApiResult<HashMap<String, Product>> {
+    let now = crate::object::now_ms();
     let max_age = match freshness {
         Freshness::Cached(ms) if ms > 0 => ms,
-        _ => return products(env, skus).await,
+        Freshness::Cached(_) => return products(env, skus).await,
+        // What a fresh read found is what later views should show too (a checkout refused for a changed price
+        // must not be followed by views of the old one).
+        Freshness::Fresh => {
+            let read = products(env, skus).await?;
+            remember(skus, &read, now);
+            return Ok(read);
+        }
     };
-    let now = crate::object::now_ms();
     let mut found = HashMap::new();
     let mut missing = Vec::new();
     // The borrow ends before any await.
@@ -229,17 +236,22 @@ pub async fn products_cached(
         return Ok(found);
     }
     let read = products(env, &missing).await?;
+    remember(&missing, &read, now);
+    found.extend(read);
+    Ok(found)
+}
+
+/// Keeps what a read of `skus` found (absences too), read at `now`.
+fn remember(skus: &[String], read: &HashMap<String, Product>, now: i64) {
     ENTRIES.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if cache.len() + missing.len() > MAX_CACHED {
+        if cache.len() + skus.len() > MAX_CACHED {
             cache.clear();
         }
-        for sku in &missing {
+        for sku in skus {
             cache.insert(sku.clone(), (now, read.get(sku).cloned()));
         }
     });
-    found.extend(read);
-    Ok(found)
 }
 
 /// Adds prices, availability and totals to a cart view (the JSON a cart object answers with), in place, from

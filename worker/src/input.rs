@@ -129,6 +129,11 @@ pub fn ops(bytes: &[u8]) -> ApiResult<Vec<Op>> {
         .into_iter()
         .enumerate()
         .map(|(i, value)| {
+            if !value.is_object() {
+                return Err(
+                    ApiError::new(400, "INVALID_BODY", "an operation is a JSON object").at(i),
+                );
+            }
             let json: OpJson = serde_json::from_value(value)
                 .map_err(|e| ApiError::new(400, "INVALID_BODY", e.to_string()).at(i))?;
             Op::from_json(json).map_err(|e| ApiError::from(e).at(i))
@@ -307,6 +312,8 @@ mod tests {
         assert_eq!((e.code, e.index), ("INVALID_QUANTITY", Some(0)));
         let e = err(r#"{"ops":[{"op":"select","sku":"A","selected":null}]}"#);
         assert_eq!((e.code, e.index), ("INVALID_BODY", Some(0)));
+        let e = err(r#"{"ops":[{"op":"clear"},["add","MUG",2]]}"#);
+        assert_eq!((e.code, e.index), ("INVALID_BODY", Some(1)));
         let e = err(r#"{"ops":[{"op":"add","sku":"A","qty":2.5}]}"#);
         assert_eq!((e.code, e.index), ("INVALID_QUANTITY", Some(0)));
         assert_eq!(err(r#"{"ops":[]}"#).code, "INVALID_BODY");
@@ -334,10 +341,15 @@ mod tests {
 
     #[test]
     fn quantities_that_are_not_whole_numbers_in_32_bits_get_invalid_quantity() {
-        for qty in ["-1", "1.5", "4294967296", "\"2\"", "1e3", "true"] {
+        for qty in ["-1", "1.5", "4294967296", "\"2\"", "true", "null"] {
             let body = format!(r#"{{"sku":"A","qty":{qty}}}"#);
             let got = add_line(body.as_bytes());
             assert_eq!(code(got), (400, "INVALID_QUANTITY"), "qty {qty}");
+        }
+        // JSON Schema's integer: a number without a fraction, however written (the core checks the range).
+        for (qty, n) in [("3.0", 3), ("1e3", 1000)] {
+            let body = format!(r#"{{"sku":"A","qty":{qty}}}"#);
+            assert_eq!(add_line(body.as_bytes()).map(|a| a.qty).ok(), Some(n), "qty {qty}");
         }
     }
 
