@@ -458,13 +458,7 @@ impl Edit {
         n: u32,
     ) -> Result<(), EditError> {
         validate_sku(sku)?;
-        if !(1..=MAX_QTY).contains(&n) {
-            return Err(EditError::InvalidQuantity {
-                qty: n,
-                min: 1,
-                max: MAX_QTY,
-            });
-        }
+        in_range(n, 1)?;
         let current = self.unclamped(sku);
         tx.insert(&c.adds, 0, schema::encode_add(n, sku))?;
         let line = self.lines.entry(sku.to_owned()).or_default();
@@ -496,13 +490,7 @@ impl Edit {
         n: u32,
     ) -> Result<(), EditError> {
         validate_sku(sku)?;
-        if n > MAX_QTY {
-            return Err(EditError::InvalidQuantity {
-                qty: n,
-                min: 0,
-                max: MAX_QTY,
-            });
-        }
+        in_range(n, 0)?;
         let current = self.unclamped(sku);
         if current == 0 && n == 0 {
             // Removing a line that is not there: nothing to record.
