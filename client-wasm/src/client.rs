@@ -781,7 +781,8 @@ fn ops_of(value: &JsValue) -> Result<Vec<Op>, JsValue> {
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            let json = op_json(&item).map_err(|why| indexed(cart_error("INVALID_BODY", &why), i))?;
+            let json =
+                op_json(&item).map_err(|why| indexed(cart_error("INVALID_BODY", &why), i))?;
             Op::from_json(json).map_err(|e| indexed(edit_error(e), i))
         })
         .collect()
@@ -807,7 +808,10 @@ fn op_json(item: &JsValue) -> Result<OpJson, String> {
     };
     let text = |name: &str| -> Result<Option<String>, String> {
         member(name)
-            .map(|v| v.as_string().ok_or_else(|| format!("{name} must be a string")))
+            .map(|v| {
+                v.as_string()
+                    .ok_or_else(|| format!("{name} must be a string"))
+            })
             .transpose()
     };
     Ok(OpJson {

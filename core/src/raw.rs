@@ -397,13 +397,25 @@ mod tests {
         cart.set_quantity("MUG", 5).expect("valid edit");
         cart.remove("MUG").expect("valid edit");
         let bytes = cart.doc().save_nocompress();
-        assert_eq!(document_has_successors(&bytes, actor.to_bytes(), *counter), Some(false));
+        assert_eq!(
+            document_has_successors(&bytes, actor.to_bytes(), *counter),
+            Some(false)
+        );
         // The `base` map's values were overwritten: the same reading of the same columns says so.
-        assert_eq!(document_has_successors(&bytes, actor.to_bytes(), 2), Some(true));
+        assert_eq!(
+            document_has_successors(&bytes, actor.to_bytes(), 2),
+            Some(true)
+        );
         // A cut document, or a change chunk, is unreadable, which callers take as "maybe".
-        assert_eq!(document_has_successors(&bytes[..bytes.len() / 2], actor.to_bytes(), 2), None);
+        assert_eq!(
+            document_has_successors(&bytes[..bytes.len() / 2], actor.to_bytes(), 2),
+            None
+        );
         let change = cart.doc().get_changes(&[]).pop().expect("a change");
-        assert_eq!(document_has_successors(change.raw_bytes(), actor.to_bytes(), 2), None);
+        assert_eq!(
+            document_has_successors(change.raw_bytes(), actor.to_bytes(), 2),
+            None
+        );
     }
 
     #[test]

@@ -324,7 +324,9 @@ fn read_lines_with(
                 with_line.dedup();
                 let base = baselines
                     .entry((guest.clone(), with_line))
-                    .or_insert_with_key(|(_, merges)| baseline(doc, c, heads, guest, merges, exact));
+                    .or_insert_with_key(|(_, merges)| {
+                        baseline(doc, c, heads, guest, merges, exact)
+                    });
                 let b = base.get(sku).map_or(0, RawLine::unclamped);
                 line.guest_lift = line.guest_lift.max(q.saturating_sub(b));
             }

@@ -163,7 +163,11 @@ fn a_remove_of_a_line_an_old_writer_left_reading_above_its_stored_quantity_still
     today.remove("MUG").unwrap();
     assert!(today.cache_matches_a_fresh_read());
     assert_eq!(today.view().qty("MUG"), 0);
-    assert_eq!(Cart::load(&today.save()).unwrap().view().qty("MUG"), 0, "reloaded");
+    assert_eq!(
+        Cart::load(&today.save()).unwrap().view().qty("MUG"),
+        0,
+        "reloaded"
+    );
     sync(&mut today, &mut old);
     assert_eq!(old.view().qty("MUG"), 0, "on the other replica");
 }

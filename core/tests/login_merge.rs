@@ -254,7 +254,11 @@ fn an_add_made_after_merging_a_guest_state_without_the_line_counts_in_a_later_ma
     user.add("MUG", 1).unwrap();
     guest.add("MUG", 1).unwrap();
     user.merge_guest(&guest, "guest", MergePolicy::Max).unwrap();
-    assert_eq!(user.view().qty("MUG"), 7, "max(3, 6) and the 1 added on top");
+    assert_eq!(
+        user.view().qty("MUG"),
+        7,
+        "max(3, 6) and the 1 added on top"
+    );
 }
 
 #[test]

@@ -349,7 +349,11 @@ mod tests {
         // JSON Schema's integer: a number without a fraction, however written (the core checks the range).
         for (qty, n) in [("3.0", 3), ("1e3", 1000)] {
             let body = format!(r#"{{"sku":"A","qty":{qty}}}"#);
-            assert_eq!(add_line(body.as_bytes()).map(|a| a.qty).ok(), Some(n), "qty {qty}");
+            assert_eq!(
+                add_line(body.as_bytes()).map(|a| a.qty).ok(),
+                Some(n),
+                "qty {qty}"
+            );
         }
     }
 

@@ -176,7 +176,8 @@ impl History {
                         .filter(|e| {
                             !merges.iter().any(|m| {
                                 m.0 == *e
-                                    || (m.3.contains_key(sku) && self.events[*e].seen.contains(&m.0))
+                                    || (m.3.contains_key(sku)
+                                        && self.events[*e].seen.contains(&m.0))
                             })
                         })
                         .collect();
