@@ -386,3 +386,47 @@ fn a_cart_over_the_line_limit_after_a_sync_stays_editable_and_only_new_lines_are
     let e = one.add("NEW", 1).unwrap_err();
     assert_eq!(e.code(), "CART_FULL");
 }
+
+#[test]
+fn a_batch_s_adds_are_written_in_one_splice_that_any_replica_accepts_and_reads_as_the_adds_one_by_one(
+) {
+    use automerge::ReadDoc;
+    let ops = [add("MUG", 2), add("TEA", 1), add("MUG", 1), add("JAM", 3)];
+    let mut batched = replica(1);
+    batched.apply(&ops).unwrap();
+    let mut single = replica(2);
+    for op in &ops {
+        single.apply(std::slice::from_ref(op)).unwrap();
+    }
+    let adds = |cart: &Cart| -> Vec<String> {
+        let doc = cart.doc();
+        let (_, list) = doc.get(automerge::ROOT, "adds").unwrap().unwrap();
+        doc.values(&list).map(|(v, _)| v.to_string()).collect()
+    };
+    assert_eq!(
+        adds(&batched),
+        adds(&single),
+        "newest first, as one insert at the front per add"
+    );
+    assert_eq!(adds(&batched).len(), 4);
+    // A peer checks the change's inserts (each after the one before it, in the same change) and takes it whole.
+    let mut peer = replica(3);
+    let (mut to_peer, mut from_peer) = (cart_core::SyncState::new(), cart_core::SyncState::new());
+    for _ in 0..8 {
+        if let Some(m) = batched.generate_sync_message(&mut to_peer) {
+            peer.receive_sync_message(&mut from_peer, &m).unwrap();
+        }
+        if let Some(m) = peer.generate_sync_message(&mut from_peer) {
+            batched.receive_sync_message(&mut to_peer, &m).unwrap();
+        }
+    }
+    assert_eq!(peer.view(), batched.view());
+    assert_eq!(
+        (
+            peer.view().qty("MUG"),
+            peer.view().qty("TEA"),
+            peer.view().qty("JAM")
+        ),
+        (3, 1, 3)
+    );
+}
