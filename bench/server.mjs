@@ -11,23 +11,35 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const PORT = Number(process.env.BENCH_PORT ?? 8791);
 
-/** Fires `request(i)` with CONCURRENCY in flight for SECONDS; returns { rps, p50, p99, errors }. */
-async function load(agent, request) {
-  const latencies = [];
-  let errors = 0;
-  let i = 0;
-  const end = Date.now() + SECONDS * 1000;
+const SLICES = Number(process.env.BENCH_SLICES ?? 8);
+
+/** Fires `request(agent, i)` with CONCURRENCY in flight for `seconds`, appending each latency to `kind.latencies`
+ * (and counting non-2xx answers); `kind.next` numbers the requests across calls. */
+async function run(agent, kind, seconds) {
+  const end = Date.now() + seconds * 1000;
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (Date.now() < end) {
       const started = process.hrtime.bigint();
-      const status = await request(agent, i++);
-      latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
-      if (status < 200 || status >= 300) errors++;
+      const status = await kind.request(agent, kind.next++);
+      kind.latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+      if (status < 200 || status >= 300) kind.errors++;
     }
   }));
-  latencies.sort((a, b) => a - b);
-  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
-  return { rps: latencies.length / SECONDS, p50: at(0.5), p99: at(0.99), errors };
+}
+
+/** Measures the kinds side by side: SECONDS each, in SLICES turns that take them in order, so a drift of the
+ * machine during the cell weighs on every kind alike. Returns { rps, p50, p99, errors } by kind. */
+async function cell(agent, requests) {
+  const kinds = Object.fromEntries(Object.entries(requests).map(([name, request]) =>
+    [name, { request, next: 0, latencies: [], errors: 0 }]));
+  for (let s = 0; s < SLICES; s++) {
+    for (const kind of Object.values(kinds)) await run(agent, kind, SECONDS / SLICES);
+  }
+  return Object.fromEntries(Object.entries(kinds).map(([name, { latencies, errors }]) => {
+    latencies.sort((a, b) => a - b);
+    const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+    return [name, { rps: latencies.length / SECONDS, p50: at(0.5), p99: at(0.99), errors }];
+  }));
 }
 
 function send(agent, method, url, body) {
@@ -72,14 +84,16 @@ try {
       history = target;
     }
     const before = history;
-    // Warm the object and the connections, then measure the three side by side.
-    await load(agent, (a) => send(a, 'POST', noopUrl));
-    const noop = await load(agent, (a) => send(a, 'POST', noopUrl));
-    const noopWrite = await load(agent, (a) => send(a, 'POST', `${server.url}/v1/dev/carts/${id}/noop-write`));
+    // Warm the object and the connections, then measure them side by side.
+    await run(agent, { request: (a) => send(a, 'POST', noopUrl), next: 0, latencies: [], errors: 0 }, SECONDS);
     const body = (i) => JSON.stringify({ sku: `SKU-${i % 120}`, qty: 1 });
-    const unpriced = await load(agent, (a, i) => send(a, 'POST', `${server.url}/v1/dev/carts/${id}/lines-unpriced`, body(i)));
-    const add = await load(agent, (a, i) => send(a, 'POST', `${cart}/lines`, body(i)));
-    const read = await load(agent, (a) => send(a, 'GET', cart));
+    const { noop, noopWrite, unpriced, add, read } = await cell(agent, {
+      noop: (a) => send(a, 'POST', noopUrl),
+      noopWrite: (a) => send(a, 'POST', `${server.url}/v1/dev/carts/${id}/noop-write`),
+      unpriced: (a, i) => send(a, 'POST', `${server.url}/v1/dev/carts/${id}/lines-unpriced`, body(i)),
+      add: (a, i) => send(a, 'POST', `${cart}/lines`, body(i)),
+      read: (a) => send(a, 'GET', cart),
+    });
     rows.push({ history: before, noop, noopWrite, unpriced, add, read });
     // The adds are history too; set the lines back to 1 so the next round stays below the 999 cap.
     history += Math.round((add.rps + unpriced.rps) * SECONDS);
@@ -115,19 +129,19 @@ try {
 }
 
 const f = (n) => n.toFixed(1);
-console.log(`\nServer path through wrangler dev, one cart, ${CONCURRENCY} requests in flight, ${SECONDS} s per cell.\n`);
+console.log(`\nServer path through wrangler dev, one cart, ${CONCURRENCY} requests in flight, ${SECONDS} s per kind and cell, in ${SLICES} interleaved turns.\n`);
 console.log('| history (edits) | no-op DO round trip req/s (p50 / p99 ms) | add-to-cart req/s (p50 / p99 ms) | read req/s (p50 / p99 ms) | add / no-op | read / no-op |');
 console.log('|---|---|---|---|---|---|');
-const cell = (r) => `${f(r.rps)} (${f(r.p50)} / ${f(r.p99)})${r.errors ? ` ${r.errors} errors` : ''}`;
+const show = (r) => `${f(r.rps)} (${f(r.p50)} / ${f(r.p99)})${r.errors ? ` ${r.errors} errors` : ''}`;
 for (const { history, noop, add, read } of rows) {
-  console.log(`| ${history.toLocaleString('en')} | ${cell(noop)} | ${cell(add)} | ${cell(read)} | ${(add.rps / noop.rps).toFixed(2)} | ${(read.rps / noop.rps).toFixed(2)} |`);
+  console.log(`| ${history.toLocaleString('en')} | ${show(noop)} | ${show(add)} | ${show(read)} | ${(add.rps / noop.rps).toFixed(2)} | ${(read.rps / noop.rps).toFixed(2)} |`);
 }
 console.log('\nWhere add-to-cart goes beyond the no-op, same run: a no-op that writes one SQLite row (the floor of any');
 console.log('durable write), and the add without the catalog join (dev route).\n');
 console.log('| history (edits) | durable no-op req/s (p50 / p99 ms) | add, unpriced req/s (p50 / p99 ms) | durable no-op / no-op | add unpriced / durable no-op | add / add unpriced |');
 console.log('|---|---|---|---|---|---|');
 for (const { history, noop, noopWrite, unpriced, add } of rows) {
-  console.log(`| ${history.toLocaleString('en')} | ${cell(noopWrite)} | ${cell(unpriced)} | ${(noopWrite.rps / noop.rps).toFixed(2)} | ${(unpriced.rps / noopWrite.rps).toFixed(2)} | ${(add.rps / unpriced.rps).toFixed(2)} |`);
+  console.log(`| ${history.toLocaleString('en')} | ${show(noopWrite)} | ${show(unpriced)} | ${(noopWrite.rps / noop.rps).toFixed(2)} | ${(unpriced.rps / noopWrite.rps).toFixed(2)} | ${(add.rps / unpriced.rps).toFixed(2)} |`);
 }
 console.log(`\nStorage of that cart afterwards (120 lines, over 10,000 edits): snapshot ${storage.snapshotBytes} B, ${storage.changeRows} change rows (${storage.changeBytes} B), read model ${storage.viewBytes} B, SQLite database ${storage.databaseBytes} B.`);
 
