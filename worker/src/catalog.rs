@@ -8,11 +8,13 @@
 
 use std::collections::HashMap;
 
+use cart_core::Line;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use worker::Env;
 
 use crate::error::{ApiError, ApiResult};
+use crate::view::JsonView;
 
 /// The KV binding holding the catalog.
 pub const BINDING: &str = "CATALOG";
@@ -254,90 +256,133 @@ fn remember(skus: &[String], read: &HashMap<String, Product>, now: i64) {
     });
 }
 
-/// Adds prices, availability and totals to a cart view (the JSON a cart object answers with), in place, from
-/// catalog entries as fresh as `CATALOG_CACHE_SECONDS` asks.
-pub async fn price_view(env: &Env, view: &mut Value) -> ApiResult<()> {
-    price_view_as(env, view, Freshness::of_views(env)).await
+/// One line of a priced view: the cart's line, then what the catalog says of it (nulls for an unknown sku).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PricedLine<'a> {
+    #[serde(flatten)]
+    pub line: &'a Line,
+    pub name: Option<&'a str>,
+    pub unit_price: Option<u64>,
+    pub currency: Option<&'a str>,
+    pub line_total: Option<u64>,
+    pub available: bool,
+    pub issue: Option<&'static str>,
 }
 
-/// [`price_view`] with the given freshness.
-pub async fn price_view_as(env: &Env, view: &mut Value, freshness: Freshness) -> ApiResult<()> {
-    let skus: Vec<String> = view["lines"]
-        .as_array()
-        .map(|lines| {
-            lines
-                .iter()
-                .filter_map(|l| l["sku"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let catalog = if skus.is_empty() {
-        HashMap::new()
-    } else {
-        products_cached(env, &skus, freshness).await?
-    };
-    apply_prices(view, &catalog);
-    Ok(())
+/// What the selected, available lines come to.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Totals<'a> {
+    pub currency: Option<&'a str>,
+    pub subtotal: u64,
+    pub selected_lines: u64,
+    pub selected_items: u64,
 }
 
-/// The pure part of [`price_view`]: joins `view`'s lines with `catalog`.
-pub fn apply_prices(view: &mut Value, catalog: &HashMap<String, Product>) {
-    let mut subtotal: u64 = 0;
-    let mut selected_lines = 0u64;
-    let mut selected_items = 0u64;
-    let mut currency: Option<String> = None;
-    if let Some(lines) = view["lines"].as_array_mut() {
-        for line in lines.iter_mut() {
-            let sku = line["sku"].as_str().unwrap_or_default().to_owned();
-            let qty = line["qty"].as_u64().unwrap_or(0);
-            let selected = line["selected"].as_bool().unwrap_or(false);
-            let product = catalog.get(&sku);
-            let issue = issue(product, qty);
-            let fields = match product {
-                Some(p) => {
-                    let line_total = p.price.saturating_mul(qty);
-                    if selected && issue.is_none() {
-                        subtotal = subtotal.saturating_add(line_total);
-                        selected_lines += 1;
-                        selected_items += qty;
-                        currency.get_or_insert_with(|| p.currency.clone());
-                    }
-                    json!({
-                        "name": p.name,
-                        "unitPrice": p.price,
-                        "currency": p.currency,
-                        "lineTotal": line_total,
-                    })
-                }
-                None => {
-                    json!({ "name": null, "unitPrice": null, "currency": null, "lineTotal": null })
-                }
-            };
-            if let (Some(obj), Value::Object(extra)) = (line.as_object_mut(), fields) {
-                obj.extend(extra);
-                obj.insert("available".into(), Value::Bool(issue.is_none()));
-                obj.insert(
-                    "issue".into(),
-                    issue.map_or(Value::Null, |i| i.code().into()),
-                );
-            }
-        }
+/// A cart view as the API answers it: every field of the object's [`JsonView`], its lines priced, and the totals.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PricedView<'a> {
+    pub id: &'a str,
+    pub lines: Vec<PricedLine<'a>>,
+    pub line_count: usize,
+    pub item_count: u64,
+    pub version: &'a str,
+    pub merged_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub totals: Totals<'a>,
+}
+
+/// The catalog entries `view`'s lines need, from the isolate's reads as fresh as `freshness` allows and KV.
+pub async fn products_for(
+    env: &Env,
+    view: &JsonView<'_>,
+    freshness: Freshness,
+) -> ApiResult<HashMap<String, Product>> {
+    if view.lines.is_empty() {
+        return Ok(HashMap::new());
     }
-    if let Some(obj) = view.as_object_mut() {
-        obj.insert(
-            "totals".into(),
-            json!({
-                "currency": currency,
-                "subtotal": subtotal,
-                "selectedLines": selected_lines,
-                "selectedItems": selected_items,
-            }),
-        );
+    let skus: Vec<String> = view.lines.iter().map(|l| l.sku.clone()).collect();
+    products_cached(env, &skus, freshness).await
+}
+
+/// An object's JSON view (`bytes`) priced from catalog entries as fresh as `CATALOG_CACHE_SECONDS` asks, as the
+/// JSON text the API answers: read and written as types, no `serde_json::Value` in between.
+pub async fn price_json(env: &Env, bytes: &[u8]) -> ApiResult<Vec<u8>> {
+    let view: JsonView =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::internal("cart view", e))?;
+    let catalog = products_for(env, &view, Freshness::of_views(env)).await?;
+    serde_json::to_vec(&apply_prices(&view, &catalog))
+        .map_err(|e| ApiError::internal("priced view", e))
+}
+
+/// [`price_json`] for a view held as a JSON value (under `cart` in merge and share answers; checkout), with the
+/// given freshness.
+pub async fn price_value(env: &Env, view: Value, freshness: Freshness) -> ApiResult<Value> {
+    let view: JsonView =
+        serde_json::from_value(view).map_err(|e| ApiError::internal("cart view", e))?;
+    let catalog = products_for(env, &view, freshness).await?;
+    serde_json::to_value(apply_prices(&view, &catalog))
+        .map_err(|e| ApiError::internal("priced view", e))
+}
+
+/// The pure part of pricing: joins `view`'s lines with `catalog`. A line's total counts when it is selected and
+/// has no [`Issue`]; flagged lines are kept, never dropped.
+pub fn apply_prices<'a>(
+    view: &'a JsonView<'_>,
+    catalog: &'a HashMap<String, Product>,
+) -> PricedView<'a> {
+    let mut totals = Totals {
+        currency: None,
+        subtotal: 0,
+        selected_lines: 0,
+        selected_items: 0,
+    };
+    let lines = view
+        .lines
+        .iter()
+        .map(|line| {
+            let qty = u64::from(line.qty);
+            let product = catalog.get(&line.sku);
+            let issue = issue(product, qty);
+            let line_total = product.map(|p| p.price.saturating_mul(qty));
+            if let (Some(p), Some(total), true, None) = (product, line_total, line.selected, issue)
+            {
+                totals.subtotal = totals.subtotal.saturating_add(total);
+                totals.selected_lines += 1;
+                totals.selected_items += qty;
+                totals.currency.get_or_insert(&p.currency);
+            }
+            PricedLine {
+                line,
+                name: product.map(|p| p.name.as_str()),
+                unit_price: product.map(|p| p.price),
+                currency: product.map(|p| p.currency.as_str()),
+                line_total,
+                available: issue.is_none(),
+                issue: issue.map(Issue::code),
+            }
+        })
+        .collect();
+    PricedView {
+        id: &view.id,
+        lines,
+        line_count: view.line_count,
+        item_count: view.item_count,
+        version: &view.version,
+        merged_at: view.merged_at,
+        expires_at: view.expires_at,
+        totals,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
+    use serde_json::json;
+
     use super::*;
 
     fn product(sku: &str, price: u64, stock: Option<u32>, max: Option<u32>) -> Product {
@@ -353,6 +398,31 @@ mod tests {
         }
     }
 
+    fn view(lines: Vec<Line>) -> JsonView<'static> {
+        JsonView {
+            id: Cow::Borrowed("c1"),
+            line_count: lines.len(),
+            item_count: lines.iter().map(|l| u64::from(l.qty)).sum(),
+            lines: Cow::Owned(lines),
+            version: "v1".into(),
+            merged_at: Some(7),
+            expires_at: Some(9),
+        }
+    }
+
+    fn line(sku: &str, qty: u32, selected: bool) -> Line {
+        Line {
+            sku: sku.into(),
+            qty,
+            selected,
+            added_at: 1,
+        }
+    }
+
+    fn priced(view: &JsonView, catalog: &HashMap<String, Product>) -> Value {
+        serde_json::to_value(apply_prices(view, catalog)).expect("priced json")
+    }
+
     #[test]
     fn totals_cover_selected_available_lines_only_and_flagged_lines_are_kept() {
         let catalog: HashMap<_, _> = [
@@ -365,12 +435,15 @@ mod tests {
         .into_iter()
         .map(|p| (p.sku.clone(), p))
         .collect();
-        let line = |sku: &str, qty: u64, selected: bool| json!({"sku": sku, "qty": qty, "selected": selected});
-        let mut view = json!({ "lines": [
-            line("TEA", 2, true), line("MUG", 1, false), line("GONE", 1, true), line("RARE", 3, true),
-            line("CAPPED", 4, true), line("NOPE", 1, true),
-        ]});
-        apply_prices(&mut view, &catalog);
+        let cart = view(vec![
+            line("TEA", 2, true),
+            line("MUG", 1, false),
+            line("GONE", 1, true),
+            line("RARE", 3, true),
+            line("CAPPED", 4, true),
+            line("NOPE", 1, true),
+        ]);
+        let view = priced(&cart, &catalog);
         let lines = view["lines"].as_array().expect("lines");
         assert_eq!(lines.len(), 6, "no line is dropped");
         let issues: Vec<_> = lines.iter().map(|l| l["issue"].clone()).collect();
@@ -386,9 +459,15 @@ mod tests {
             ]
         );
         assert_eq!(lines[0]["lineTotal"], 2580);
+        assert_eq!(lines[0]["name"], "TEA name");
         assert_eq!(lines[0]["available"], true);
+        assert_eq!(
+            lines[1]["lineTotal"], 1800,
+            "an unselected line still shows its total"
+        );
         assert_eq!(lines[5]["available"], false);
         assert_eq!(lines[5]["unitPrice"], Value::Null);
+        assert_eq!(lines[5]["name"], Value::Null);
         assert_eq!(
             view["totals"],
             json!({"currency": "EUR", "subtotal": 2580, "selectedLines": 1, "selectedItems": 2})
@@ -397,11 +476,54 @@ mod tests {
 
     #[test]
     fn an_empty_cart_totals_zero_without_a_currency() {
-        let mut view = json!({ "lines": [] });
-        apply_prices(&mut view, &HashMap::new());
+        let view = priced(&view(vec![]), &HashMap::new());
         assert_eq!(
             view["totals"],
             json!({"currency": null, "subtotal": 0, "selectedLines": 0, "selectedItems": 0})
         );
+    }
+
+    #[test]
+    fn a_priced_view_keeps_every_field_of_the_object_s_view_and_of_each_line_unchanged() {
+        let catalog: HashMap<_, _> = [("TEA".to_owned(), product("TEA", 1290, None, None))].into();
+        let cart = view(vec![line("TEA", 2, true), line("NOPE", 1, false)]);
+        let unpriced = serde_json::to_value(&cart).expect("view json");
+        let priced = priced(&cart, &catalog);
+        let (Value::Object(unpriced), Value::Object(priced)) = (unpriced, priced) else {
+            panic!("both are objects");
+        };
+        for (key, value) in &unpriced {
+            if key == "lines" {
+                continue;
+            }
+            assert_eq!(
+                priced.get(key),
+                Some(value),
+                "the priced view keeps `{key}`"
+            );
+        }
+        let keys: Vec<&str> = priced.keys().map(String::as_str).collect();
+        let mut expected: Vec<&str> = unpriced.keys().map(String::as_str).collect();
+        expected.push("totals");
+        expected.sort_unstable();
+        assert_eq!(keys, expected, "and adds only the totals");
+        for (i, line) in unpriced["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .enumerate()
+        {
+            for (key, value) in line.as_object().expect("line") {
+                assert_eq!(&priced["lines"][i][key], value, "line {i} keeps `{key}`");
+            }
+        }
+    }
+
+    #[test]
+    fn the_object_s_view_text_reads_back_as_the_view_it_was_written_from() {
+        let cart = view(vec![line("TEA", 2, true), line("MUG", 999, false)]);
+        let text = serde_json::to_vec(&cart).expect("view json");
+        let read: JsonView = serde_json::from_slice(&text).expect("reads back");
+        assert_eq!(read, cart);
     }
 }

@@ -93,9 +93,8 @@ impl Ctx {
             .get_stub()?)
     }
 
-    /// Sends one command to the cart's object. Non-WebSocket answers are copied into a fresh response, whose
-    /// headers (unlike a subrequest's) can still be changed.
-    pub async fn send(
+    /// Sends one command to the cart's object; the object's answer as it came.
+    async fn fetch(
         &self,
         target: &Target,
         path: &str,
@@ -115,21 +114,50 @@ impl Ctx {
             init.with_body(Some(worker::js_sys::Uint8Array::from(&body[..]).into()));
         }
         let req = Request::new_with_init(&format!("{}{path}", protocol::ORIGIN), &init)?;
-        let mut response = self.stub(target)?.fetch_with_request(req).await?;
+        Ok(self.stub(target)?.fetch_with_request(req).await?)
+    }
+
+    /// Sends one command to the cart's object. Non-WebSocket answers are copied into a fresh response, whose
+    /// headers (unlike a subrequest's) can still be changed.
+    pub async fn send(
+        &self,
+        target: &Target,
+        path: &str,
+        method: Method,
+        body: Option<Vec<u8>>,
+        extra: &[(&str, String)],
+    ) -> ApiResult<Response> {
+        let response = self.fetch(target, path, method, body, extra).await?;
         if response.status_code() == 101 {
             return Ok(response);
         }
-        let status = response.status_code();
-        let copied = Headers::new();
-        for name in ["content-type", "etag", "www-authenticate", "retry-after"] {
-            if let Some(value) = response.headers().get(name)? {
-                copied.set(name, &value)?;
-            }
-        }
-        let bytes = response.bytes().await?;
-        Ok(Response::from_bytes(bytes)?
-            .with_status(status)
-            .with_headers(copied))
+        Reply::read(response).await?.into_response()
+    }
+
+    /// [`Ctx::send`] of a command whose answer is not a WebSocket, read into memory (a cart view on its way to
+    /// be priced: no response is built for it until the priced one).
+    pub async fn reply(
+        &self,
+        target: &Target,
+        path: &str,
+        method: Method,
+        body: Option<Vec<u8>>,
+        extra: &[(&str, String)],
+    ) -> ApiResult<Reply> {
+        Reply::read(self.fetch(target, path, method, body, extra).await?).await
+    }
+
+    /// [`Ctx::reply`] to a JSON command, with extra headers (an idempotency key).
+    pub async fn reply_json<T: serde::Serialize>(
+        &self,
+        target: &Target,
+        path: &str,
+        cmd: &T,
+        extra: &[(&str, String)],
+    ) -> ApiResult<Reply> {
+        let body = serde_json::to_vec(cmd).map_err(|e| ApiError::internal("encode command", e))?;
+        self.reply(target, path, Method::Post, Some(body), extra)
+            .await
     }
 
     /// [`Ctx::send`] of a JSON command, with extra headers (an idempotency key).
@@ -154,5 +182,50 @@ impl Ctx {
     pub async fn post(&self, target: &Target, path: &str) -> ApiResult<Response> {
         self.send(target, path, Method::Post, Some(Vec::new()), &[])
             .await
+    }
+}
+
+/// An object's answer (not a WebSocket), read into memory: its status, the headers the API passes on, the body.
+pub struct Reply {
+    pub status: u16,
+    headers: Vec<(&'static str, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The headers of an object's answer that the API passes on.
+    const PASSED_ON: [&'static str; 4] =
+        ["content-type", "etag", "www-authenticate", "retry-after"];
+
+    async fn read(mut response: Response) -> ApiResult<Reply> {
+        let mut headers = Vec::new();
+        for name in Self::PASSED_ON {
+            if let Some(value) = response.headers().get(name)? {
+                headers.push((name, value));
+            }
+        }
+        Ok(Reply {
+            status: response.status_code(),
+            headers,
+            body: response.bytes().await?,
+        })
+    }
+
+    /// Whether the body is JSON.
+    pub fn is_json(&self) -> bool {
+        self.headers
+            .iter()
+            .any(|(name, value)| *name == "content-type" && value.starts_with("application/json"))
+    }
+
+    /// The answer as a response of the API, as the object gave it.
+    pub fn into_response(self) -> ApiResult<Response> {
+        let headers = Headers::new();
+        for (name, value) in &self.headers {
+            headers.set(name, value)?;
+        }
+        Ok(Response::from_bytes(self.body)?
+            .with_status(self.status)
+            .with_headers(headers))
     }
 }

@@ -296,24 +296,24 @@ impl CartObject {
                 let guest =
                     Cart::load(&body).map_err(|e| ApiError::internal("guest cart bytes", e))?;
                 let report = self.edit(|cart| Ok(cart.merge_guest(&guest, &source, policy)?))?;
-                let view = self.with_live(|live| {
-                    Ok(json_view(
+                #[derive(Serialize)]
+                struct Merged<'a> {
+                    merged: cart_core::MergeReport,
+                    cart: crate::view::JsonView<'a>,
+                }
+                let merged = self.with_live(|live| {
+                    let view = live.cart.view();
+                    let cart = json_view(
                         &cart_id,
-                        &live.cart.view(),
+                        &view,
                         live.meta.merged_at,
                         live.meta.expires_at(&self.env),
-                    ))
+                    );
+                    encode_json(&Merged {
+                        merged: report,
+                        cart,
+                    })
                 })?;
-                #[derive(Serialize)]
-                struct Merged {
-                    merged: cart_core::MergeReport,
-                    cart: serde_json::Value,
-                }
-                let merged = serde_json::to_value(Merged {
-                    merged: report,
-                    cart: view,
-                })
-                .map_err(|e| ApiError::internal("merge answer", e))?;
                 Ok((200, merged))
             }),
             op::MARK_MERGED => {
@@ -504,13 +504,13 @@ impl CartObject {
     }
 
     fn view(&self, cart_id: &str) -> ApiResult<Response> {
-        view_response(&self.view_json(cart_id)?)
+        view_response(self.view_json(cart_id)?)
     }
 
-    /// The cart's JSON view, unpriced.
-    fn view_json(&self, cart_id: &str) -> ApiResult<serde_json::Value> {
+    /// The cart's JSON view, unpriced, as text.
+    fn view_json(&self, cart_id: &str) -> ApiResult<String> {
         self.with_live(|live| {
-            Ok(json_view(
+            encode_json(&json_view(
                 cart_id,
                 &live.cart.view(),
                 live.meta.merged_at,
@@ -543,8 +543,13 @@ impl CartObject {
             }
         };
         let meta = Meta::read(&store, self.kind_hint.get())?;
-        let body = json_view(cart_id, &view, meta.merged_at, meta.expires_at(&self.env));
-        view_response(&body).map(Some)
+        let body = encode_json(&json_view(
+            cart_id,
+            &view,
+            meta.merged_at,
+            meta.expires_at(&self.env),
+        ))?;
+        view_response(body).map(Some)
     }
 
     /// One exchange of the sync protocol over HTTP: receive the client's message with a fresh server-side state,
@@ -691,8 +696,13 @@ impl CartObject {
 
 /// The JSON view, unpriced: the front worker prices it and derives the `ETag` from the priced body
 /// (`routes::finish`), so a price or stock change is a new `ETag` too.
-fn view_response(body: &serde_json::Value) -> ApiResult<Response> {
-    Ok(Response::from_json(body)?)
+fn view_response(body: String) -> ApiResult<Response> {
+    idempotency::json_response(200, body)
+}
+
+/// `body` as JSON text, written straight from its type (no `serde_json::Value` in between).
+fn encode_json<T: Serialize>(body: &T) -> ApiResult<String> {
+    serde_json::to_string(body).map_err(|e| ApiError::internal("encode answer", e))
 }
 
 /// Appends an incremental save, compacting when the increments have outgrown the snapshot, and rewrites the read

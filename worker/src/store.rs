@@ -56,6 +56,9 @@ pub struct Store {
     idempotency: std::cell::Cell<bool>,
     /// Whether the checkouts table exists (likewise).
     checkouts: std::cell::Cell<bool>,
+    /// The sequence number of the last change row this store appended (SQLite's own, from `RETURNING`), so the
+    /// read model's row needs no query for it. A store whose transaction rolled back is dropped with its cart.
+    appended_seq: std::cell::Cell<Option<i64>>,
 }
 
 /// One stored answer to a write sent with an `Idempotency-Key`.
@@ -104,6 +107,7 @@ impl Store {
             tables: std::cell::Cell::new(false),
             idempotency: std::cell::Cell::new(false),
             checkouts: std::cell::Cell::new(false),
+            appended_seq: std::cell::Cell::new(None),
         };
         // Tables added by later releases (checkouts, idempotency) are missing from carts last written before them;
         // they are created by the next write. The cart is there when its document tables are.
@@ -226,11 +230,17 @@ impl Store {
     pub fn append(&mut self, bytes: &[u8]) -> ApiResult<()> {
         self.writable()?;
         for chunk in bytes.chunks(CHUNK) {
-            self.exec(
-                "INSERT INTO changes (data) VALUES (?)",
-                vec![SqlStorageValue::Blob(chunk.to_vec())],
-            )
-            .map_err(|e| db("append change", e))?;
+            let cursor = self
+                .exec(
+                    "INSERT INTO changes (data) VALUES (?) RETURNING seq",
+                    vec![SqlStorageValue::Blob(chunk.to_vec())],
+                )
+                .map_err(|e| db("append change", e))?;
+            let seq = match cursor.raw().next() {
+                Some(row) => integer(row.map_err(|e| db("append change", e))?.into_iter().next()),
+                None => None,
+            };
+            self.appended_seq.set(seq);
         }
         self.changes_len += bytes.len();
         Ok(())
@@ -239,6 +249,14 @@ impl Store {
     /// The largest sequence number a change row ever had, 0 when there was none. Change rows are `AUTOINCREMENT`:
     /// numbers are never reused, even after a compaction deletes the rows.
     pub fn last_change_seq(&self) -> ApiResult<i64> {
+        match self.appended_seq.get() {
+            Some(seq) => Ok(seq),
+            None => self.stored_seq(),
+        }
+    }
+
+    /// [`Store::last_change_seq`] as SQLite keeps it, read now.
+    fn stored_seq(&self) -> ApiResult<i64> {
         if !self.tables.get() {
             return Ok(0);
         }
@@ -375,7 +393,8 @@ impl Store {
                 Some(SqlStorageValue::String(json)) => json.len(),
                 _ => 0,
             },
-            view_current: self.view_seq()? == Some(self.last_change_seq()?),
+            // SQLite's counter, not the one this store remembers: the check covers what the read model was told.
+            view_current: self.view_seq()? == Some(self.stored_seq()?),
             database_bytes: self.sql.database_size(),
             digest: self.digest()?,
         })

@@ -3,6 +3,7 @@
 
 use worker::Response;
 
+use super::idempotency::json_response;
 use super::CartObject;
 use crate::error::{ApiError, ApiResult};
 use crate::protocol;
@@ -13,7 +14,7 @@ impl CartObject {
     /// The snapshot row and the removal of its lines are one storage transaction.
     pub(super) fn checkout(&self, cmd: &protocol::Checkout) -> ApiResult<Response> {
         if let Some(stored) = self.with_live(|live| live.store.checkout_by_key(&cmd.key))? {
-            return json_text(stored, 200);
+            return json_response(200, stored);
         }
         if cmd.snapshot.is_null() {
             // A lookup only: no checkout under this key yet.
@@ -60,12 +61,12 @@ impl CartObject {
         if removed && !super::txn::defer_push() {
             self.push_all();
         }
-        json_text(snapshot, 201)
+        json_response(201, snapshot)
     }
 
     pub(super) fn checkout_get(&self, id: &str) -> ApiResult<Response> {
         match self.with_live(|live| live.store.checkout_by_id(id))? {
-            Some(stored) => json_text(stored, 200),
+            Some(stored) => json_response(200, stored),
             None => Err(ApiError::new(
                 404,
                 "CHECKOUT_NOT_FOUND",
@@ -108,12 +109,4 @@ impl CartObject {
             ))
         }
     }
-}
-
-fn json_text(text: String, status: u16) -> ApiResult<Response> {
-    let mut response = Response::ok(text)?.with_status(status);
-    response
-        .headers_mut()
-        .set("content-type", "application/json")?;
-    Ok(response)
 }

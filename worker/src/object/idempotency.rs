@@ -3,7 +3,6 @@
 //! The answer is stored in the same transaction as the write, so either both are durable or neither is. A cart
 //! keeps its keys for 24 hours, at most the newest 200 (`store::IDEMPOTENCY_*`).
 
-use serde_json::Value;
 use worker::{Request, Response};
 
 use super::{now_ms, CartObject};
@@ -12,15 +11,15 @@ use crate::protocol;
 use crate::store::Idempotent;
 
 impl CartObject {
-    /// Runs the write `run` (its answer: status and JSON body) once per idempotency key, if the request has one.
+    /// Runs the write `run` (its answer: status and JSON text) once per idempotency key, if the request has one.
     pub(super) fn keyed(
         &self,
         req: &Request,
-        run: impl FnOnce() -> ApiResult<(u16, Value)>,
+        run: impl FnOnce() -> ApiResult<(u16, String)>,
     ) -> ApiResult<Response> {
         let Some(key) = req.headers().get(protocol::IDEMPOTENCY_KEY_HEADER)? else {
             let (status, body) = run()?;
-            return Ok(Response::from_json(&body)?.with_status(status));
+            return json_response(status, body);
         };
         let fingerprint = req
             .headers()
@@ -35,15 +34,14 @@ impl CartObject {
                     "this Idempotency-Key was already used for another request; use a new key per request",
                 ));
             }
-            return answer(stored.status, stored.body);
+            return json_response(stored.status, stored.body);
         }
         let stored = self.transaction(|| {
             let (status, body) = run()?;
             let answer = Idempotent {
                 fingerprint,
                 status,
-                body: serde_json::to_string(&body)
-                    .map_err(|e| ApiError::internal("idempotent answer", e))?,
+                body,
             };
             // A write that stored nothing on a never-written cart (removing an absent line) keeps no key either:
             // replaying it is harmless, and it must not create storage that nothing expires.
@@ -56,7 +54,7 @@ impl CartObject {
         match stored {
             Ok(stored) => {
                 self.dirty.set(true);
-                answer(stored.status, stored.body)
+                json_response(stored.status, stored.body)
             }
             Err(e) => {
                 // The write may have changed the cart in memory while storage rolled back: load it again.
@@ -67,7 +65,8 @@ impl CartObject {
     }
 }
 
-fn answer(status: u16, body: String) -> ApiResult<Response> {
+/// A JSON answer from its text.
+pub(super) fn json_response(status: u16, body: String) -> ApiResult<Response> {
     let mut response = Response::from_bytes(body.into_bytes())?.with_status(status);
     response
         .headers_mut()

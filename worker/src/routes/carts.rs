@@ -29,7 +29,9 @@ pub async fn route(
     match rest {
         [] => {
             only(&method, &[Method::Get])?;
-            Ok(Answer::View(ctx.get(target, op::VIEW).await?))
+            Ok(Answer::View(
+                ctx.reply(target, op::VIEW, Method::Get, None, &[]).await?,
+            ))
         }
         ["lines"] => {
             only(&method, &[Method::Post])?;
@@ -37,7 +39,7 @@ pub async fn route(
             let keyed = http::idempotency(req, &bytes)?;
             let cmd = input::add_line(&bytes)?;
             Ok(Answer::View(
-                ctx.send_json(target, op::ADD, &cmd, &keyed).await?,
+                ctx.reply_json(target, op::ADD, &cmd, &keyed).await?,
             ))
         }
         ["lines", sku] => {
@@ -46,12 +48,12 @@ pub async fn route(
             let answer = if method == Method::Delete {
                 let keyed = http::idempotency(req, &[])?;
                 let cmd = protocol::Remove { sku };
-                ctx.send_json(target, op::REMOVE, &cmd, &keyed).await?
+                ctx.reply_json(target, op::REMOVE, &cmd, &keyed).await?
             } else {
                 let bytes = read_json_bytes(req).await?;
                 let keyed = http::idempotency(req, &bytes)?;
                 let cmd = input::patch_line(&sku, &bytes)?;
-                ctx.send_json(target, op::PATCH, &cmd, &keyed).await?
+                ctx.reply_json(target, op::PATCH, &cmd, &keyed).await?
             };
             Ok(Answer::View(answer))
         }
@@ -62,7 +64,7 @@ pub async fn route(
             // Checked here, so a malformed batch wakes no object.
             input::ops(&bytes)?;
             Ok(Answer::View(
-                ctx.send(target, op::OPS, Method::Post, Some(bytes), &keyed)
+                ctx.reply(target, op::OPS, Method::Post, Some(bytes), &keyed)
                     .await?,
             ))
         }
@@ -124,7 +126,7 @@ pub async fn route(
 
 /// Merges the cart in `bytes`, named `source` (a guest cart id, or `share:<token>`), into `target` by `policy` (the
 /// login merge; also copying a share into a cart): idempotent per source state. Answers `{"merged": report,
-/// "cart": view}` (a [`Answer::View`] to the caller).
+/// "cart": view}` (a [`Answer::Holding`] to the caller).
 pub async fn merge_into(
     ctx: &Ctx,
     target: &Target,

@@ -90,8 +90,8 @@ async fn checkout_snapshot(req: &mut Request, ctx: &Ctx, target: &Target) -> Api
             return Ok(view);
         }
         // Priced now, from KV (never the isolate's recent reads): these are the prices the snapshot freezes.
-        let mut view = json_of(view).await?;
-        catalog::price_view_as(&ctx.env, &mut view, catalog::Freshness::Fresh).await?;
+        let view =
+            catalog::price_value(&ctx.env, json_of(view).await?, catalog::Freshness::Fresh).await?;
         if let Some(seen) = &body.seen_prices {
             price_changes(&view, seen)?;
         }
@@ -170,14 +170,19 @@ pub async fn share(req: &mut Request, ctx: &Ctx, target: &Target) -> ApiResult<A
     }
     let cart = json_of(created).await?;
     let body = json!({ "token": token, "path": format!("/v1/shared/{token}"), "cart": cart });
-    Ok(Answer::View(Response::from_json(&body)?.with_status(201)))
+    Ok(Answer::Holding(
+        Response::from_json(&body)?.with_status(201),
+    ))
 }
 
 /// `GET /v1/shared/{token}`: the shared cart's view (no one's cart id in it).
 pub async fn shared(method: &Method, ctx: &Ctx, token: &str) -> ApiResult<Answer> {
     only(method, &[Method::Get])?;
     let share = Target::Share(input::valid_share_token(token)?);
-    Ok(Answer::View(ctx.get(&share, op::SHARED_VIEW).await?))
+    Ok(Answer::View(
+        ctx.reply(&share, op::SHARED_VIEW, Method::Get, None, &[])
+            .await?,
+    ))
 }
 
 /// `POST .../copy {"from": token}`: adds the shared cart's lines to this one.
@@ -193,7 +198,7 @@ pub async fn copy(req: &mut Request, ctx: &Ctx, target: &Target) -> ApiResult<An
     }
     let bytes = shared.bytes().await?;
     let merged = merge_into(ctx, target, &source, bytes, MergePolicy::Sum, &keyed).await?;
-    Ok(Answer::View(merged))
+    Ok(Answer::Holding(merged))
 }
 
 /// `409 PRICE_CHANGED` listing the selected lines whose unit price now differs from the one the shopper saw

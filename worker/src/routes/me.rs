@@ -45,5 +45,5 @@ async fn merge(req: &mut Request, ctx: &Ctx, user: String) -> ApiResult<Answer> 
         // Marked only after the merge is durable; a retry after a failure here merges nothing twice.
         ctx.post(&guest, op::MARK_MERGED).await?;
     }
-    Ok(Answer::View(merged))
+    Ok(Answer::Holding(merged))
 }

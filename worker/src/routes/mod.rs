@@ -16,16 +16,18 @@ use worker::{Env, Method, Request, Response};
 
 use crate::catalog;
 use crate::cors::Cors;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Reply};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, only};
 use crate::object::now_ms;
 
 /// What a handler answers.
 pub enum Answer {
-    /// A cart view from a cart's object, or a JSON object holding one under `cart` (merge, copy, share answers):
-    /// priced from the catalog on the way out, with an `ETag` over the priced body. Errors pass through.
-    View(Response),
+    /// A cart view from a cart's object: priced from the catalog on the way out, with an `ETag` over the priced
+    /// body. Errors pass through.
+    View(Reply),
+    /// A JSON object holding a cart view under `cart` (merge, copy, share answers): the view is priced the same way.
+    Holding(Response),
     /// Sent as it is (sync messages, checkout snapshots, the catalog, dev routes).
     Plain(Response),
 }
@@ -128,29 +130,38 @@ async fn catalog_list(method: &Method, ctx: &Ctx) -> ApiResult<Answer> {
     Ok(Answer::Plain(response))
 }
 
-/// The way out: a [`Answer::View`] that succeeded is priced (`lines` at the top or under `cart`), gets an `ETag`
+/// The way out: a [`Answer::View`] or [`Answer::Holding`] that succeeded is priced, gets an `ETag`
 /// over the whole body as sent (catalog join included, so a price or stock change is a new `ETag`) and, for a GET
 /// whose `If-None-Match` names it, becomes a 304.
 async fn finish(ctx: &Ctx, answer: Answer, if_none_match: Option<&str>) -> ApiResult<Response> {
-    let mut response = match answer {
+    let (bytes, status) = match answer {
         Answer::Plain(response) => return Ok(response),
-        Answer::View(response) => response,
+        Answer::View(reply) => {
+            if !reply.is_json() || !(200..300).contains(&reply.status) {
+                return reply.into_response();
+            }
+            let status = reply.status;
+            (catalog::price_json(&ctx.env, &reply.body).await?, status)
+        }
+        Answer::Holding(mut response) => {
+            let json = response
+                .headers()
+                .get("content-type")?
+                .is_some_and(|t| t.starts_with("application/json"));
+            let status = response.status_code();
+            if !json || !(200..300).contains(&status) {
+                return Ok(response);
+            }
+            let mut body: Value = response.json().await?;
+            if let Some(cart) = body.get_mut("cart") {
+                let freshness = catalog::Freshness::of_views(&ctx.env);
+                *cart = catalog::price_value(&ctx.env, cart.take(), freshness).await?;
+            }
+            let bytes =
+                serde_json::to_vec(&body).map_err(|e| ApiError::internal("priced answer", e))?;
+            (bytes, status)
+        }
     };
-    let json = response
-        .headers()
-        .get("content-type")?
-        .is_some_and(|t| t.starts_with("application/json"));
-    let status = response.status_code();
-    if !json || !(200..300).contains(&status) {
-        return Ok(response);
-    }
-    let mut body: Value = response.json().await?;
-    if body.get("lines").is_some() {
-        catalog::price_view(&ctx.env, &mut body).await?;
-    } else if let Some(cart) = body.get_mut("cart") {
-        catalog::price_view(&ctx.env, cart).await?;
-    }
-    let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::internal("priced view", e))?;
     let etag = http::body_etag(&bytes);
     if status == 200 && if_none_match.is_some_and(|tags| http::names_etag(tags, &etag)) {
         return http::not_modified(&etag);
