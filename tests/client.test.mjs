@@ -324,6 +324,37 @@ test('a stored cart of a newer layout is shown read-only: edits throw UPGRADE_RE
   cart.free();
 });
 
+test('an increment a newer release stored in another tab is left in LocalStorage and the cart is shown read-only', async () => {
+  const A = await import('@automerge/automerge');
+  const key = prefix();
+  const first = new CartClient(base, { storageKey: key, autoConnect: false });
+  first.add('MUG', 2);
+  const { cartId } = first.view();
+  first.free();
+  // A newer release's edit on top, stored the way this release stores edits: one increment key.
+  const stored = (k) => Buffer.from(localStorage.getItem(k), 'base64');
+  let doc = A.load(stored(`${key}:doc:guest:${cartId}`));
+  for (let i = 0; i < localStorage.length; i++) {
+    const k = localStorage.key(i);
+    if (k.startsWith(`${key}:inc:guest:${cartId}:`)) doc = A.loadIncremental(doc, stored(k));
+  }
+  doc = A.change(doc, (d) => { d.layout = new A.Uint(4); }); // as the core writes it: an unsigned int
+  const newer = `${key}:inc:guest:${cartId}:fromANewerRelease`;
+  localStorage.setItem(newer, Buffer.from(A.getLastLocalChange(doc)).toString('base64'));
+  const cart = new CartClient(base, { storageKey: key, autoConnect: false });
+  const errors = [];
+  cart.addEventListener('error', (e) => errors.push(e.detail.code));
+  await until(() => errors.length > 0);
+  assert.deepEqual(errors, ['UPGRADE_REQUIRED'], 'not STORAGE_CORRUPT: the newer edit is not damage');
+  assert.equal(cart.view().upgradeRequired, true);
+  assert.deepEqual(qtys(cart.view()), { MUG: 2 });
+  assert.throws(() => cart.add('MUG', 1), (e) => e.code === 'UPGRADE_REQUIRED');
+  assert.ok(localStorage.getItem(newer), 'the newer release finds its edit where it left it');
+  const keptAside = Array.from({ length: localStorage.length }, (_, i) => localStorage.key(i)).filter((k) => k.startsWith(`${key}:corrupt:`));
+  assert.deepEqual(keptAside, []);
+  cart.free();
+});
+
 for (const transport of ['websocket', 'http']) {
   test(`over ${transport}, a refused token raises one error event with the server's code, and setToken resumes the session`, async () => {
     const user = newUserId(`refresh-${transport}`);

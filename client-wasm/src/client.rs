@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use cart_core::{Cart, EditError, Line, MergePolicy, Op, OpJson, Quantity, SyncState, MAX_OPS};
+use cart_core::{Cart, EditError, MergePolicy, Op, OpJson, Quantity, SyncState, MAX_OPS};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -12,9 +12,12 @@ use web_sys::{CustomEvent, CustomEventInit, EventTarget, StorageEvent};
 
 use crate::error::{cart_error, edit_error};
 use crate::js;
+use crate::persist;
 use crate::session::{random_cart_id, token_subject, Session, Who};
 use crate::store::{Store, WriteError};
+use crate::stored;
 use crate::sync::{self, Socket, Transport};
+use crate::view::{view_of, ViewKey};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -54,6 +57,18 @@ pub struct Inner {
     pub token_refused: bool,
     /// Listeners on `globalThis` (other tabs' storage writes, the browser going offline and online).
     host_listeners: Vec<(&'static str, HostListener)>,
+    /// Whether a compaction of `doc:<cart>` is due or already waiting for an idle moment.
+    pub compaction: Compaction,
+    /// The last view handed out and what it was made of: `view()` returns the same frozen object until something
+    /// it shows changes.
+    pub view: Option<(ViewKey, JsValue)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Compaction {
+    None,
+    Due,
+    Scheduled,
 }
 
 /// A listener on `globalThis`, kept alive as long as the client.
@@ -62,20 +77,81 @@ type HostListener = Closure<dyn FnMut(JsValue)>;
 type HostHandler = fn(&Rc<RefCell<Inner>>, JsValue);
 
 impl Inner {
-    /// Writes the active cart to LocalStorage; a full quota is reported, and the cart keeps working in memory.
+    /// Writes what the active cart has that LocalStorage lacks: the changes since the last write, as one new
+    /// increment key (a full save when no snapshot is known to be stored). A full quota is reported, and the cart
+    /// keeps working in memory; the next write tries again with a full save. A compaction that falls due (see
+    /// `persist.rs`) is left for an idle moment (`emit` schedules it), not done inside the edit.
     pub fn save_doc(&mut self) {
-        let bytes = self.session.cart.save();
+        if !self.session.persisted.has_snapshot() {
+            self.compact_doc();
+            return;
+        }
+        let increment = self.session.cart.save_incremental();
+        if increment.is_empty() {
+            return;
+        }
+        self.write_increment(&increment);
+        if self.session.persisted.compaction_due() && self.compaction == Compaction::None {
+            self.compaction = Compaction::Due;
+        }
+    }
+
+    /// Stores the cart as one full save and removes the increments it covers (those this replica has read or
+    /// written; one another tab wrote a moment ago stays for the next compaction).
+    pub fn compact_doc(&mut self) {
+        // A snapshot another tab wrote since (unheard yet: its `storage` event may still be on its way) is merged
+        // first, so writing this one over it loses nothing; one of a newer layout is left for that release.
         let name = self.session.doc_name();
-        match self.store.set_bytes(&name, &bytes) {
-            Ok(()) => self.persisted = true,
-            Err(WriteError::Full(why)) => {
-                self.persisted = false;
-                self.outbox.push(cart_error(
-                    "STORAGE_FULL",
-                    &format!("LocalStorage refused the cart ({why}); it keeps working in memory and syncing"),
-                ));
+        if let Some(text) = self.store.get(&name) {
+            if !self.session.persisted.is_known_snapshot(&text) {
+                if let Ok((theirs, _)) = stored::cart_of(&text) {
+                    if let Err(e) = self.session.cart.merge(&theirs) {
+                        if stored::is_newer_layout(&e) || self.session.cart.poisoned() {
+                            return;
+                        }
+                    }
+                }
             }
         }
+        let bytes = self.session.cart.save();
+        let text = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes);
+        match self.store.set(&name, &text) {
+            Ok(()) => {
+                self.persisted = true;
+                for name in self.session.persisted.compacted(bytes.len(), &text) {
+                    self.store.remove(&name);
+                }
+            }
+            Err(WriteError::Full(why)) => {
+                self.session.persisted.want_full_save();
+                self.storage_full(&why);
+            }
+        }
+    }
+
+    /// Stores `increment` under a new key of its own. A refusal is reported, and the next write is a full save.
+    pub fn write_increment(&mut self, increment: &[u8]) {
+        let name = persist::increment_name(&self.session.who.cart_key(), &random_cart_id());
+        match self.store.set_bytes(&name, increment) {
+            Ok(()) => {
+                self.persisted = true;
+                self.session.persisted.add_increment(name, increment.len());
+            }
+            Err(WriteError::Full(why)) => {
+                self.session.persisted.want_full_save();
+                self.storage_full(&why);
+            }
+        }
+    }
+
+    fn storage_full(&mut self, why: &str) {
+        self.persisted = false;
+        self.outbox.push(cart_error(
+            "STORAGE_FULL",
+            &format!(
+                "LocalStorage refused the cart ({why}); it keeps working in memory and syncing"
+            ),
+        ));
     }
 
     /// After Automerge panicked on outside bytes (contained in cart-core, which poisons the cart), replaces the
@@ -114,14 +190,51 @@ pub fn emit(rc: &Rc<RefCell<Inner>>, kind: &str) {
         let mut inner = rc.borrow_mut();
         (
             inner.events.clone(),
-            view_of(&inner),
+            view_of(&mut inner),
             std::mem::take(&mut inner.outbox),
         )
     };
+    schedule_compaction(rc);
     for error in errors {
         dispatch(&events, "error", &error);
     }
     dispatch(&events, kind, &view);
+}
+
+/// Compacts `doc:<cart>` at the next idle moment when a write made it due: a full save costs as much as the
+/// history, so it never runs inside an edit the shopper is waiting for.
+fn schedule_compaction(rc: &Rc<RefCell<Inner>>) {
+    if rc.borrow().compaction != Compaction::Due {
+        return;
+    }
+    let weak = Rc::downgrade(rc);
+    // Unwind safety asserted as for every callback here: a panic leaves no borrow held (see `CartClient`).
+    let task = Closure::once_assert_unwind_safe(move || {
+        let Some(rc) = weak.upgrade() else { return };
+        let announce = {
+            let mut inner = rc.borrow_mut();
+            if inner.compaction != Compaction::Scheduled {
+                return;
+            }
+            inner.compaction = Compaction::None;
+            let (before, heads) = (inner.persisted, inner.session.cart.heads());
+            inner.compact_doc();
+            // A refused write (`STORAGE_FULL`) or another tab's snapshot merged first is news for listeners.
+            (
+                !inner.outbox.is_empty() || inner.persisted != before,
+                inner.session.cart.heads() != heads,
+            )
+        };
+        match announce {
+            (_, true) => emit(&rc, "change"),
+            (true, false) => emit(&rc, "status"),
+            (false, false) => {}
+        }
+    })
+    .into_js_value();
+    if js::when_idle(task.unchecked_ref()) {
+        rc.borrow_mut().compaction = Compaction::Scheduled;
+    }
 }
 
 pub fn emit_error(rc: &Rc<RefCell<Inner>>, error: JsValue) {
@@ -137,63 +250,12 @@ fn dispatch(events: &EventTarget, kind: &str, detail: &JsValue) {
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct View<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cart_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user_id: Option<&'a str>,
-    lines: &'a [Line],
-    line_count: usize,
-    item_count: u64,
-    version: String,
-    status: &'static str,
-    pending: usize,
-    persisted: bool,
-    can_undo: bool,
-    upgrade_required: bool,
-}
-
 /// What an edit of a cart that needs a newer library throws.
 fn upgrade_error() -> JsValue {
     cart_error(
         "UPGRADE_REQUIRED",
         "this cart needs a newer version of the cart library; nothing was changed",
     )
-}
-
-fn view_of(inner: &Inner) -> JsValue {
-    let view = inner.session.cart.view();
-    let (cart_id, user_id) = match &inner.session.who {
-        Who::Guest { id } => (Some(id.as_str()), None),
-        Who::User { sub, .. } => (None, Some(sub.as_str())),
-    };
-    let status = match inner.status {
-        Status::Offline => "offline",
-        Status::Connecting => "connecting",
-        Status::Online => "online",
-    };
-    let pending = inner.session.pending();
-    let view = View {
-        cart_id,
-        user_id,
-        lines: &view.lines,
-        line_count: view.line_count,
-        item_count: view.item_count,
-        version: view.version_tag(),
-        status: if status == "online" && pending > 0 {
-            "syncing"
-        } else {
-            status
-        },
-        pending,
-        persisted: inner.persisted,
-        can_undo: inner.session.undo_heads.is_some(),
-        upgrade_required: inner.upgrade_required,
-    };
-    view.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .unwrap_or(JsValue::NULL)
 }
 
 /// An offline-first shopping cart bound to LocalStorage and synced with the edge-cart worker.
@@ -229,6 +291,7 @@ impl CartClient {
         let store = Store::local(&prefix);
         let mut problems = Vec::new();
         let session = Session::restore(&store, &mut problems);
+        let sync = session.cart.resume_sync(&session.server_heads);
         let inner = Rc::new(RefCell::new(Inner {
             base_url: base_url.trim_end_matches('/').to_owned(),
             transport,
@@ -240,7 +303,7 @@ impl CartClient {
             wanted_online: false,
             persisted: true,
             socket: None,
-            sync: SyncState::new(),
+            sync,
             generation: 0,
             backoff_ms: 500,
             reconnect_timer: None,
@@ -252,12 +315,24 @@ impl CartClient {
             upgrade_required: false,
             token_refused: false,
             host_listeners: Vec::new(),
+            compaction: Compaction::None,
+            view: None,
         }));
         inner.borrow_mut().save_doc();
         listen_to_host(&inner);
         // A stored cart of a newer layout is shown read-only and never synced (`sync::require_upgrade`).
         let stored_layout = inner.borrow().session.cart.layout();
-        if stored_layout > cart_core::LAYOUT {
+        let newer_increment = inner.borrow().session.newer_layout;
+        if newer_increment {
+            inner.borrow_mut().upgrade_required = true;
+            problems.push(cart_error(
+                "UPGRADE_REQUIRED",
+                &format!(
+                    "the stored cart has changes of a newer layout; this library knows layout {}",
+                    cart_core::LAYOUT
+                ),
+            ));
+        } else if stored_layout > cart_core::LAYOUT {
             inner.borrow_mut().upgrade_required = true;
             problems.push(cart_error(
                 "UPGRADE_REQUIRED",
@@ -280,10 +355,11 @@ impl CartClient {
     }
 
     /// The cart now: lines, counts, version, sync status (`online`, `syncing`, `connecting`, `offline`) and the
-    /// number of changes the server has not acknowledged yet.
+    /// number of changes the server has not acknowledged yet. A frozen snapshot: the same object until something
+    /// it shows changes, so it can be compared by identity (React's `useSyncExternalStore`, Vue's `shallowRef`).
     #[wasm_bindgen(unchecked_return_type = "CartView")]
     pub fn view(&self) -> JsValue {
-        view_of(&self.inner.borrow())
+        view_of(&mut self.inner.borrow_mut())
     }
 
     /// Adds `qty` (default 1) of `sku`. Applies and persists at once, then syncs.
@@ -358,8 +434,10 @@ impl CartClient {
             let Some(heads) = inner.session.undo_heads.take() else {
                 return Ok(Vec::new());
             };
+            let before = inner.session.cart.heads();
             let restored = inner.session.cart.restore(&heads).map_err(edit_error)?;
             if !restored.is_empty() {
+                inner.session.edited(&before);
                 inner.save_doc();
             }
             restored
@@ -461,8 +539,7 @@ impl CartClient {
                 inner.session.save_who(&inner.store);
                 inner.save_doc();
                 // The guest's lines now live in the user's cart, in storage: the guest copy can go.
-                inner.store.remove(&guest.doc_name());
-                inner.store.remove(&guest.server_name());
+                guest.remove_from(&inner.store);
                 report
             }
         };
@@ -535,14 +612,13 @@ impl CartClient {
             let inner = &mut *inner;
             if let Who::User { sub, .. } = &inner.session.who {
                 if inner.session.pending() > 0 {
-                    let bytes = inner.session.cart.save();
+                    let bytes = inner.session.cart.encode();
                     let _ = inner
                         .store
                         .set_bytes(&format!("pending:user:{sub}"), &bytes);
                 }
             }
-            inner.store.remove(&inner.session.doc_name());
-            inner.store.remove(&inner.session.server_name());
+            inner.session.remove_from(&inner.store);
             let mut problems = Vec::new();
             inner.session = Session::open(
                 &inner.store,
@@ -656,6 +732,7 @@ impl CartClient {
                 let now = inner.session.cart.view();
                 shown.is_some_and(|was| was.lines.iter().any(|l| now.qty(&l.sku) < l.qty))
             });
+            inner.session.edited(&before);
             if removal {
                 inner.session.undo_heads = Some(before);
             }
@@ -694,7 +771,7 @@ fn listen_to_host(rc: &Rc<RefCell<Inner>>) {
     let handlers: [(&'static str, HostHandler); 3] = [
         ("storage", |rc, event| {
             if let Ok(event) = event.dyn_into::<StorageEvent>() {
-                on_storage(rc, &event);
+                crate::tabs::on_storage(rc, &event);
             }
         }),
         ("offline", |rc, _| sync::host_offline(rc)),
@@ -710,62 +787,6 @@ fn listen_to_host(rc: &Rc<RefCell<Inner>>) {
             });
         let _ = global.add_event_listener_with_callback(kind, listener.as_ref().unchecked_ref());
         rc.borrow_mut().host_listeners.push((kind, listener));
-    }
-}
-
-fn on_storage(rc: &Rc<RefCell<Inner>>, event: &StorageEvent) {
-    let Some(key) = event.key() else { return };
-    enum Action {
-        None,
-        Merged,
-        Switched,
-    }
-    let action = {
-        let mut inner = rc.borrow_mut();
-        let inner = &mut *inner;
-        let Some(name) = inner.store.name_of(&key).map(str::to_owned) else {
-            return;
-        };
-        if name == "session" {
-            let mut problems = Vec::new();
-            let restored = Session::restore(&inner.store, &mut problems);
-            inner.outbox.extend(problems);
-            if restored.who != inner.session.who {
-                inner.session = restored;
-                Action::Switched
-            } else {
-                Action::None
-            }
-        } else if name == inner.session.doc_name() {
-            match inner.store.get_bytes(&name) {
-                Some(Ok(bytes)) => {
-                    let before = inner.session.cart.heads();
-                    if inner.session.cart.load_incremental(&bytes).is_ok()
-                        && inner.session.cart.heads() != before
-                    {
-                        Action::Merged
-                    } else if inner.reload_if_poisoned() {
-                        Action::Merged
-                    } else {
-                        Action::None
-                    }
-                }
-                _ => Action::None,
-            }
-        } else {
-            Action::None
-        }
-    };
-    match action {
-        Action::None => {}
-        Action::Merged => {
-            emit(rc, "change");
-            sync::pump(rc);
-        }
-        Action::Switched => {
-            sync::reconnect(rc);
-            emit(rc, "change");
-        }
     }
 }
 
@@ -850,13 +871,14 @@ export interface CartClientOptions {
   /** Start syncing at once (default true). */
   autoConnect?: boolean;
 }
-export interface CartLine { sku: string; qty: number; selected: boolean; addedAt: number; }
+export interface CartLine { readonly sku: string; readonly qty: number; readonly selected: boolean; readonly addedAt: number; }
+/** A frozen snapshot: `view()` returns the same object until something it shows changes. */
 export interface CartView {
   /** The guest cart id, or undefined when signed in. */
   cartId?: string;
   /** The signed-in user's id (the token's `sub`), or undefined for a guest. */
   userId?: string;
-  lines: CartLine[];
+  readonly lines: readonly CartLine[];
   lineCount: number;
   itemCount: number;
   version: string;

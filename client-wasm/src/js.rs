@@ -35,6 +35,24 @@ pub fn set_timeout(f: &Function, ms: i32) -> Option<f64> {
         .and_then(|v| v.as_f64())
 }
 
+/// Runs `f` when the host is idle (`requestIdleCallback`, at most 2 s later), or after the current task where
+/// there is no such thing (Node, Safari). Returns whether it was scheduled.
+pub fn when_idle(f: &Function) -> bool {
+    if let Ok(idle) = global("requestIdleCallback").dyn_into::<Function>() {
+        let options = js_sys::Object::new();
+        set(&options, "timeout", &JsValue::from(2000));
+        return idle.call2(&JsValue::UNDEFINED, f, &options).is_ok();
+    }
+    // Node's `setTimeout` answers an object, not a number: what counts is that the call went through.
+    global("setTimeout")
+        .dyn_into::<Function>()
+        .is_ok_and(|set_timeout| {
+            set_timeout
+                .call2(&JsValue::UNDEFINED, f, &JsValue::from(0))
+                .is_ok()
+        })
+}
+
 pub fn clear_timeout(id: f64) {
     if let Ok(clear) = global("clearTimeout").dyn_into::<Function>() {
         let _ = clear.call1(&JsValue::UNDEFINED, &JsValue::from(id));

@@ -1,11 +1,14 @@
 //! Who is shopping (a guest, or a signed-in user) and that cart's replica, as kept in LocalStorage.
 
+use std::cell::Cell;
+
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use cart_core::{Cart, ChangeHash};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::cart_error;
 use crate::js;
+use crate::persist::{self, Persisted};
 use crate::store::Store;
 use crate::stored;
 
@@ -58,6 +61,21 @@ pub struct Session {
     pub server_heads: Vec<ChangeHash>,
     /// The cart just before the last removal or clear, for `undo()` (this page only, not stored).
     pub undo_heads: Option<Vec<ChangeHash>>,
+    /// What storage holds of this cart: its snapshot and the increments this replica knows of.
+    pub persisted: Persisted,
+    /// Storage holds an increment of a newer layout (left in place): the cart is shown read-only.
+    pub newer_layout: bool,
+    /// The last pending count and the cart heads it was counted at (for the `server_heads` of that moment), so
+    /// a view after a local edit counts one more instead of walking the history.
+    pending: Cell<Option<Counted>>,
+}
+
+/// A pending count and what it was counted against.
+#[derive(Clone, PartialEq, Eq)]
+struct Counted {
+    heads: Vec<ChangeHash>,
+    server_heads: Vec<ChangeHash>,
+    pending: usize,
 }
 
 /// Problems found while reading storage, reported as `error` events once listeners can hear them.
@@ -91,15 +109,28 @@ impl Session {
     /// The cart of `who` from storage (a new one when there is none or it is unreadable).
     pub fn open(store: &Store, who: Who, problems: &mut Problems) -> Session {
         let key = format!("doc:{}", who.cart_key());
-        let mut cart = match store.get(&key).map(|text| (stored::cart(&text), text)) {
-            None => Cart::new(),
-            Some((Ok(cart), _)) => cart,
-            Some((Err(e), raw)) => {
-                store.quarantine(&key, &raw);
-                problems.push(cart_error("STORAGE_CORRUPT", &format!("the stored cart was unreadable ({e}); it was kept aside and the cart will be recovered from the server")));
-                Cart::new()
-            }
-        };
+        let cart_key = who.cart_key();
+        let snapshot = store.get(&key);
+        let increments = store.entries(|name| persist::is_increment_of(&cart_key, name));
+        let read = stored::replica(snapshot.as_deref(), &increments);
+        for (name, e) in read.unreadable {
+            let (name, raw) = match name {
+                None => (key.clone(), snapshot.clone().unwrap_or_default()),
+                Some(name) => {
+                    let raw = increments
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default();
+                    (name, raw)
+                }
+            };
+            store.quarantine(&name, &raw);
+            problems.push(cart_error("STORAGE_CORRUPT", &format!("the stored cart was unreadable ({e}); it was kept aside and the cart will be recovered from the server")));
+        }
+        let persisted = Persisted::read(read.snapshot, read.increments, snapshot.as_deref());
+        let newer_layout = read.newer_layout;
+        let mut cart = read.cart.unwrap_or_default();
         cart.set_clock(js::now_ms);
         let server_heads = store
             .get(&format!("server:{}", who.cart_key()))
@@ -110,6 +141,9 @@ impl Session {
             cart,
             server_heads,
             undo_heads: None,
+            persisted,
+            newer_layout,
+            pending: Cell::new(None),
         }
     }
 
@@ -119,6 +153,21 @@ impl Session {
 
     pub fn doc_name(&self) -> String {
         format!("doc:{}", self.who.cart_key())
+    }
+
+    /// Whether `name` is the storage name of one of this cart's increments.
+    pub fn is_increment(&self, name: &str) -> bool {
+        persist::is_increment_of(&self.who.cart_key(), name)
+    }
+
+    /// Removes this cart's replica from storage: its snapshot, every increment (this replica's or not) and the
+    /// server's acknowledged heads.
+    pub fn remove_from(&self, store: &Store) {
+        store.remove(&self.doc_name());
+        for (name, _) in store.entries(|name| self.is_increment(name)) {
+            store.remove(&name);
+        }
+        store.remove(&self.server_name());
     }
 
     /// The API path of this cart: `/v1/carts/{id}` or `/v1/me/cart`.
@@ -133,9 +182,45 @@ impl Session {
         format!("server:{}", self.who.cart_key())
     }
 
+    /// Changes the server has not acknowledged. Counted once, then kept: a local edit adds one
+    /// ([`Session::edited`]); anything else (a sync message, another tab) counts again. Nothing is pending when
+    /// the server's heads are the cart's, which needs no count.
     pub fn pending(&self) -> usize {
-        self.cart.changes_missing_from(&self.server_heads)
+        let heads = self.cart.heads();
+        let counted = self.pending.take();
+        let pending = match counted {
+            Some(c) if c.heads == heads && c.server_heads == self.server_heads => c.pending,
+            _ if sorted(&self.server_heads) == heads => 0,
+            _ => self.cart.changes_missing_from(&self.server_heads),
+        };
+        self.pending.set(Some(Counted {
+            heads,
+            server_heads: self.server_heads.clone(),
+            pending,
+        }));
+        pending
     }
+
+    /// After a local edit that moved the cart from `before`: the kept pending count goes up by one when the edit
+    /// was one change on top of the heads it was counted at, and is dropped (counted again) otherwise.
+    pub fn edited(&self, before: &[ChangeHash]) {
+        let counted = self.pending.take().filter(|c| {
+            c.heads == before
+                && c.server_heads == self.server_heads
+                && self.cart.is_one_local_change_after(before)
+        });
+        self.pending.set(counted.map(|c| Counted {
+            heads: self.cart.heads(),
+            server_heads: c.server_heads,
+            pending: c.pending + 1,
+        }));
+    }
+}
+
+fn sorted(heads: &[ChangeHash]) -> Vec<ChangeHash> {
+    let mut heads = heads.to_vec();
+    heads.sort();
+    heads
 }
 
 /// A guest cart id: 128 random bits from `crypto.getRandomValues`, base64url (22 characters).

@@ -1,7 +1,8 @@
 //! The browser's LocalStorage, as the library uses it: every failure is a value, never a panic.
 //!
 //! Keys, under a prefix (default `edge-cart`): `session` (who is shopping), `doc:<cart>` (the cart's Automerge
-//! document, base64), `server:<cart>` (the heads the server last acknowledged), `pending:user:<sub>` (a signed-out
+//! document, base64: the snapshot), `inc:<cart>:<id>` (one incremental save since that snapshot each, base64; see
+//! `persist.rs`), `server:<cart>` (the heads the server last acknowledged), `pending:user:<sub>` (a signed-out
 //! user's changes that could not be sent yet), `corrupt:<key>:<time>` (unreadable data, kept aside).
 
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -39,6 +40,22 @@ impl Store {
     /// The unprefixed name of a full `key`, if it is one of ours.
     pub fn name_of<'a>(&self, key: &'a str) -> Option<&'a str> {
         key.strip_prefix(&self.prefix)?.strip_prefix(':')
+    }
+
+    /// The names of every key of ours, with their values, whose name `wanted` accepts.
+    pub fn entries(&self, wanted: impl Fn(&str) -> bool) -> Vec<(String, String)> {
+        let Some(storage) = &self.storage else {
+            return Vec::new();
+        };
+        let len = storage.length().unwrap_or(0);
+        let names: Vec<String> = (0..len)
+            .filter_map(|i| storage.key(i).ok().flatten())
+            .filter_map(|key| self.name_of(&key).filter(|n| wanted(n)).map(str::to_owned))
+            .collect();
+        names
+            .into_iter()
+            .filter_map(|name| self.get(&name).map(|value| (name, value)))
+            .collect()
     }
 
     pub fn get(&self, name: &str) -> Option<String> {

@@ -207,7 +207,8 @@ fn open_socket(rc: &Rc<RefCell<Inner>>) {
         ws,
         _handlers: vec![on_open, on_message, on_close, on_error],
     });
-    inner.sync = SyncState::new();
+    // The server holds what it last acknowledged: the first messages summarise only what came after.
+    inner.sync = inner.session.cart.resume_sync(&inner.session.server_heads);
     inner.status = Status::Connecting;
     drop(inner);
     emit(rc, "status");

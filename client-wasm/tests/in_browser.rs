@@ -77,24 +77,64 @@ fn write_from_another_window(key: &str, value: &str) {
         .expect("the other window writes");
 }
 
-#[wasm_bindgen_test]
-async fn another_tab_editing_the_cart_notifies_this_tab_at_once() {
-    let prefix = fresh_prefix("tabs");
+/// Writes every key of the cart `cart_key` under `from` to `to` from another window: what the other tab's writes
+/// look like to this one.
+fn mirror_from_another_window(from: &str, to: &str, cart_key: &str) {
+    for key in storage_keys(&format!("{from}:inc:{cart_key}:"))
+        .into_iter()
+        .chain(storage_keys(&format!("{from}:doc:{cart_key}")))
+    {
+        let value = storage_get(&key).expect("stored");
+        write_from_another_window(&key.replacen(from, to, 1), &value);
+    }
+}
+
+/// This tab (a guest cart holding TEA x 1) and another tab of the same cart, each with its own storage prefix so a
+/// test decides what the other tab's writes look like here.
+struct Tabs {
+    prefix: String,
+    here: cart_client::CartClient,
+    cart: String,
+    theirs: String,
+    other_tab: cart_client::CartClient,
+}
+
+fn two_tabs(label: &str) -> Tabs {
+    let prefix = fresh_prefix(label);
     let here = offline_client(&prefix);
     here.add("TEA", Some(1)).expect("add");
     let id = get(&here.view(), "cartId").as_string().expect("guest id");
-    // The other tab: the same cart, edited on its own replica.
+    let cart = format!("guest:{id}");
     let theirs = fresh_prefix("other");
-    for name in ["session".to_owned(), format!("doc:guest:{id}")] {
-        let value = storage_get(&format!("{prefix}:{name}")).expect("stored");
-        storage_set(&format!("{theirs}:{name}"), &value);
-    }
+    storage_set(
+        &format!("{theirs}:session"),
+        &storage_get(&format!("{prefix}:session")).expect("stored"),
+    );
+    copy_cart(&prefix, &theirs, &cart);
     let other_tab = offline_client(&theirs);
+    Tabs {
+        prefix,
+        here,
+        cart,
+        theirs,
+        other_tab,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn another_tab_editing_the_cart_notifies_this_tab_at_once() {
+    // The other tab: the same cart, edited on its own replica.
+    let Tabs {
+        prefix,
+        here,
+        cart,
+        theirs,
+        other_tab,
+    } = two_tabs("tabs");
     other_tab.add("CUP", Some(2)).expect("add");
     other_tab.add("TEA", Some(1)).expect("add");
     let changes = Recorder::on(&here, "change");
-    let doc = storage_get(&format!("{theirs}:doc:guest:{id}")).expect("stored");
-    write_from_another_window(&format!("{prefix}:doc:guest:{id}"), &doc);
+    mirror_from_another_window(&theirs, &prefix, &cart);
     settle(50).await;
     let seen = changes
         .last()
@@ -104,7 +144,9 @@ async fn another_tab_editing_the_cart_notifies_this_tab_at_once() {
     assert_eq!(qty(&here.view(), "CUP"), 2);
     // Garbage from another window is ignored, not merged and not fatal.
     let before = get(&here.view(), "version");
-    write_from_another_window(&format!("{prefix}:doc:guest:{id}"), "garbage");
+    write_from_another_window(&format!("{prefix}:doc:{cart}"), "garbage");
+    write_from_another_window(&format!("{prefix}:inc:{cart}:zzz"), "garbage");
+    write_from_another_window(&format!("{prefix}:inc:{cart}:yyy"), "bm90IGEgY2hhbmdl");
     settle(50).await;
     assert_eq!(get(&here.view(), "version"), before);
     here.add("TEA", Some(1)).expect("still editable");
@@ -136,4 +178,72 @@ async fn another_tab_signing_in_switches_this_tab_to_the_users_cart() {
     assert_eq!(qty(&view, "TEA"), 1);
     assert!(get(&view, "cartId").is_undefined());
     let _: js_sys::Object = view.dyn_into().expect("the view is an object");
+}
+
+#[wasm_bindgen_test]
+async fn two_tabs_editing_at_the_same_moment_keep_both_edits_in_storage_even_across_a_compaction() {
+    let Tabs {
+        prefix,
+        here,
+        cart,
+        theirs,
+        other_tab,
+    } = two_tabs("race");
+    // Both tabs edit before either hears of the other: each edit is a key of its own, so neither replaces the other.
+    other_tab.add("CUP", Some(2)).expect("add");
+    let mine = storage_keys(&format!("{prefix}:inc:{cart}:"));
+    here.add("MUG", Some(3)).expect("add");
+    let mug_key = storage_keys(&format!("{prefix}:inc:{cart}:"))
+        .into_iter()
+        .find(|k| !mine.contains(k))
+        .expect("MUG's key");
+    mirror_from_another_window(&theirs, &prefix, &cart);
+    settle(50).await;
+    let all = |view: &JsValue| (qty(view, "TEA"), qty(view, "CUP"), qty(view, "MUG"));
+    assert_eq!(all(&here.view()), (1, 2, 3));
+    assert_eq!(
+        all(&offline_client(&prefix).view()),
+        (1, 2, 3),
+        "storage has all three"
+    );
+    // The worst case of two tabs compacting at once: a snapshot that lacks MUG replaces this tab's, and MUG's key
+    // is gone. This tab writes MUG back as soon as it reads that snapshot.
+    let lacking_mug = {
+        use base64::{engine::general_purpose::STANDARD, Engine};
+        let mut bytes = STANDARD
+            .decode(storage_get(&format!("{theirs}:doc:{cart}")).expect("their snapshot"))
+            .expect("base64");
+        for key in storage_keys(&format!("{theirs}:inc:{cart}:")) {
+            bytes.extend(
+                STANDARD
+                    .decode(storage_get(&key).expect("stored"))
+                    .expect("base64"),
+            );
+        }
+        let mut compacted = cart_core::Cart::load(&bytes).expect("their cart");
+        assert_eq!(compacted.view().qty("MUG"), 0);
+        STANDARD.encode(compacted.save())
+    };
+    let remove = Function::new_with_args(
+        "key",
+        "document.getElementById('other-tab').contentWindow.localStorage.removeItem(key);",
+    );
+    remove
+        .call1(&JsValue::UNDEFINED, &mug_key.clone().into())
+        .expect("the other window removes the key");
+    let before = storage_keys(&format!("{prefix}:inc:{cart}:"));
+    write_from_another_window(&format!("{prefix}:doc:{cart}"), &lacking_mug);
+    settle(50).await;
+    let written_back: Vec<_> = storage_keys(&format!("{prefix}:inc:{cart}:"))
+        .into_iter()
+        .filter(|k| !before.contains(k))
+        .collect();
+    assert_eq!(
+        written_back.len(),
+        1,
+        "one increment written back: {written_back:?}"
+    );
+    let reloaded = offline_client(&prefix).view();
+    assert_eq!(all(&reloaded), (1, 2, 3), "MUG was written back");
+    assert_eq!(get(&reloaded, "version"), get(&here.view(), "version"));
 }

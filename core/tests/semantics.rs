@@ -375,3 +375,176 @@ fn changes_missing_from_counts_what_a_peer_has_not_acknowledged() {
     assert_eq!(a.changes_missing_from(&server), 2);
     assert_eq!(a.changes_missing_from(&a.heads()), 0);
 }
+
+#[test]
+fn one_local_edit_after_some_heads_is_told_apart_from_anything_else() {
+    let mut a = replica(1);
+    let mut b = replica(2);
+    let before = a.heads();
+    a.add("X", 1).unwrap();
+    assert!(a.is_one_local_change_after(&before));
+    let once = a.heads();
+    a.add("X", 1).unwrap();
+    assert!(
+        !a.is_one_local_change_after(&before),
+        "two edits since `before`"
+    );
+    assert!(
+        a.is_one_local_change_after(&once),
+        "one edit on top of `once`"
+    );
+    b.add("Y", 1).unwrap();
+    let mid = a.heads();
+    sync(&mut a, &mut b);
+    assert!(
+        !a.is_one_local_change_after(&mid),
+        "a received change is not a local edit"
+    );
+    let merged = a.heads();
+    a.add("Z", 1).unwrap();
+    assert!(a.is_one_local_change_after(&merged));
+    assert_eq!(a.changes_missing_from(&merged), 1);
+}
+
+#[test]
+fn saving_since_what_storage_holds_returns_only_the_changes_storage_lacks() {
+    let mut a = replica(1);
+    a.add("X", 1).unwrap();
+    let stored = a.save();
+    let mut other_tab = cart_core::Cart::load(&stored).unwrap();
+    other_tab.add("Y", 1).unwrap();
+    let theirs = other_tab.save();
+    // This tab adds Z without having seen Y, then reads the other tab's save back.
+    a.add("Z", 1).unwrap();
+    let read = cart_core::Cart::load(&theirs).unwrap();
+    a.merge(&read).unwrap();
+    let extra = a.save_since(&read.heads());
+    assert!(!extra.is_empty());
+    let rebuilt = cart_core::Cart::load(&[theirs.clone(), extra].concat()).unwrap();
+    assert_eq!(rebuilt.heads(), a.heads());
+    assert_eq!(json(&rebuilt), json(&a));
+    assert!(
+        a.save_incremental().is_empty(),
+        "what was saved since is taken as saved"
+    );
+    assert!(
+        a.save_since(&a.heads()).is_empty(),
+        "nothing beyond its own heads"
+    );
+}
+
+#[test]
+fn a_cart_holds_saved_changes_only_once_they_are_in_its_document() {
+    let mut a = replica(1);
+    a.add("X", 1).unwrap();
+    let mut b = cart_core::Cart::load(&a.save()).unwrap();
+    a.add("Y", 1).unwrap();
+    let first = a.save_incremental();
+    a.add("Z", 1).unwrap();
+    let second = a.save_incremental();
+    assert!(a.holds(&first) && a.holds(&second));
+    assert!(!b.holds(&first));
+    // The second change alone waits for the first: kept aside, not held.
+    b.load_incremental(&second).unwrap();
+    assert!(!b.holds(&second));
+    b.load_incremental(&first).unwrap();
+    assert!(b.holds(&first) && b.holds(&second));
+    let saved = b.save();
+    assert!(!b.holds(&saved), "a full save is not incremental changes");
+    assert!(!b.holds(b"garbage") && !b.holds(&[]));
+}
+
+/// Runs the sync protocol between `a` (state `sa`) and `b` (a fresh state) until both are quiet; returns the bytes
+/// `a` sent.
+fn sync_from(
+    a: &mut cart_core::Cart,
+    sa: &mut cart_core::SyncState,
+    b: &mut cart_core::Cart,
+) -> usize {
+    let mut sb = cart_core::SyncState::new();
+    let mut sent = 0;
+    for _ in 0..32 {
+        let mut quiet = true;
+        if let Some(m) = a.generate_sync_message(sa) {
+            sent += m.len();
+            b.receive_sync_message(&mut sb, &m).unwrap();
+            quiet = false;
+        }
+        if let Some(m) = b.generate_sync_message(&mut sb) {
+            a.receive_sync_message(sa, &m).unwrap();
+            quiet = false;
+        }
+        if quiet {
+            return sent;
+        }
+    }
+    panic!("sync did not settle");
+}
+
+#[test]
+fn resuming_with_the_heads_a_server_acknowledged_syncs_what_is_new_and_survives_a_server_that_lost_them(
+) {
+    let mut client = replica(1);
+    let mut server = replica(2);
+    for i in 0..1000 {
+        client.set_quantity("TEA", 1 + i % 9).unwrap();
+    }
+    sync(&mut client, &mut server);
+    let acknowledged = server.heads();
+    client.add("CUP", 2).unwrap();
+    server.add("MUG", 1).unwrap();
+    // Resumed: the first message summarises one change, not 1,000.
+    let mut resumed_state = client.resume_sync(&acknowledged);
+    let resumed = sync_from(&mut client, &mut resumed_state, &mut server);
+    assert_eq!(client.heads(), server.heads());
+    assert_eq!(json(&client), json(&server));
+    let mut copy = cart_core::Cart::load(&client.encode()).unwrap();
+    let mut again = cart_core::Cart::load(&server.encode()).unwrap();
+    let fresh = sync_from(&mut copy, &mut cart_core::SyncState::new(), &mut again);
+    assert!(
+        resumed < fresh,
+        "{resumed} bytes resumed, {fresh} from a fresh state"
+    );
+    // A server that lost the cart (expired, restored from nothing) gets the whole history back.
+    let mut wiped = replica(3);
+    let mut state = client.resume_sync(&acknowledged);
+    sync_from(&mut client, &mut state, &mut wiped);
+    assert_eq!(client.heads(), wiped.heads());
+    assert_eq!(json(&client), json(&wiped));
+}
+
+#[test]
+fn resuming_with_announced_heads_whose_changes_never_arrived_still_brings_them_in_one_exchange() {
+    let mut server = replica(1);
+    for i in 0..200 {
+        server.set_quantity("TEA", 1 + i % 9).unwrap();
+    }
+    // The client heard the server's heads (a greeting) but the changes never came: the socket dropped.
+    let mut client = replica(2);
+    let announced = server.heads();
+    let mut state = client.resume_sync(&announced);
+    let mut rounds = 0;
+    let mut s_server = cart_core::SyncState::new();
+    loop {
+        rounds += 1;
+        let mut quiet = true;
+        if let Some(m) = client.generate_sync_message(&mut state) {
+            server.receive_sync_message(&mut s_server, &m).unwrap();
+            quiet = false;
+        }
+        if let Some(m) = server.generate_sync_message(&mut s_server) {
+            client.receive_sync_message(&mut state, &m).unwrap();
+            quiet = false;
+        }
+        if quiet {
+            break;
+        }
+        assert!(rounds < 10, "sync did not settle");
+    }
+    assert_eq!(client.heads(), server.heads());
+    assert!(
+        rounds <= 3,
+        "{rounds} rounds: the changes came in one go, not one per round"
+    );
+    assert_eq!(json(&client), json(&server));
+}

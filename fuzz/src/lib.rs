@@ -145,7 +145,8 @@ pub fn request_body(data: &[u8]) {
 }
 
 /// The browser library's reading of its LocalStorage: cart documents, acknowledged heads, session records, and
-/// pending changes applied to a cart. The first byte picks what the rest is fed to.
+/// pending changes applied to a cart, a snapshot with its increments (parts split by U+001F). The first byte picks
+/// what the rest is fed to.
 #[cfg(feature = "hosts")]
 pub fn local_storage(data: &[u8]) {
     use cart_client::stored;
@@ -173,6 +174,24 @@ pub fn local_storage(data: &[u8]) {
             let mut fields = text.split('\u{1f}').map(|f| Some(f.to_owned()));
             let mut next = || fields.next().flatten();
             let _ = stored::who(next(), next(), next(), next());
+        }
+        _ if text.contains('\u{1f}') => {
+            // A snapshot and increments, as `Session::open` reads them (`persist.rs`).
+            let mut parts = text.split('\u{1f}');
+            let snapshot = parts.next().filter(|s| !s.is_empty());
+            let increments: Vec<(String, String)> = parts
+                .enumerate()
+                .map(|(i, t)| (format!("inc:guest:x:{i}"), t.to_owned()))
+                .collect();
+            let read = stored::replica(snapshot, &increments);
+            for (_, e) in &read.unreadable {
+                if let stored::Unreadable::NotACart(LoadError::Panicked(p)) = e {
+                    panic!("Automerge panicked behind the checks: {p}")
+                }
+            }
+            if let Some(mut cart) = read.cart {
+                exercise(&mut cart);
+            }
         }
         _ => {
             if let Ok(bytes) = stored::bytes(&text) {

@@ -1,7 +1,7 @@
 //! Library behaviour that needs LocalStorage but no browser window: run in headless Chromium (`in_browser.rs`) and
 //! in Node 22 with its Web Storage (`in_node.rs`).
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 use crate::support::*;
@@ -65,9 +65,11 @@ fn user_cart_in_storage(prefix: &str, sub: &str, sku: &str, n: u32) {
     let seeder = offline_client(&elsewhere);
     seeder.login(&token_for(sub), None).expect("login");
     seeder.add(sku, Some(n)).expect("add");
-    let doc =
-        storage_get(&format!("{elsewhere}:doc:user:{sub}")).expect("the user cart was stored");
-    storage_set(&format!("{prefix}:doc:user:{sub}"), &doc);
+    assert!(
+        storage_get(&format!("{elsewhere}:doc:user:{sub}")).is_some(),
+        "the user cart was stored"
+    );
+    copy_cart(&elsewhere, prefix, &format!("user:{sub}"));
 }
 
 #[wasm_bindgen_test]
@@ -223,4 +225,145 @@ fn the_last_removal_or_clear_can_be_undone_and_the_undo_is_stored() {
     assert_eq!(client.undo().expect("undo the clear"), ["MUG", "TEA"]);
     let reloaded = offline_client(&prefix).view();
     assert_eq!((qty(&reloaded, "TEA"), qty(&reloaded, "MUG")), (2, 1));
+}
+
+/// The guest cart's storage under `prefix`: its snapshot's text and its increments' names.
+fn stored_cart(prefix: &str, client: &cart_client::CartClient) -> (String, Vec<String>) {
+    let id = get(&client.view(), "cartId").as_string().expect("guest id");
+    let snapshot = storage_get(&format!("{prefix}:doc:guest:{id}")).expect("a snapshot");
+    (snapshot, storage_keys(&format!("{prefix}:inc:guest:{id}:")))
+}
+
+#[wasm_bindgen_test]
+fn an_edit_stores_its_change_under_a_key_of_its_own_and_leaves_the_snapshot_as_it_was() {
+    let prefix = fresh_prefix("append");
+    let client = offline_client(&prefix);
+    client.add("TEA", Some(1)).expect("add");
+    let (snapshot, before) = stored_cart(&prefix, &client);
+    client.add("CUP", Some(2)).expect("add");
+    let (after, increments) = stored_cart(&prefix, &client);
+    assert_eq!(after, snapshot, "the snapshot is not written again");
+    assert_eq!(increments.len(), before.len() + 1, "one key more");
+    let new = increments
+        .iter()
+        .find(|k| !before.contains(k))
+        .expect("the new key");
+    let written = storage_get(new).expect("its value").len();
+    assert!(
+        (1..1000).contains(&written),
+        "one change: {written} characters"
+    );
+    let reloaded = offline_client(&prefix).view();
+    assert_eq!((qty(&reloaded, "TEA"), qty(&reloaded, "CUP")), (1, 2));
+}
+
+#[wasm_bindgen_test]
+async fn increments_are_compacted_into_the_snapshot_at_an_idle_moment_not_inside_an_edit() {
+    let prefix = fresh_prefix("compact");
+    let client = offline_client(&prefix);
+    client.add("TEA", Some(1)).expect("add");
+    let (snapshot, _) = stored_cart(&prefix, &client);
+    let mut edits = 0;
+    // Increments pile up until they weigh as much as the snapshot (at least 4 KiB); no edit compacts.
+    loop {
+        client.set_quantity("TEA", 1 + (edits % 9)).expect("set");
+        edits += 1;
+        let (now, increments) = stored_cart(&prefix, &client);
+        assert_eq!(now, snapshot, "edit {edits} rewrote the snapshot");
+        let decoded = |text: &str| {
+            use base64::{engine::general_purpose::STANDARD, Engine};
+            STANDARD.decode(text).expect("base64").len()
+        };
+        let bytes: usize = increments
+            .iter()
+            .map(|k| storage_get(k).map_or(0, |v| decoded(&v)))
+            .sum();
+        if bytes >= decoded(&snapshot).max(4096) {
+            break;
+        }
+        assert!(edits < 2000, "the increments never reached 4 KiB");
+    }
+    // The compaction waits for an idle moment (at most two seconds).
+    for _ in 0..50 {
+        settle(50).await;
+        if stored_cart(&prefix, &client).0 != snapshot {
+            break;
+        }
+    }
+    let (compacted, left) = stored_cart(&prefix, &client);
+    assert_ne!(compacted, snapshot, "no compaction after {edits} edits");
+    assert!(
+        left.is_empty(),
+        "the increments it covers are removed: {left:?}"
+    );
+    let reloaded = offline_client(&prefix).view();
+    assert_eq!(qty(&reloaded, "TEA"), 1 + ((edits - 1) % 9));
+    assert_eq!(get(&reloaded, "version"), get(&client.view(), "version"));
+    assert_eq!(get(&reloaded, "pending"), get(&client.view(), "pending"));
+}
+
+#[wasm_bindgen_test]
+fn the_view_is_one_frozen_snapshot_until_something_it_shows_changes() {
+    let client = offline_client(&fresh_prefix("view"));
+    client.add("TEA", Some(1)).expect("add");
+    let first = client.view();
+    assert!(
+        js_sys::Object::is(&first, &client.view()),
+        "the same object until a change"
+    );
+    assert!(js_sys::Object::is_frozen(
+        first.unchecked_ref::<js_sys::Object>()
+    ));
+    let lines = get(&first, "lines");
+    assert!(js_sys::Object::is_frozen(
+        lines.unchecked_ref::<js_sys::Object>()
+    ));
+    let line = js_sys::Array::from(&lines).get(0);
+    assert!(js_sys::Object::is_frozen(
+        line.unchecked_ref::<js_sys::Object>()
+    ));
+    client.add("TEA", Some(1)).expect("add");
+    let second = client.view();
+    assert!(
+        !js_sys::Object::is(&first, &second),
+        "a change makes a new snapshot"
+    );
+    assert_eq!(
+        (qty(&first, "TEA"), qty(&second, "TEA")),
+        (1, 2),
+        "the old one is as it was"
+    );
+    client.add("TEA", Some(0)).expect_err("refused");
+    assert!(
+        js_sys::Object::is(&second, &client.view()),
+        "a refused edit changes nothing"
+    );
+}
+
+#[wasm_bindgen_test]
+fn each_offline_edit_is_one_pending_change_before_and_after_a_reload() {
+    let prefix = fresh_prefix("pending");
+    let client = offline_client(&prefix);
+    let pending =
+        |view: &JsValue| get(view, "pending").as_f64().expect("pending is a number") as u32;
+    assert_eq!(pending(&client.view()), 0);
+    client.add("TEA", Some(1)).expect("add");
+    client.add("CUP", Some(1)).expect("add");
+    client
+        .remove("MUG")
+        .expect("removing an absent line changes nothing");
+    client.set_selected("TEA", false).expect("deselect");
+    client.set_selected("TEA", false).expect("no change");
+    assert_eq!(pending(&client.view()), 3);
+    let ops = js_sys::JSON::parse(r#"[{"op":"add","sku":"PEN"},{"op":"remove","sku":"CUP"}]"#)
+        .expect("json");
+    client.batch(ops).expect("batch");
+    assert_eq!(pending(&client.view()), 4, "a batch is one change");
+    client.undo().expect("undo the batch's removal");
+    assert_eq!(pending(&client.view()), 5);
+    assert_eq!(
+        pending(&offline_client(&prefix).view()),
+        5,
+        "counted again from storage"
+    );
 }

@@ -49,6 +49,18 @@ pub fn storage_set(key: &str, value: &str) {
         .expect("localStorage.setItem");
 }
 
+/// Copies the stored cart `cart_key` (`guest:<id>`, `user:<sub>`): its snapshot and increments, from the storage
+/// prefix `from` to `to`, as if it had been stored there.
+pub fn copy_cart(from: &str, to: &str, cart_key: &str) {
+    for key in storage_keys(&format!("{from}:doc:{cart_key}"))
+        .into_iter()
+        .chain(storage_keys(&format!("{from}:inc:{cart_key}:")))
+    {
+        let value = storage_get(&key).expect("stored");
+        storage_set(&key.replacen(from, to, 1), &value);
+    }
+}
+
 /// Every key in LocalStorage that starts with `prefix`.
 pub fn storage_keys(prefix: &str) -> Vec<String> {
     let storage = local_storage();
