@@ -13,11 +13,13 @@ built="$SHIP_TARGET_DIR/wasm32-unknown-unknown/release/cart_client.wasm"
 sizes() {
   echo "| file | raw bytes | gzip -9 bytes |"
   echo "|---|---|---|"
-  for f in cart_client_bg.wasm cart_client.js; do
+  for f in cart_client_bg.wasm cart_client.js store.js react.js vue.js; do
     echo "| $f | $(stat -c %s "$out/$f") | $(gzip -9 -c "$out/$f" | wc -c) |"
   done
 }
-if [ "$out/cart_client_bg.wasm" -nt "$built" ] && [ "$out/package.json" -nt "$0" ] && [ -f www/pkg/cart_client.js ]; then
+newest_binding=$(ls -t client-wasm/bindings/* | head -1)
+if [ "$out/cart_client_bg.wasm" -nt "$built" ] && [ "$out/package.json" -nt "$0" ] && [ "$out/package.json" -nt "$newest_binding" ] \
+  && [ -f www/pkg/cart_client.js ]; then
   echo "client-wasm/pkg is up to date"
   sizes
   exit 0
@@ -37,12 +39,24 @@ cat > "$out/package.json" <<JSON
   "main": "cart_client.js",
   "module": "cart_client.js",
   "types": "cart_client.d.ts",
-  "files": ["cart_client.js", "cart_client.d.ts", "cart_client_bg.wasm", "cart_client_bg.wasm.d.ts"],
+  "exports": {
+    ".": { "types": "./cart_client.d.ts", "default": "./cart_client.js" },
+    "./react": { "types": "./react.d.ts", "default": "./react.js" },
+    "./vue": { "types": "./vue.d.ts", "default": "./vue.js" },
+    "./store": { "types": "./store.d.ts", "default": "./store.js" },
+    "./cart_client_bg.wasm": "./cart_client_bg.wasm"
+  },
+  "files": ["cart_client.js", "cart_client.d.ts", "cart_client_bg.wasm", "cart_client_bg.wasm.d.ts",
+    "store.js", "store.d.ts", "react.js", "react.d.ts", "vue.js", "vue.d.ts"],
+  "peerDependencies": { "react": ">=18", "vue": ">=3.3" },
+  "peerDependenciesMeta": { "react": { "optional": true }, "vue": { "optional": true } },
   "sideEffects": false,
   "license": "MIT OR Apache-2.0"
 }
 JSON
 rm -f "$out/.gitignore"
+# The framework bindings (plain ES modules and their types), as subpath exports of the same package.
+cp client-wasm/bindings/*.js client-wasm/bindings/*.d.ts "$out/"
 # The demo storefront imports the library as plain ES modules from its own origin.
 rm -rf www/pkg
 mkdir -p www/pkg
