@@ -79,3 +79,12 @@ test('Vue\'s useCart is a read-only ref that follows every change and lets go wi
   assert.equal(useVueCart(null).value, SERVER_VIEW);
   cart.free();
 });
+
+test('the package\'s TypeScript types accept what a storefront writes and refuse writing to a view', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const tsc = new URL('../node_modules/typescript/bin/tsc', import.meta.url).pathname;
+  const usage = new URL('./types/usage.ts', import.meta.url).pathname;
+  // Fails on any type error, and on an @ts-expect-error line that is no longer an error.
+  execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext',
+    '--target', 'es2022', '--lib', 'esnext,dom', usage], { stdio: 'pipe' });
+});

@@ -671,8 +671,8 @@ impl CartClient {
     #[wasm_bindgen(js_name = addEventListener)]
     pub fn add_event_listener(
         &self,
-        kind: &str,
-        listener: &js_sys::Function,
+        #[wasm_bindgen(unchecked_param_type = "keyof CartEventMap")] kind: &str,
+        #[wasm_bindgen(unchecked_param_type = "CartEventListener")] listener: &js_sys::Function,
     ) -> Result<(), JsValue> {
         self.inner
             .borrow()
@@ -683,8 +683,8 @@ impl CartClient {
     #[wasm_bindgen(js_name = removeEventListener)]
     pub fn remove_event_listener(
         &self,
-        kind: &str,
-        listener: &js_sys::Function,
+        #[wasm_bindgen(unchecked_param_type = "keyof CartEventMap")] kind: &str,
+        #[wasm_bindgen(unchecked_param_type = "CartEventListener")] listener: &js_sys::Function,
     ) -> Result<(), JsValue> {
         self.inner
             .borrow()
@@ -693,7 +693,12 @@ impl CartClient {
     }
 
     /// Calls `callback(view)` on every change; returns a function that stops it.
-    pub fn subscribe(&self, callback: js_sys::Function) -> Result<js_sys::Function, JsValue> {
+    #[wasm_bindgen(unchecked_return_type = "() => void")]
+    pub fn subscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(view: CartView) => void")]
+        callback: js_sys::Function,
+    ) -> Result<js_sys::Function, JsValue> {
         let listener = Closure::<dyn FnMut(CustomEvent)>::new(move |event: CustomEvent| {
             let _ = callback.call1(&JsValue::UNDEFINED, &event.detail());
         })
@@ -909,6 +914,10 @@ export type CartOp =
   | { op: "select"; sku: string; selected: boolean }
   | { op: "selectAll"; selected: boolean }
   | { op: "clear" };
+/** What each event's `detail` is: the view for `change` and `status`, a `CartError` for `error`. */
+export interface CartEventMap { change: CartView; status: CartView; error: CartError; }
+/** A listener for `addEventListener`: `event.detail` is a `CartView`, or a `CartError` for `error`. */
+export type CartEventListener = (event: CustomEvent<CartView> | CustomEvent<CartError>) => void;
 /** Thrown and dispatched errors: a real Error with name "CartError" and a stable code. */
 export interface CartError extends Error {
   /** For a refused `batch()`, the position of the operation that could not apply. */

@@ -1,0 +1,23 @@
+// What a TypeScript storefront writes against the package: checked by `tests/bindings.test.mjs` with tsc --strict.
+// The @ts-expect-error lines must stay errors: read-only views and the event names are part of the types.
+import init, { CartClient, type CartView, type CartError } from '../../client-wasm/pkg/cart_client.js';
+import { useCart } from '../../client-wasm/pkg/react.js';
+import { useCart as useVue } from '../../client-wasm/pkg/vue.js';
+import { cartStore, SERVER_VIEW } from '../../client-wasm/pkg/store.js';
+async function main() {
+  await init();
+  const cart = new CartClient('https://x', { transport: 'none' });
+  cart.addEventListener('change', (e) => { const d = e.detail; console.log(d); });
+  const stop: () => void = cart.subscribe((v: CartView) => console.log(v.itemCount));
+  stop();
+  const v: CartView = useCart(cart);
+  const r = useVue(null);
+  const n: number = r.value.lineCount;
+  const s = cartStore(cart).getSnapshot();
+  // @ts-expect-error lines are read-only
+  s.lines.push({ sku: 'x', qty: 1, selected: true, addedAt: 0 });
+  // @ts-expect-error unknown event
+  cart.addEventListener('nope', () => {});
+  console.log(v, n, SERVER_VIEW);
+}
+main();
