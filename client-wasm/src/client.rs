@@ -767,17 +767,21 @@ impl Drop for CartClient {
 
 /// Listens to the host: other tabs write the same LocalStorage, and the `storage` event tells this tab, which
 /// merges their cart (or follows their sign-in or sign-out); `offline` and `online` say when the network went away
-/// and came back, so the library reconnects at once rather than at the next backoff tick.
+/// and came back, so the library reconnects at once rather than at the next backoff tick; `pageshow` from the
+/// back-forward cache, to read what other tabs wrote while this page was frozen.
 fn listen_to_host(rc: &Rc<RefCell<Inner>>) {
     if !js::global("addEventListener").is_function() {
         return;
     }
     let global: EventTarget = js_sys::global().unchecked_into();
-    let handlers: [(&'static str, HostHandler); 3] = [
+    let handlers: [(&'static str, HostHandler); 4] = [
         ("storage", |rc, event| {
             if let Ok(event) = event.dyn_into::<StorageEvent>() {
                 crate::tabs::on_storage(rc, &event);
             }
+        }),
+        ("pageshow", |rc, event| {
+            crate::tabs::on_page_show(rc, &event)
         }),
         ("offline", |rc, _| sync::host_offline(rc)),
         ("online", |rc, _| sync::host_online(rc)),

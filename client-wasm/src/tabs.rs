@@ -1,25 +1,38 @@
 //! Other tabs of this origin: they write the same LocalStorage, and each write reaches this tab as a `storage`
 //! event. This tab follows their sign-in or sign-out, merges their edits (an increment: a few hundred bytes) and
 //! their compactions (a snapshot, merged, with what only this tab has written back at once), and stops at changes
-//! of a newer layout than it knows. See `persist.rs` for the keys.
+//! of a newer layout than it knows. A page restored from the back-forward cache reads what it missed. See
+//! `persist.rs` for the keys.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use web_sys::StorageEvent;
 
+use wasm_bindgen::JsValue;
+
 use crate::client::{emit, Inner};
+use crate::js;
+use crate::persist;
 use crate::session::Session;
 use crate::stored;
 use crate::sync;
 
 /// What a storage event asks of this tab once the state is released.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Action {
     None,
     Merged,
     Switched,
     /// Another tab wrote changes of a newer layout than this library knows.
     Upgrade,
+}
+
+impl Action {
+    /// Of two things to do, the one that covers the other.
+    fn or(self, other: Action) -> Action {
+        self.max(other)
+    }
 }
 
 pub fn on_storage(rc: &Rc<RefCell<Inner>>, event: &StorageEvent) {
@@ -50,6 +63,48 @@ pub fn on_storage(rc: &Rc<RefCell<Inner>>, event: &StorageEvent) {
             Action::None
         }
     };
+    act(rc, action);
+}
+
+/// A page restored from the back-forward cache heard no `storage` event while it was frozen: it reads again what
+/// the other tabs wrote meanwhile (a sign-in or sign-out, a snapshot, increments it has not read).
+pub fn on_page_show(rc: &Rc<RefCell<Inner>>, event: &JsValue) {
+    if js::get(event, "persisted").as_bool() != Some(true) {
+        return;
+    }
+    let action = {
+        let mut inner = rc.borrow_mut();
+        let inner = &mut *inner;
+        match session_written(inner) {
+            Action::None => {
+                let mut action = Action::None;
+                if let Some(text) = inner.store.get(&inner.session.doc_name()) {
+                    if !inner.session.persisted.is_known_snapshot(&text) {
+                        action = action.or(snapshot_written(inner, &text));
+                    }
+                }
+                let known: Vec<String> = inner
+                    .session
+                    .persisted
+                    .increment_names()
+                    .map(str::to_owned)
+                    .collect();
+                let cart_key = inner.session.who.cart_key();
+                let unread = inner.store.entries(|n| {
+                    persist::is_increment_of(&cart_key, n) && !known.iter().any(|k| k == n)
+                });
+                for (name, text) in unread {
+                    action = action.or(increment_written(inner, name, &text));
+                }
+                action
+            }
+            other => other,
+        }
+    };
+    act(rc, action);
+}
+
+fn act(rc: &Rc<RefCell<Inner>>, action: Action) {
     match action {
         Action::None => {}
         Action::Merged => {

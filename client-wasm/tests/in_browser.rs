@@ -247,3 +247,42 @@ async fn two_tabs_editing_at_the_same_moment_keep_both_edits_in_storage_even_acr
     assert_eq!(all(&reloaded), (1, 2, 3), "MUG was written back");
     assert_eq!(get(&reloaded, "version"), get(&here.view(), "version"));
 }
+
+#[wasm_bindgen_test]
+async fn a_page_restored_from_the_back_forward_cache_reads_what_other_tabs_wrote_meanwhile() {
+    let Tabs {
+        prefix,
+        here,
+        cart,
+        theirs,
+        other_tab,
+    } = two_tabs("bfcache");
+    other_tab.add("CUP", Some(2)).expect("add");
+    // Written while this page was frozen: no `storage` event reaches it (this window's own writes fire none).
+    for key in storage_keys(&format!("{theirs}:inc:{cart}:")) {
+        storage_set(
+            &key.replacen(&theirs, &prefix, 1),
+            &storage_get(&key).expect("stored"),
+        );
+    }
+    let page_show = Function::new_with_args(
+        "persisted",
+        "window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted }));",
+    );
+    page_show
+        .call1(&JsValue::UNDEFINED, &false.into())
+        .expect("a first load's pageshow");
+    settle(0).await;
+    assert_eq!(
+        qty(&here.view(), "CUP"),
+        0,
+        "a first load's pageshow reads nothing"
+    );
+    let changes = Recorder::on(&here, "change");
+    page_show
+        .call1(&JsValue::UNDEFINED, &true.into())
+        .expect("a restored page's pageshow");
+    settle(0).await;
+    assert_eq!(qty(&here.view(), "CUP"), 2);
+    assert_eq!(qty(&changes.last().expect("a change event"), "CUP"), 2);
+}
