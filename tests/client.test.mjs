@@ -355,6 +355,39 @@ test('an increment a newer release stored in another tab is left in LocalStorage
   cart.free();
 });
 
+test('the library asks the server for prices, checks out once per idempotency key and makes share links', async () => {
+  const key = prefix();
+  const cart = new CartClient(base, { storageKey: key });
+  cart.add('TEA-SENCHA', 2);
+  cart.add('NOT-IN-CATALOG', 1);
+  const priced = await cart.priced();
+  const tea = priced.lines.find((l) => l.sku === 'TEA-SENCHA');
+  assert.deepEqual([tea.name, tea.unitPrice, tea.lineTotal, tea.available], ['Sencha green tea, 100 g', 1290, 2580, true]);
+  assert.deepEqual(priced.lines.find((l) => l.sku === 'NOT-IN-CATALOG').available, false);
+  assert.equal(priced.totals.subtotal, 2580);
+  // A price the shopper did not see refuses the checkout, with today's price.
+  await assert.rejects(cart.checkout({ seenPrices: { 'TEA-SENCHA': 999 } }), (e) => e.code === 'PRICE_CHANGED' && e.status === 409
+    && e.lines.some((l) => l.sku === 'TEA-SENCHA' && l.unitPrice === 1290));
+  const idempotencyKey = `k-${key}`;
+  const order = await cart.checkout({ idempotencyKey, seenPrices: { 'TEA-SENCHA': 1290 } });
+  assert.match(order.id, /^co_/);
+  assert.equal(order.subtotal, 2580);
+  const again = await cart.checkout({ idempotencyKey, seenPrices: { 'TEA-SENCHA': 1290 } });
+  assert.equal(again.id, order.id, 'the same key answers the same snapshot');
+  const link = await cart.share();
+  const shared = await call('GET', link.path);
+  assert.equal(shared.status, 200);
+  assert.deepEqual(shared.body.lines.map((l) => l.sku).sort(), ['NOT-IN-CATALOG', 'TEA-SENCHA']);
+  cart.free();
+  // Offline, nothing is asked of the server: the edits have not reached it.
+  const offline = new CartClient(base, { storageKey: prefix(), transport: 'none' });
+  offline.add('TEA-SENCHA', 1);
+  const started = Date.now();
+  await assert.rejects(offline.priced(200), (e) => e.code === 'NOT_SYNCED');
+  assert.ok(Date.now() - started < 2000);
+  offline.free();
+});
+
 for (const transport of ['websocket', 'http']) {
   test(`over ${transport}, a refused token raises one error event with the server's code, and setToken resumes the session`, async () => {
     const user = newUserId(`refresh-${transport}`);

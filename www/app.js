@@ -24,6 +24,8 @@ const MESSAGES = {
   INVALID_QUANTITY: 'Quantities go from 0 (removes the line) to 999.',
   STORAGE_FULL: 'This browser\'s storage is full: the cart keeps working and syncing, but is not saved on this device.',
   STORAGE_CORRUPT: 'Saved cart data on this device was unreadable; it was set aside and your cart is recovered from the server.',
+  NOT_SYNCED: 'This needs the network: your cart is saved here and will sync.',
+  NETWORK_ERROR: 'The shop could not be reached: try again in a moment.',
 };
 
 let noticeTimer;
@@ -210,23 +212,14 @@ function buyAgain() {
 async function checkOut() {
   const button = $('checkout');
   button.disabled = true;
-  // One key per click: a retry after a network failure cannot check out twice.
-  const key = crypto.randomUUID();
   try {
-    if (!(await cart.flush(5000))) throw new Error('Checking out needs the network: your cart is saved and will sync.');
-    let order;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        // The prices this page showed: a line whose price changed since refuses the checkout (409 PRICE_CHANGED).
-        const seenPrices = Object.fromEntries(cart.view().lines
-          .filter((l) => l.selected && bySku.has(l.sku))
-          .map((l) => [l.sku, bySku.get(l.sku).price]));
-        order = await api('POST', `${cart.cartPath}/checkout`, { json: { removeCheckedOut: true, seenPrices }, headers: { 'idempotency-key': key } });
-        break;
-      } catch (e) {
-        if (e.code || attempt >= 2) throw e;
-      }
-    }
+    // The prices this page showed: a line whose price changed since refuses the checkout (409 PRICE_CHANGED). The
+    // library waits for the cart to sync, and retries a failed connection with the same idempotency key, so one
+    // click never checks out twice.
+    const seenPrices = Object.fromEntries(cart.view().lines
+      .filter((l) => l.selected && bySku.has(l.sku))
+      .map((l) => [l.sku, bySku.get(l.sku).price]));
+    const order = await cart.checkout({ removeCheckedOut: true, seenPrices });
     $('order').hidden = false;
     lastOrder = order;
     $('order-id').textContent = order.id;
@@ -253,8 +246,7 @@ async function checkOut() {
 /** Makes a read-only link to a copy of the cart as it is now. */
 async function shareCart() {
   try {
-    if (!(await cart.flush(5000))) throw new Error('Sharing needs the network.');
-    const { token } = await api('POST', `${cart.cartPath}/share`);
+    const { token } = await cart.share();
     const link = `${location.origin}/?share=${token}`;
     $('share-link').value = link;
     $('share-box').hidden = false;

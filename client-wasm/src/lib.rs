@@ -9,9 +9,11 @@
 //! - `stored.rs`: reading stored data back, pure (fuzzed natively from `fuzz/`). `persist.rs`: what storage holds
 //!   of the active cart, so an edit appends its change instead of re-saving the document (pure).
 //! - `view.rs`: the frozen view snapshots, built once per state.
+//! - `commerce.rs`: the server's priced view, checkout and share links, asked for over HTTP.
 //! - `error.rs`: `CartError` objects with a stable `code`. `js.rs`: host access through `globalThis`.
 
 mod client;
+mod commerce;
 mod error;
 mod js;
 pub mod persist;

@@ -1,0 +1,115 @@
+//! The server's side of a cart, asked for from the library: the priced view, checkout and share links. Prices are
+//! the server's (its catalog, read fresh at checkout); the library never prices from a copy of its own.
+
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use crate::error::cart_error;
+use crate::js;
+
+/// A JSON request to the cart's API.
+pub struct Request<'a> {
+    pub url: String,
+    pub method: &'a str,
+    /// An object, sent as JSON.
+    pub body: Option<JsValue>,
+    pub token: Option<String>,
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// Why a request got no answer to return.
+pub enum Failed {
+    /// No answer at all (offline, a dropped connection): the same request may be sent again.
+    Network(JsValue),
+    /// The server answered with an error: a `CartError` with its `code` (and `lines`, `status`).
+    Refused(JsValue),
+}
+
+impl Failed {
+    pub fn into_error(self) -> JsValue {
+        match self {
+            Failed::Network(e) | Failed::Refused(e) => e,
+        }
+    }
+}
+
+/// Sends `request`; the answer's JSON, or why there is none.
+pub async fn send(request: Request<'_>) -> Result<JsValue, Failed> {
+    let network = |why: &str| {
+        Failed::Network(cart_error(
+            "NETWORK_ERROR",
+            &format!("the cart's server could not be reached ({why})"),
+        ))
+    };
+    let init = js_sys::Object::new();
+    js::set(&init, "method", &request.method.into());
+    let headers = js_sys::Object::new();
+    if let Some(body) = &request.body {
+        let text = js_sys::JSON::stringify(body).map_err(|_| network("unserialisable body"))?;
+        js::set(&init, "body", &text.into());
+        js::set(&headers, "content-type", &"application/json".into());
+    }
+    if let Some(token) = &request.token {
+        js::set(&headers, "authorization", &format!("Bearer {token}").into());
+    }
+    if let Some(key) = request.idempotency_key {
+        js::set(&headers, "idempotency-key", &key.into());
+    }
+    js::set(&init, "headers", &headers);
+    let fetch: js_sys::Function = js::global("fetch")
+        .dyn_into()
+        .map_err(|_| network("no fetch"))?;
+    let pending = fetch
+        .call2(&JsValue::UNDEFINED, &request.url.into(), &init)
+        .map_err(|_| network("fetch threw"))?;
+    let response = JsFuture::from(js_sys::Promise::from(pending))
+        .await
+        .map_err(|e| network(&js::get_string(&e, "message").unwrap_or_default()))?;
+    let status = js::get(&response, "status").as_f64().unwrap_or(0.0);
+    let json: js_sys::Function = js::get(&response, "json")
+        .dyn_into()
+        .map_err(|_| network("no body"))?;
+    let body = match json.call0(&response) {
+        Ok(promise) => JsFuture::from(js_sys::Promise::from(promise))
+            .await
+            .unwrap_or(JsValue::NULL),
+        Err(_) => JsValue::NULL,
+    };
+    if js::get(&response, "ok").as_bool() == Some(true) {
+        return Ok(body);
+    }
+    let error = js::get(&body, "error");
+    let code = js::get_string(&error, "code").unwrap_or_else(|| "INTERNAL".to_owned());
+    let message = js::get_string(&error, "message")
+        .unwrap_or_else(|| format!("the server answered HTTP {status}"));
+    let refused = cart_error(&code, &message);
+    js::set(&refused, "status", &JsValue::from(status));
+    let lines = js::get(&error, "lines");
+    if !lines.is_undefined() {
+        js::set(&refused, "lines", &lines);
+    }
+    Err(Failed::Refused(refused))
+}
+
+/// A fresh idempotency key: `crypto.randomUUID()` where there is one.
+pub fn new_key() -> String {
+    let crypto = js::global("crypto");
+    js::get(&crypto, "randomUUID")
+        .dyn_into::<js_sys::Function>()
+        .ok()
+        .and_then(|f| f.call0(&crypto).ok())
+        .and_then(|v| v.as_string())
+        .unwrap_or_else(crate::session::random_cart_id)
+}
+
+/// The checkout request's body: the members of `options` the server takes.
+pub fn checkout_body(options: &JsValue) -> JsValue {
+    let body = js_sys::Object::new();
+    for member in ["removeCheckedOut", "seenPrices"] {
+        let value = js::get(options, member);
+        if !value.is_undefined() {
+            js::set(&body, member, &value);
+        }
+    }
+    body.into()
+}
