@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The React and Vue examples (examples/), bundled with esbuild from npm packages into www/examples/<framework>/, where
+# `make dev` serves them (/examples/react/, /examples/vue/). They import the package as a shop would
+# (`@edge-cart/client`, `@edge-cart/client/react`), resolved to the package `make client` built in client-wasm/pkg/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+esbuild=node_modules/.bin/esbuild
+for framework in react vue; do
+  out="www/examples/$framework"
+  entry=$(ls "examples/$framework"/app.* | head -1)
+  if [ -f "$out/app.js" ] && [ "$out/app.js" -nt "$entry" ] && [ "$out/app.js" -nt "examples/$framework/index.html" ] \
+    && [ "$out/app.js" -nt client-wasm/pkg/package.json ] && [ "$out/app.js" -nt "$0" ]; then
+    continue
+  fi
+  mkdir -p "$out"
+  "$esbuild" "$entry" --bundle --format=esm --target=es2022 --minify --jsx=automatic --log-level=warning \
+    --alias:@edge-cart/client=./client-wasm/pkg --define:process.env.NODE_ENV='"production"' \
+    --define:__VUE_OPTIONS_API__=false --define:__VUE_PROD_DEVTOOLS__=false \
+    --define:__VUE_PROD_HYDRATION_MISMATCH_DETAILS__=false --outfile="$out/app.js"
+  cp "examples/$framework/index.html" "$out/"
+  # The bundle loads the wasm next to itself (`new URL('cart_client_bg.wasm', import.meta.url)`).
+  cp client-wasm/pkg/cart_client_bg.wasm "$out/"
+done
