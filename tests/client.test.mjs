@@ -326,33 +326,40 @@ test('a stored cart of a newer layout is shown read-only: edits throw UPGRADE_RE
 
 test('an increment a newer release stored in another tab is left in LocalStorage and the cart is shown read-only', async () => {
   const A = await import('@automerge/automerge');
-  const key = prefix();
-  const first = new CartClient(base, { storageKey: key, autoConnect: false });
-  first.add('MUG', 2);
-  const { cartId } = first.view();
-  first.free();
-  // A newer release's edit on top, stored the way this release stores edits: one increment key.
-  const stored = (k) => Buffer.from(localStorage.getItem(k), 'base64');
-  let doc = A.load(stored(`${key}:doc:guest:${cartId}`));
-  for (let i = 0; i < localStorage.length; i++) {
-    const k = localStorage.key(i);
-    if (k.startsWith(`${key}:inc:guest:${cartId}:`)) doc = A.loadIncremental(doc, stored(k));
+  // Whatever order storage lists the keys in: the newer edit's name sorts before, then after, the edit it builds on.
+  for (const newerName of ['a-newer', 'z-newer']) {
+    const key = prefix();
+    const first = new CartClient(base, { storageKey: key, autoConnect: false });
+    first.add('MUG', 2);
+    const { cartId } = first.view();
+    first.free();
+    const incPrefix = `${key}:inc:guest:${cartId}:`;
+    const stored = (k) => Buffer.from(localStorage.getItem(k), 'base64');
+    let doc = A.load(stored(`${key}:doc:guest:${cartId}`));
+    const keys = Array.from({ length: localStorage.length }, (_, i) => localStorage.key(i)).filter((k) => k.startsWith(incPrefix));
+    for (const k of keys) {
+      doc = A.loadIncremental(doc, stored(k));
+      // The edit it builds on, under a name that sorts between the two the newer edit takes.
+      localStorage.setItem(`${incPrefix}m-mug`, localStorage.getItem(k));
+      localStorage.removeItem(k);
+    }
+    // A newer release's edit on top, stored the way this release stores edits: one increment key.
+    doc = A.change(doc, (d) => { d.layout = new A.Uint(4); }); // as the core writes it: an unsigned int
+    const newer = `${incPrefix}${newerName}`;
+    localStorage.setItem(newer, Buffer.from(A.getLastLocalChange(doc)).toString('base64'));
+    const cart = new CartClient(base, { storageKey: key, autoConnect: false });
+    const errors = [];
+    cart.addEventListener('error', (e) => errors.push(e.detail.code));
+    await until(() => errors.length > 0);
+    assert.deepEqual(errors, ['UPGRADE_REQUIRED'], 'not STORAGE_CORRUPT: the newer edit is not damage');
+    assert.equal(cart.view().upgradeRequired, true);
+    assert.deepEqual(qtys(cart.view()), { MUG: 2 }, newerName);
+    assert.throws(() => cart.add('MUG', 1), (e) => e.code === 'UPGRADE_REQUIRED');
+    assert.ok(localStorage.getItem(newer), 'the newer release finds its edit where it left it');
+    const keptAside = Array.from({ length: localStorage.length }, (_, i) => localStorage.key(i)).filter((k) => k.startsWith(`${key}:corrupt:`));
+    assert.deepEqual(keptAside, []);
+    cart.free();
   }
-  doc = A.change(doc, (d) => { d.layout = new A.Uint(4); }); // as the core writes it: an unsigned int
-  const newer = `${key}:inc:guest:${cartId}:fromANewerRelease`;
-  localStorage.setItem(newer, Buffer.from(A.getLastLocalChange(doc)).toString('base64'));
-  const cart = new CartClient(base, { storageKey: key, autoConnect: false });
-  const errors = [];
-  cart.addEventListener('error', (e) => errors.push(e.detail.code));
-  await until(() => errors.length > 0);
-  assert.deepEqual(errors, ['UPGRADE_REQUIRED'], 'not STORAGE_CORRUPT: the newer edit is not damage');
-  assert.equal(cart.view().upgradeRequired, true);
-  assert.deepEqual(qtys(cart.view()), { MUG: 2 });
-  assert.throws(() => cart.add('MUG', 1), (e) => e.code === 'UPGRADE_REQUIRED');
-  assert.ok(localStorage.getItem(newer), 'the newer release finds its edit where it left it');
-  const keptAside = Array.from({ length: localStorage.length }, (_, i) => localStorage.key(i)).filter((k) => k.startsWith(`${key}:corrupt:`));
-  assert.deepEqual(keptAside, []);
-  cart.free();
 });
 
 test('the library asks the server for prices, checks out once per idempotency key and makes share links', async () => {

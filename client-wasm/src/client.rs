@@ -10,7 +10,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{CustomEvent, CustomEventInit, EventTarget, StorageEvent};
 
-use crate::commerce;
 use crate::error::{cart_error, edit_error};
 use crate::js;
 use crate::persist;
@@ -262,7 +261,7 @@ fn upgrade_error() -> JsValue {
 /// An offline-first shopping cart bound to LocalStorage and synced with the edge-cart worker.
 #[wasm_bindgen]
 pub struct CartClient {
-    inner: Rc<RefCell<Inner>>,
+    pub(crate) inner: Rc<RefCell<Inner>>,
 }
 
 // The shipped wasm unwinds on panic (scripts/versions.sh), and wasm-bindgen's exports then ask for unwind safety.
@@ -657,62 +656,6 @@ impl CartClient {
         }
     }
 
-    /// The cart as the server prices it now (`GET {cartPath}`): each line with its name, unit price, currency, line
-    /// total and availability, and the totals of the selected, available lines. Waits (up to `timeoutMs`, default
-    /// 5000) for this browser's edits to reach the server first; throws `NOT_SYNCED` if they could not.
-    #[wasm_bindgen(unchecked_return_type = "Promise<PricedCart>")]
-    pub async fn priced(
-        &self,
-        #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>,
-    ) -> Result<JsValue, JsValue> {
-        self.synced(timeout_ms).await?;
-        let request = self.request("", "GET", None, None);
-        commerce::send(request)
-            .await
-            .map_err(commerce::Failed::into_error)
-    }
-
-    /// Checks out the selected, available lines at the server's current prices into an immutable snapshot (201;
-    /// see the HTTP API). `options`: `idempotencyKey` (the same key answers the same snapshot; one is made when
-    /// none is given, and kept while this call retries a failed connection), `removeCheckedOut`, `seenPrices` (the
-    /// unit prices the shopper saw, by sku: a different price refuses with `PRICE_CHANGED`, whose `lines` hold the
-    /// current ones). Waits for this browser's edits to reach the server first (`NOT_SYNCED` if they could not).
-    #[wasm_bindgen(unchecked_return_type = "Promise<CheckoutSnapshot>")]
-    pub async fn checkout(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "CheckoutOptions | undefined")] options: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        self.synced(None).await?;
-        let key = js::get_string(&options, "idempotencyKey").unwrap_or_else(commerce::new_key);
-        let mut attempt = 0;
-        loop {
-            let mut request = self.request(
-                "/checkout",
-                "POST",
-                Some(commerce::checkout_body(&options)),
-                None,
-            );
-            request.idempotency_key = Some(&key);
-            match commerce::send(request).await {
-                Err(commerce::Failed::Network(_)) if attempt < 2 => attempt += 1,
-                answer => return answer.map_err(commerce::Failed::into_error),
-            }
-            sleep(250 << attempt).await;
-        }
-    }
-
-    /// A read-only link to a copy of the cart as it is now (`POST {cartPath}/share`): resolves to the server's
-    /// answer, whose `token` opens `GET /v1/shared/{token}`. Waits for this browser's edits to reach the server
-    /// first (`NOT_SYNCED` if they could not).
-    #[wasm_bindgen(unchecked_return_type = "Promise<ShareLink>")]
-    pub async fn share(&self) -> Result<JsValue, JsValue> {
-        self.synced(None).await?;
-        let request = self.request("/share", "POST", None, None);
-        commerce::send(request)
-            .await
-            .map_err(commerce::Failed::into_error)
-    }
-
     /// Starts (or resumes) syncing with the server.
     pub fn connect(&self) {
         sync::connect(&self.inner);
@@ -771,40 +714,6 @@ impl CartClient {
 }
 
 impl CartClient {
-    /// Waits for this browser's edits to reach the server, or throws `NOT_SYNCED`.
-    async fn synced(&self, timeout_ms: Option<u32>) -> Result<(), JsValue> {
-        if self.flush(timeout_ms).await {
-            Ok(())
-        } else {
-            Err(cart_error(
-                "NOT_SYNCED",
-                "this browser's edits have not reached the server yet (offline?); nothing was asked of it",
-            ))
-        }
-    }
-
-    /// A request to this cart's API path followed by `suffix`, as the current session.
-    fn request<'a>(
-        &self,
-        suffix: &str,
-        method: &'a str,
-        body: Option<JsValue>,
-        idempotency_key: Option<&'a str>,
-    ) -> commerce::Request<'a> {
-        let inner = self.inner.borrow();
-        let token = match &inner.session.who {
-            Who::User { token, .. } => Some(token.clone()),
-            Who::Guest { .. } => None,
-        };
-        commerce::Request {
-            url: format!("{}{}{suffix}", inner.base_url, inner.session.api_path()),
-            method,
-            body,
-            token,
-            idempotency_key,
-        }
-    }
-
     /// Applies `op`; a `removal` (remove, clear, quantity 0) can be undone afterwards.
     /// One local edit: applied, persisted, announced, synced. `removal`: whether undo should bring back what it
     /// took (`None`: when some line's quantity went down).
@@ -954,104 +863,9 @@ fn indexed(error: JsValue, index: usize) -> JsValue {
     error
 }
 
-async fn sleep(ms: i32) {
+pub(crate) async fn sleep(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         js::set_timeout(&resolve, ms);
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
-
-#[wasm_bindgen(typescript_custom_section)]
-const TYPES: &str = r#"
-export interface CartClientOptions {
-  /** LocalStorage key prefix (default "edge-cart"); use different prefixes for independent carts on one origin. */
-  storageKey?: string;
-  /** "websocket" (default where available), "http" (one-shot sync exchanges, polling), or "none" (local only). */
-  transport?: "websocket" | "http" | "none";
-  /** Start syncing at once (default true). */
-  autoConnect?: boolean;
-}
-export interface CartLine { readonly sku: string; readonly qty: number; readonly selected: boolean; readonly addedAt: number; }
-/** A frozen snapshot: `view()` returns the same object until something it shows changes. */
-export interface CartView {
-  /** The guest cart id, or undefined when signed in. */
-  cartId?: string;
-  /** The signed-in user's id (the token's `sub`), or undefined for a guest. */
-  userId?: string;
-  readonly lines: readonly CartLine[];
-  lineCount: number;
-  itemCount: number;
-  version: string;
-  status: "online" | "syncing" | "connecting" | "offline";
-  /** Local changes the server has not acknowledged yet. */
-  pending: number;
-  /** False when LocalStorage refused the last write (quota); the cart keeps working in memory. */
-  persisted: boolean;
-  /** Whether `undo()` has a removal or clear to undo. */
-  canUndo: boolean;
-  /** The cart is of a newer layout than this library knows: it is shown read-only, edits throw UPGRADE_REQUIRED
-   *  and nothing syncs until the page loads a newer library (pending edits stay in LocalStorage). */
-  upgradeRequired: boolean;
-}
-export interface MergeReport {
-  alreadyMerged: boolean;
-  added: string[];
-  combined: string[];
-  unchanged: string[];
-  skippedCartFull: string[];
-  clamped: string[];
-}
-/** One operation of `batch()`, as the server's `POST .../ops` takes it. */
-export type CartOp =
-  | { op: "add"; sku: string; qty?: number }
-  | { op: "set"; sku: string; qty: number }
-  | { op: "remove"; sku: string }
-  | { op: "select"; sku: string; selected: boolean }
-  | { op: "selectAll"; selected: boolean }
-  | { op: "clear" };
-/** What each event's `detail` is: the view for `change` and `status`, a `CartError` for `error`. */
-export interface CartEventMap { change: CartView; status: CartView; error: CartError; }
-/** A listener for `addEventListener`: `event.detail` is a `CartView`, or a `CartError` for `error`. */
-export type CartEventListener = (event: CustomEvent<CartView> | CustomEvent<CartError>) => void;
-/** A line as the server prices it: the view's line, with the catalog's name and price (absent for an unknown sku). */
-export interface PricedLine extends CartLine {
-  readonly name: string | null; readonly unitPrice: number | null; readonly currency: string | null;
-  readonly lineTotal: number | null; readonly available: boolean; readonly issue: string | null;
-}
-/** `priced()`: the cart as the server answers `GET {cartPath}`. Prices in the currency's minor unit. */
-export interface PricedCart {
-  id: string; lines: PricedLine[]; lineCount: number; itemCount: number; version: string;
-  mergedAt: number | null; expiresAt: number | null;
-  totals: { currency: string | null; subtotal: number; selectedLines: number; selectedItems: number };
-}
-export interface CheckoutOptions {
-  /** The same key answers the same snapshot: reuse it when retrying a checkout yourself. */
-  idempotencyKey?: string;
-  /** Remove the checked-out lines from the cart in the same write. */
-  removeCheckedOut?: boolean;
-  /** The unit prices the shopper saw, by sku: a line whose price differs refuses the checkout (PRICE_CHANGED). */
-  seenPrices?: Record<string, number>;
-}
-/** `checkout()`: the immutable snapshot the server stored (openapi.yaml, `Checkout`). */
-export interface CheckoutSnapshot {
-  id: string; cartId: string; createdAt: number; version: string; currency: string;
-  lines: { sku: string; name: string; qty: number; unitPrice: number; currency: string; lineTotal: number }[];
-  lineCount: number; itemCount: number; subtotal: number; removedFromCart: boolean;
-}
-/** `share()`: the server's answer; `token` opens `path`, `GET /v1/shared/{token}`. */
-export interface ShareLink { token: string; path: string; cart: PricedCart; }
-/** Thrown and dispatched errors: a real Error with name "CartError" and a stable code. */
-export interface CartError extends Error {
-  /** For a refused `batch()`, the position of the operation that could not apply. */
-  index?: number;
-  code: "INVALID_SKU" | "INVALID_QUANTITY" | "QUANTITY_LIMIT" | "CART_FULL" | "LINE_NOT_FOUND" | "CART_DAMAGED"
-    | "INVALID_BODY" | "TOO_MANY_OPS"
-    | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "MISSING_TOKEN" | "INVALID_POLICY" | "ALREADY_SIGNED_IN" | "WRONG_USER"
-    | "NOT_SIGNED_IN" | "STORAGE_CORRUPT" | "STORAGE_FULL" | "SYNC_FAILED" | "UPGRADE_REQUIRED" | "INTERNAL"
-    | "NOT_SYNCED" | "NETWORK_ERROR" | "PRICE_CHANGED" | "NOTHING_TO_CHECK_OUT" | (string & {});
-  /** For an error the server answered (priced, checkout, share): its HTTP status. */
-  status?: number;
-  /** For PRICE_CHANGED: the lines whose price changed, with the current ones. */
-  lines?: PricedLine[];
-}
-"#;

@@ -1,11 +1,101 @@
 //! The server's side of a cart, asked for from the library: the priced view, checkout and share links. Prices are
 //! the server's (its catalog, read fresh at checkout); the library never prices from a copy of its own.
 
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::client::{sleep, CartClient};
 use crate::error::cart_error;
 use crate::js;
+use crate::session::Who;
+
+#[wasm_bindgen]
+impl CartClient {
+    /// The cart as the server prices it now (`GET {cartPath}`): each line with its name, unit price, currency, line
+    /// total and availability, and the totals of the selected, available lines. Waits (up to `timeoutMs`, default
+    /// 5000) for this browser's edits to reach the server first; throws `NOT_SYNCED` if they could not.
+    #[wasm_bindgen(unchecked_return_type = "Promise<PricedCart>")]
+    pub async fn priced(
+        &self,
+        #[wasm_bindgen(js_name = timeoutMs)] timeout_ms: Option<u32>,
+    ) -> Result<JsValue, JsValue> {
+        self.synced(timeout_ms).await?;
+        let request = self.request("", "GET", None, None);
+        send(request).await.map_err(Failed::into_error)
+    }
+
+    /// Checks out the selected, available lines at the server's current prices into an immutable snapshot (201;
+    /// see the HTTP API). `options`: `idempotencyKey` (the same key answers the same snapshot; one is made when
+    /// none is given, and kept while this call retries a failed connection), `removeCheckedOut`, `seenPrices` (the
+    /// unit prices the shopper saw, by sku: a different price refuses with `PRICE_CHANGED`, whose `lines` hold the
+    /// current ones). Waits for this browser's edits to reach the server first (`NOT_SYNCED` if they could not).
+    #[wasm_bindgen(unchecked_return_type = "Promise<CheckoutSnapshot>")]
+    pub async fn checkout(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "CheckoutOptions | undefined")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        self.synced(None).await?;
+        let key = js::get_string(&options, "idempotencyKey").unwrap_or_else(new_key);
+        let mut attempt = 0;
+        loop {
+            let mut request =
+                self.request("/checkout", "POST", Some(checkout_body(&options)), None);
+            request.idempotency_key = Some(&key);
+            match send(request).await {
+                Err(Failed::Network(_)) if attempt < 2 => attempt += 1,
+                answer => return answer.map_err(Failed::into_error),
+            }
+            sleep(250 << attempt).await;
+        }
+    }
+
+    /// A read-only link to a copy of the cart as it is now (`POST {cartPath}/share`): resolves to the server's
+    /// answer, whose `token` opens `GET /v1/shared/{token}`. Waits for this browser's edits to reach the server
+    /// first (`NOT_SYNCED` if they could not).
+    #[wasm_bindgen(unchecked_return_type = "Promise<ShareLink>")]
+    pub async fn share(&self) -> Result<JsValue, JsValue> {
+        self.synced(None).await?;
+        let request = self.request("/share", "POST", None, None);
+        send(request).await.map_err(Failed::into_error)
+    }
+}
+
+impl CartClient {
+    /// Waits for this browser's edits to reach the server, or throws `NOT_SYNCED`.
+    async fn synced(&self, timeout_ms: Option<u32>) -> Result<(), JsValue> {
+        if self.flush(timeout_ms).await {
+            Ok(())
+        } else {
+            Err(cart_error(
+                "NOT_SYNCED",
+                "this browser's edits have not reached the server yet (offline?); nothing was asked of it",
+            ))
+        }
+    }
+
+    /// A request to this cart's API path followed by `suffix`, as the current session.
+    fn request<'a>(
+        &self,
+        suffix: &str,
+        method: &'a str,
+        body: Option<JsValue>,
+        idempotency_key: Option<&'a str>,
+    ) -> Request<'a> {
+        let inner = self.inner.borrow();
+        let token = match &inner.session.who {
+            Who::User { token, .. } => Some(token.clone()),
+            Who::Guest { .. } => None,
+        };
+        Request {
+            url: format!("{}{}{suffix}", inner.base_url, inner.session.api_path()),
+            method,
+            body,
+            token,
+            idempotency_key,
+        }
+    }
+}
 
 /// A JSON request to the cart's API.
 pub struct Request<'a> {

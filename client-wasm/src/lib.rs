@@ -8,6 +8,7 @@
 //! - `session.rs`: who is shopping and their replica in storage. `store.rs`: LocalStorage, failures as values.
 //! - `stored.rs`: reading stored data back, pure (fuzzed natively from `fuzz/`). `persist.rs`: what storage holds
 //!   of the active cart, so an edit appends its change instead of re-saving the document (pure).
+//! - `types.rs`: the TypeScript declarations of the package's objects.
 //! - `view.rs`: the frozen view snapshots, built once per state.
 //! - `commerce.rs`: the server's priced view, checkout and share links, asked for over HTTP.
 //! - `error.rs`: `CartError` objects with a stable `code`. `js.rs`: host access through `globalThis`.
@@ -22,6 +23,7 @@ mod store;
 pub mod stored;
 mod sync;
 mod tabs;
+mod types;
 mod view;
 
 pub use client::CartClient;

@@ -114,21 +114,42 @@ pub fn replica(snapshot: Option<&str>, increments: &[(String, String)]) -> Repli
             .map(|(n, b)| (n.clone(), b.len()))
             .collect::<Vec<_>>()
     } else {
-        // One of them is unreadable: find it by loading them one at a time on top of the snapshot.
+        // One of them is unreadable (or of a newer layout): find it by taking them one at a time on top of the
+        // snapshot and those taken so far, in passes, since an increment that waits for another (read later)
+        // only shows what it is once that one is in.
         let mut good: Vec<u8> = Vec::new();
         let mut applied = Vec::new();
-        for (name, b) in &decoded {
-            let candidate = [base_bytes.as_slice(), &good, b].concat();
-            match Cart::load(&candidate) {
-                Ok(_) => {
-                    good.extend_from_slice(b);
-                    applied.push((name.clone(), b.len()));
+        let mut waiting: Vec<&(String, Vec<u8>)> = decoded.iter().collect();
+        loop {
+            let mut progress = false;
+            let mut still = Vec::new();
+            for item in waiting {
+                let (name, b) = item;
+                match Cart::load(&[base_bytes.as_slice(), &good, b].concat()) {
+                    Ok(candidate) if candidate.holds(b) => {
+                        good.extend_from_slice(b);
+                        applied.push((name.clone(), b.len()));
+                        progress = true;
+                    }
+                    Ok(_) => still.push(item),
+                    Err(e) if is_newer_layout(&e) => newer_layout = true,
+                    Err(e) => unreadable.push((Some(name.clone()), Unreadable::NotACart(e))),
                 }
-                Err(e) if is_newer_layout(&e) => newer_layout = true,
-                Err(e) => unreadable.push((Some(name.clone()), Unreadable::NotACart(e))),
+            }
+            waiting = still;
+            if !progress || waiting.is_empty() {
+                break;
             }
         }
-        match Cart::load(&[base_bytes.as_slice(), &good].concat()) {
+        // What still waits is loaded too (the cart keeps it aside until what it depends on comes), not counted
+        // as read.
+        let rest: Vec<u8> = waiting
+            .iter()
+            .flat_map(|(_, b)| b.iter().copied())
+            .collect();
+        match Cart::load(&[base_bytes.as_slice(), &good, &rest].concat())
+            .or_else(|_| Cart::load(&[base_bytes.as_slice(), &good].concat()))
+        {
             Ok(c) => cart = c,
             Err(_) => applied.clear(),
         }
