@@ -37,6 +37,25 @@ fn main() -> std::io::Result<()> {
     }
     cart.remove("CAP").expect("valid edit");
     out.write("load_incremental", &cart.save_incremental())?;
+
+    // A snapshot with its increments, as the browser library stores a cart (parts split by U+001F).
+    let mut stored = Cart::with_actor(ActorId::from([8u8; 16]));
+    stored.add("TEA", 1).expect("valid edit");
+    let mut parts = vec![STANDARD.encode(stored.save())];
+    for (i, sku) in ["CUP", "MUG-1", "TEA"].iter().enumerate() {
+        stored.set_quantity(sku, i as u32 + 2).expect("valid edit");
+        parts.push(STANDARD.encode(stored.save_incremental()));
+    }
+    out.write(
+        "local_storage",
+        &[&[3u8][..], parts.join("\u{1f}").as_bytes()].concat(),
+    )?;
+    // The same increments with no snapshot, and in the reverse order.
+    let reversed: Vec<&str> = parts[1..].iter().rev().map(String::as_str).collect();
+    out.write(
+        "local_storage",
+        &[&[3u8][..], format!("\u{1f}{}", reversed.join("\u{1f}")).as_bytes()].concat(),
+    )?;
     out.write("load_incremental", &docs[1])?;
 
     // Sync messages: a first message, one carrying changes, one answering.
