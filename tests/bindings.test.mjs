@@ -80,6 +80,23 @@ test('Vue\'s useCart is a read-only ref that follows every change and lets go wi
   cart.free();
 });
 
+test('Vue\'s useCart follows a ref from no client (server rendering) to the client once it exists', async () => {
+  const { shallowRef: ref } = await import('vue');
+  const source = ref(null);
+  const scope = effectScope();
+  const view = scope.run(() => useVueCart(source));
+  assert.equal(view.value, SERVER_VIEW);
+  const cart = offlineCart();
+  cart.add('CUP', 2);
+  source.value = cart;
+  await nextTick();
+  assert.equal(view.value, cart.view());
+  cart.add('CUP', 1);
+  assert.equal(view.value.itemCount, 3);
+  scope.stop();
+  cart.free();
+});
+
 test('the package\'s TypeScript types accept what a storefront writes and refuse writing to a view', async () => {
   const { execFileSync } = await import('node:child_process');
   const tsc = new URL('../node_modules/typescript/bin/tsc', import.meta.url).pathname;

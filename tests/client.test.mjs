@@ -362,6 +362,16 @@ test('an increment a newer release stored in another tab is left in LocalStorage
   }
 });
 
+test('checkout retries a failed connection twice with the same key, then gives up with NETWORK_ERROR', async () => {
+  const cart = new CartClient('http://127.0.0.1:9', { storageKey: prefix(), transport: 'none' });
+  const counting = countRequests();
+  const started = Date.now();
+  await assert.rejects(cart.checkout({ idempotencyKey: 'k-unreachable' }), (e) => e.code === 'NETWORK_ERROR');
+  assert.equal(counting.stop(), 3, 'three attempts');
+  assert.ok(Date.now() - started >= 700, 'waiting 250 ms, then 500 ms, between them');
+  cart.free();
+});
+
 test('the library asks the server for prices, checks out once per idempotency key and makes share links', async () => {
   const key = prefix();
   const cart = new CartClient(base, { storageKey: key });

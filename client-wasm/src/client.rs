@@ -668,11 +668,12 @@ impl CartClient {
 
     /// Listens for `change` (the cart changed, here, in another tab or on another device), `status` (connection or
     /// pending count changed) and `error` (a `CartError` with a `code`). The event's `detail` is the view (or error).
-    #[wasm_bindgen(js_name = addEventListener)]
+    /// (Typed in `types.rs`, per event name.)
+    #[wasm_bindgen(js_name = addEventListener, skip_typescript)]
     pub fn add_event_listener(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "keyof CartEventMap")] kind: &str,
-        #[wasm_bindgen(unchecked_param_type = "CartEventListener")] listener: &js_sys::Function,
+        kind: &str,
+        listener: &js_sys::Function,
     ) -> Result<(), JsValue> {
         self.inner
             .borrow()
@@ -680,11 +681,11 @@ impl CartClient {
             .add_event_listener_with_callback(kind, listener)
     }
 
-    #[wasm_bindgen(js_name = removeEventListener)]
+    #[wasm_bindgen(js_name = removeEventListener, skip_typescript)]
     pub fn remove_event_listener(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "keyof CartEventMap")] kind: &str,
-        #[wasm_bindgen(unchecked_param_type = "CartEventListener")] listener: &js_sys::Function,
+        kind: &str,
+        listener: &js_sys::Function,
     ) -> Result<(), JsValue> {
         self.inner
             .borrow()

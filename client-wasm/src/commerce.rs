@@ -37,12 +37,13 @@ impl CartClient {
     ) -> Result<JsValue, JsValue> {
         self.synced(None).await?;
         let key = js::get_string(&options, "idempotencyKey").unwrap_or_else(new_key);
+        // Built once: a retry goes to the same cart as the same session, whatever happens meanwhile (a sign-in
+        // would make the same key new to another cart).
+        let mut request = self.request("/checkout", "POST", Some(checkout_body(&options)), None);
+        request.idempotency_key = Some(&key);
         let mut attempt = 0;
         loop {
-            let mut request =
-                self.request("/checkout", "POST", Some(checkout_body(&options)), None);
-            request.idempotency_key = Some(&key);
-            match send(request).await {
+            match send(request.clone()).await {
                 Err(Failed::Network(_)) if attempt < 2 => attempt += 1,
                 answer => return answer.map_err(Failed::into_error),
             }
@@ -98,6 +99,7 @@ impl CartClient {
 }
 
 /// A JSON request to the cart's API.
+#[derive(Clone)]
 pub struct Request<'a> {
     pub url: String,
     pub method: &'a str,
@@ -160,14 +162,17 @@ pub async fn send(request: Request<'_>) -> Result<JsValue, Failed> {
         .dyn_into()
         .map_err(|_| network("no body"))?;
     let body = match json.call0(&response) {
-        Ok(promise) => JsFuture::from(js_sys::Promise::from(promise))
-            .await
-            .unwrap_or(JsValue::NULL),
-        Err(_) => JsValue::NULL,
+        Ok(promise) => JsFuture::from(js_sys::Promise::from(promise)).await.ok(),
+        Err(_) => None,
     };
     if js::get(&response, "ok").as_bool() == Some(true) {
-        return Ok(body);
+        // An answer cut off before its body came is no answer: the caller may ask again (a checkout is replayed
+        // by its key).
+        return body
+            .filter(|b| b.is_object())
+            .ok_or_else(|| network("the answer was cut off"));
     }
+    let body = body.unwrap_or(JsValue::NULL);
     let error = js::get(&body, "error");
     let code = js::get_string(&error, "code").unwrap_or_else(|| "INTERNAL".to_owned());
     let message = js::get_string(&error, "message")

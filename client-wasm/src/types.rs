@@ -18,23 +18,23 @@ export interface CartLine { readonly sku: string; readonly qty: number; readonly
 /** A frozen snapshot: `view()` returns the same object until something it shows changes. */
 export interface CartView {
   /** The guest cart id, or undefined when signed in. */
-  cartId?: string;
+  readonly cartId?: string;
   /** The signed-in user's id (the token's `sub`), or undefined for a guest. */
-  userId?: string;
+  readonly userId?: string;
   readonly lines: readonly CartLine[];
-  lineCount: number;
-  itemCount: number;
-  version: string;
-  status: "online" | "syncing" | "connecting" | "offline";
+  readonly lineCount: number;
+  readonly itemCount: number;
+  readonly version: string;
+  readonly status: "online" | "syncing" | "connecting" | "offline";
   /** Local changes the server has not acknowledged yet. */
-  pending: number;
+  readonly pending: number;
   /** False when LocalStorage refused the last write (quota); the cart keeps working in memory. */
-  persisted: boolean;
+  readonly persisted: boolean;
   /** Whether `undo()` has a removal or clear to undo. */
-  canUndo: boolean;
+  readonly canUndo: boolean;
   /** The cart is of a newer layout than this library knows: it is shown read-only, edits throw UPGRADE_REQUIRED
    *  and nothing syncs until the page loads a newer library (pending edits stay in LocalStorage). */
-  upgradeRequired: boolean;
+  readonly upgradeRequired: boolean;
 }
 export interface MergeReport {
   alreadyMerged: boolean;
@@ -56,6 +56,15 @@ export type CartOp =
 export interface CartEventMap { change: CartView; status: CartView; error: CartError; }
 /** A listener for `addEventListener`: `event.detail` is a `CartView`, or a `CartError` for `error`. */
 export type CartEventListener = (event: CustomEvent<CartView> | CustomEvent<CartError>) => void;
+/** Per event name, what its listener receives (merged into the class wasm-bindgen declares). */
+export interface CartClient {
+  /** Listens for `change` (the cart changed, here, in another tab or on another device), `status` (connection or
+   *  pending count changed) and `error` (a `CartError` with a `code`). The event's `detail` is the view (or error). */
+  addEventListener<K extends keyof CartEventMap>(kind: K, listener: (event: CustomEvent<CartEventMap[K]>) => void): void;
+  removeEventListener<K extends keyof CartEventMap>(kind: K, listener: (event: CustomEvent<CartEventMap[K]>) => void): void;
+}
+/** One line of a `PRICE_CHANGED` refusal: the price the shopper saw, and the price now. */
+export interface PriceChange { readonly sku: string; readonly seenPrice: number; readonly unitPrice: number; }
 /** A line as the server prices it: the view's line, with the catalog's name and price (absent for an unknown sku). */
 export interface PricedLine extends CartLine {
   readonly name: string | null; readonly unitPrice: number | null; readonly currency: string | null;
@@ -95,6 +104,6 @@ export interface CartError extends Error {
   /** For an error the server answered (priced, checkout, share): its HTTP status. */
   status?: number;
   /** For PRICE_CHANGED: the lines whose price changed, with the current ones. */
-  lines?: PricedLine[];
+  lines?: PriceChange[];
 }
 "#;

@@ -25,6 +25,7 @@ function Shop({ cart }) {
   const signIn = async () => {
     // The dev build's token route stands in for the shop's identity provider.
     const res = await fetch('/v1/dev/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId: user }) });
+    if (!res.ok) return setError('SIGN_IN_NEEDS_THE_DEV_BUILD');
     const { token } = await res.json();
     attempt(() => cart.login(token));
   };

@@ -28,6 +28,10 @@ const Shop = {
     const signIn = async () => {
       // The dev build's token route stands in for the shop's identity provider.
       const res = await fetch('/v1/dev/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId: user.value }) });
+      if (!res.ok) {
+        error.value = 'SIGN_IN_NEEDS_THE_DEV_BUILD';
+        return;
+      }
       const { token } = await res.json();
       attempt(() => cart.login(token));
     };

@@ -54,7 +54,11 @@ fn main() -> std::io::Result<()> {
     let reversed: Vec<&str> = parts[1..].iter().rev().map(String::as_str).collect();
     out.write(
         "local_storage",
-        &[&[3u8][..], format!("\u{1f}{}", reversed.join("\u{1f}")).as_bytes()].concat(),
+        &[
+            &[3u8][..],
+            format!("\u{1f}{}", reversed.join("\u{1f}")).as_bytes(),
+        ]
+        .concat(),
     )?;
     out.write("load_incremental", &docs[1])?;
 

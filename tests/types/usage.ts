@@ -7,13 +7,24 @@ import { cartStore, SERVER_VIEW } from '../../client-wasm/pkg/store.js';
 async function main() {
   await init();
   const cart = new CartClient('https://x', { transport: 'none' });
-  cart.addEventListener('change', (e) => { const d = e.detail; console.log(d); });
+  cart.addEventListener('change', (e) => console.log(e.detail.itemCount));
+  cart.addEventListener('status', (e) => console.log(e.detail.status, e.detail.pending));
+  cart.addEventListener('error', (e) => console.log(e.detail.code, e.detail.lines?.[0]?.seenPrice));
+  const onStatus = (e: CustomEvent<CartView>) => console.log(e.detail.status);
+  cart.addEventListener('status', onStatus);
+  cart.removeEventListener('status', onStatus);
+  // @ts-expect-error an error event carries a CartError, not a view
+  cart.addEventListener('error', (e: CustomEvent<CartView>) => console.log(e.detail.lineCount));
   const stop: () => void = cart.subscribe((v: CartView) => console.log(v.itemCount));
   stop();
   const v: CartView = useCart(cart);
   const r = useVue(null);
+  const fromGetter = useVue(() => cart);
+  console.log(fromGetter.value.pending);
   const n: number = r.value.lineCount;
   const s = cartStore(cart).getSnapshot();
+  // @ts-expect-error views are read-only
+  s.itemCount = 3;
   // @ts-expect-error lines are read-only
   s.lines.push({ sku: 'x', qty: 1, selected: true, addedAt: 0 });
   // @ts-expect-error unknown event
