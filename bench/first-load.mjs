@@ -4,7 +4,7 @@
 // enabled), when the first add shows in the cart panel (the button is clicked as soon as it works), and the bytes
 // that came over the network until then; for a first visit (empty cache) and a repeat visit (the same browser
 // profile, HTTP cache warm). Beside it, in the same run, the floor: a static page with one working button served by
-// the same worker (www/bench/floor.html). Median of RUNS (default 3). Bytes count HTTP responses (the WebSocket is
+// the same worker (examples/bench/floor.html, in dev builds at /bench/floor.html). Median of RUNS (default 3). Bytes count HTTP responses (the WebSocket is
 // not counted); the CPU is not throttled. Prints a markdown table; ratios compare the
 // page with the floor of the same run.
 import { startServer, unlimited } from '../tests/support/cart.mjs';

@@ -2,10 +2,18 @@
 # The React and Vue examples (examples/), bundled with esbuild from npm packages into www/examples/<framework>/, where
 # `make dev` serves them (/examples/react/, /examples/vue/). They import the package as a shop would
 # (`@edge-cart/client`, `@edge-cart/client/react`), resolved to the package `make client` built in client-wasm/pkg/.
-# They ship with the storefront's assets; their sign-in uses the dev build's token route, so it works under `make dev`
-# only (elsewhere it says so).
+# Their sign-in uses the dev build's token route.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Dev builds only (CART_FEATURES holds `dev`: `make dev`, the tests, the benchmarks): what `wrangler deploy` ships
+# is the storefront alone, so a production build removes what a dev build left in www/.
+if [[ " ${CART_FEATURES//,/ } " != *" dev "* ]]; then
+  rm -rf www/examples www/bench
+  exit 0
+fi
+# `make bench-first-load`'s floor page, served by the same worker.
+mkdir -p www/bench
+cp examples/bench/floor.html www/bench/floor.html
 esbuild=node_modules/.bin/esbuild
 for framework in react vue; do
   out="www/examples/$framework"
