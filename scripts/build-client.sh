@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm-ready browser package into client-wasm/pkg/: an ES module, its wasm, TypeScript types and
-# package.json. `make client` runs it, and so does the worker's build (the storefront in www/ serves a copy from
-# www/pkg/). Prints the shipped size, raw and gzip.
+# package.json, with the first-paint layer (boot.js) and the framework bindings. `make client` runs it, and so does
+# the worker's build (scripts/build-storefront.mjs then bundles the storefront from it). Prints the shipped size, raw
+# and gzip.
 set -euo pipefail
 source "$(dirname "$0")/versions.sh"
 cd "$ROOT"
@@ -13,13 +14,12 @@ built="$SHIP_TARGET_DIR/wasm32-unknown-unknown/release/cart_client.wasm"
 sizes() {
   echo "| file | raw bytes | gzip -9 bytes |"
   echo "|---|---|---|"
-  for f in cart_client_bg.wasm cart_client.js store.js react.js vue.js; do
+  for f in cart_client_bg.wasm cart_client.js boot.js store.js react.js vue.js; do
     echo "| $f | $(stat -c %s "$out/$f") | $(gzip -9 -c "$out/$f" | wc -c) |"
   done
 }
 newest_binding=$(ls -t client-wasm/bindings/* | head -1)
-if [ "$out/cart_client_bg.wasm" -nt "$built" ] && [ "$out/package.json" -nt "$0" ] && [ "$out/package.json" -nt "$newest_binding" ] \
-  && [ -f www/pkg/cart_client.js ]; then
+if [ "$out/cart_client_bg.wasm" -nt "$built" ] && [ "$out/package.json" -nt "$0" ] && [ "$out/package.json" -nt "$newest_binding" ]; then
   echo "client-wasm/pkg is up to date"
   sizes
   exit 0
@@ -43,11 +43,12 @@ cat > "$out/package.json" <<JSON
     ".": { "types": "./cart_client.d.ts", "default": "./cart_client.js" },
     "./react": { "types": "./react.d.ts", "default": "./react.js" },
     "./vue": { "types": "./vue.d.ts", "default": "./vue.js" },
+    "./boot": { "types": "./boot.d.ts", "default": "./boot.js" },
     "./store": { "types": "./store.d.ts", "default": "./store.js" },
     "./cart_client_bg.wasm": "./cart_client_bg.wasm"
   },
   "files": ["cart_client.js", "cart_client.d.ts", "cart_client_bg.wasm", "cart_client_bg.wasm.d.ts",
-    "store.js", "store.d.ts", "react.js", "react.d.ts", "vue.js", "vue.d.ts"],
+    "boot.js", "boot.d.ts", "store.js", "store.d.ts", "react.js", "react.d.ts", "vue.js", "vue.d.ts"],
   "peerDependencies": { "react": ">=18", "vue": ">=3.3" },
   "peerDependenciesMeta": { "react": { "optional": true }, "vue": { "optional": true } },
   "sideEffects": false,
@@ -55,10 +56,7 @@ cat > "$out/package.json" <<JSON
 }
 JSON
 rm -f "$out/.gitignore"
-# The framework bindings (plain ES modules and their types), as subpath exports of the same package.
+# The first-paint layer and the framework bindings (plain ES modules and their types), as subpath exports of the
+# same package.
 cp client-wasm/bindings/*.js client-wasm/bindings/*.d.ts "$out/"
-# The demo storefront imports the library as plain ES modules from its own origin.
-rm -rf www/pkg
-mkdir -p www/pkg
-cp "$out/cart_client.js" "$out/cart_client_bg.wasm" www/pkg/
 sizes

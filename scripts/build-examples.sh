@@ -8,9 +8,12 @@ cd "$(dirname "$0")/.."
 # Dev builds only (CART_FEATURES holds `dev`: `make dev`, the tests, the benchmarks): what `wrangler deploy` ships
 # is the storefront alone, so a production build removes what a dev build left in www/.
 if [[ " ${CART_FEATURES//,/ } " != *" dev "* ]]; then
-  rm -rf www/examples www/bench
+  rm -rf www/examples www/bench www/pkg
   exit 0
 fi
+# The package's library as plain modules at /pkg/, for tests and benchmarks that drive it in a page of their own.
+mkdir -p www/pkg
+cp client-wasm/pkg/cart_client.js client-wasm/pkg/cart_client_bg.wasm www/pkg/
 # `make bench-first-load`'s floor page, served by the same worker.
 mkdir -p www/bench
 cp examples/bench/floor.html www/bench/floor.html

@@ -205,7 +205,7 @@ test('every error code the sources can answer is provoked from the shipped build
 
 test('the shipped build serves the storefront but none of the dev builds\' examples or benchmark pages', async () => {
   assert.equal((await fetch(`${base}/`)).status, 200);
-  for (const path of ['/examples/react/', '/examples/vue/', '/examples/react/app.js', '/bench/floor.html']) {
+  for (const path of ['/examples/react/', '/examples/vue/', '/examples/react/app.js', '/bench/floor.html', '/pkg/cart_client.js']) {
     const res = await fetch(`${base}${path}`);
     await res.arrayBuffer();
     assert.notEqual(res.status, 200, `${path} is not shipped`);

@@ -32,7 +32,9 @@ export async function openPage(context, url) {
     if (m.type() === 'error' && !/net::ERR_/.test(m.text())) page.problems.push(`console: ${m.text()}`);
   });
   await page.goto(url);
-  await page.waitForSelector('body[data-ready="true"]');
+  // The storefront works at first paint and says so (data-ready); the tests drive it once its library has taken
+  // over too (data-library), unless they test the first paint itself.
+  await page.waitForSelector('body[data-ready="true"]:not([data-library="loading"])');
   return page;
 }
 

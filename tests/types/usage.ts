@@ -4,6 +4,7 @@ import init, { CartClient, type CartView, type CartError } from '../../client-wa
 import { useCart } from '../../client-wasm/pkg/react.js';
 import { useCart as useVue } from '../../client-wasm/pkg/vue.js';
 import { cartStore, SERVER_VIEW } from '../../client-wasm/pkg/store.js';
+import { bootCart, type BootedCart } from '../../client-wasm/pkg/boot.js';
 async function main() {
   await init();
   const cart = new CartClient('https://x', { transport: 'none' });
@@ -32,3 +33,17 @@ async function main() {
   console.log(v, n, SERVER_VIEW);
 }
 main();
+
+/** The first-paint layer: the same edits and events, and the library once it is ready. */
+async function boot() {
+  const booted: BootedCart = bootCart('https://shop.example', { storageKey: 'shop' }, { wasm: new URL('https://cdn.example/c.wasm') });
+  booted.add('MUG', 2);
+  booted.addEventListener('change', (e) => console.log(e.detail.itemCount));
+  booted.addEventListener('error', (e) => console.log(e.detail.code));
+  const client: CartClient = await booted.ready;
+  const order = await booted.checkout({ idempotencyKey: 'k' });
+  console.log(client.view().lineCount, order, booted.client?.cartPath);
+  // @ts-expect-error qty is a number
+  booted.add('MUG', '2');
+}
+boot();

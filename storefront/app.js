@@ -1,7 +1,9 @@
-// The demo storefront: plain ES modules, no build step. Every cart operation goes through the browser library
-// (client-wasm, served from ./pkg/): it applies at once, persists to LocalStorage, and syncs with the worker.
-import init, { CartClient } from './pkg/cart_client.js';
-import { formatPrice, issueOf, ISSUE_TEXT, loadCatalog } from './catalog.js';
+// The demo storefront: plain ES modules, bundled by scripts/build-storefront.mjs (esbuild) into www/assets/. Every
+// cart operation goes through the browser library's first-paint layer (@edge-cart/client/boot): the cart this
+// browser last showed and the Add buttons work at once, before the wasm library has arrived; edits apply at once,
+// persist to LocalStorage, and sync with the worker.
+import { bootCart } from '@edge-cart/client/boot';
+import { cachedCatalog, fetchCatalog, formatPrice, issueOf, ISSUE_TEXT } from './catalog.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -26,6 +28,8 @@ const MESSAGES = {
   STORAGE_CORRUPT: 'Saved cart data on this device was unreadable; it was set aside and your cart is recovered from the server.',
   NOT_SYNCED: 'This needs the network: your cart is saved here and will sync.',
   NETWORK_ERROR: 'The shop could not be reached: try again in a moment.',
+  NOT_READY: 'The cart is still loading: try again in a moment.',
+  LIBRARY_UNAVAILABLE: 'The cart could not finish loading (offline?): your changes are kept on this device and sync later.',
 };
 
 let noticeTimer;
@@ -299,6 +303,8 @@ async function signIn(event) {
       return;
     }
     forgetOrder();
+    // Signing in merges carts, which needs the library itself (the first-paint layer waits for it).
+    await cart.ready;
     notice(mergeMessage(cart.login(body.token, policy), policy));
   } catch (e) {
     notice(e?.code ? explain(e) : 'Signing in needs the network: the demo gets its token from the server.', { error: true });
@@ -313,15 +319,36 @@ async function signOut() {
   notice(flushed ? 'Signed out. A new guest cart started.' : 'Signed out. Changes not yet synced are kept on this device until you sign in again.');
 }
 
-await init();
-const catalog = await loadCatalog();
-const bySku = new Map(catalog.map((p) => [p.sku, p]));
-const cart = new CartClient(location.origin);
+// The products: this browser's copy of the catalog at once (refreshed when the worker answers), or on a first
+// visit the worker's answer, which the page's preload hint has already asked for.
+let catalog = [];
+let bySku = new Map();
+function setCatalog(products) {
+  catalog = products;
+  bySku = new Map(products.map((p) => [p.sku, p]));
+}
+const fresh = fetchCatalog();
+const cached = cachedCatalog();
+setCatalog(cached ?? (await fresh) ?? []);
+// The cart works from here on; the wasm library loads in the background (the layer compiles it streaming).
+const cart = bootCart(location.origin, {}, { wasm: new URL(__CART_WASM__, import.meta.url) });
 // For the curious, in the browser console: `edgeCart.view()`.
 globalThis.edgeCart = cart;
 
 renderProducts();
 render(cart.view());
+if (cached) {
+  fresh.then((products) => {
+    if (!products) return;
+    setCatalog(products);
+    renderProducts();
+    drawnLines = '';
+    render(cart.view());
+  });
+}
+// data-ready: the page works (the first-paint layer); data-library: whether the wasm library has taken over.
+document.body.dataset.library = 'loading';
+cart.ready.then(() => { document.body.dataset.library = 'ready'; });
 cart.addEventListener('change', (e) => render(e.detail));
 cart.addEventListener('status', (e) => render(e.detail));
 cart.addEventListener('error', (e) => notice(explain(e.detail), { error: true }));

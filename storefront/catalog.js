@@ -3,20 +3,28 @@
 
 const CACHE_KEY = 'steep:catalog';
 
-/** The products, from the worker, or the last copy this browser saw when offline (or [] if none). */
-export async function loadCatalog() {
+/** The products from the worker (kept for the next visit), or null when it cannot be reached. */
+export async function fetchCatalog() {
   try {
     const res = await fetch('/v1/catalog');
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const { products } = await res.json();
-    localStorage.setItem(CACHE_KEY, JSON.stringify(products));
+    try {
+      localStorage.setItem(CACHE_KEY, JSON.stringify(products));
+    } catch {}
     return products;
   } catch {
-    try {
-      return JSON.parse(localStorage.getItem(CACHE_KEY) ?? '[]');
-    } catch {
-      return [];
-    }
+    return null;
+  }
+}
+
+/** The last copy of the products this browser saw, or null when it has none. */
+export function cachedCatalog() {
+  try {
+    const products = JSON.parse(localStorage.getItem(CACHE_KEY) ?? 'null');
+    return Array.isArray(products) ? products : null;
+  } catch {
+    return null;
   }
 }
 
