@@ -327,25 +327,28 @@ function setCatalog(products) {
   catalog = products;
   bySku = new Map(products.map((p) => [p.sku, p]));
 }
+// The cart works from here on; the wasm library loads in the background (the layer compiles it streaming), beside
+// the catalog rather than after it.
+const cart = bootCart(location.origin, {}, { wasm: new URL(__CART_WASM__, import.meta.url) });
 const fresh = fetchCatalog();
 const cached = cachedCatalog();
-setCatalog(cached ?? (await fresh) ?? []);
-// The cart works from here on; the wasm library loads in the background (the layer compiles it streaming).
-const cart = bootCart(location.origin, {}, { wasm: new URL(__CART_WASM__, import.meta.url) });
+// A first visit waits for the catalog, at most 5 s (a worker that does not answer leaves the page with no products,
+// which the background answer fills in).
+const late = new Promise((resolve) => setTimeout(resolve, 5000, null));
+setCatalog(cached ?? (await Promise.race([fresh, late])) ?? []);
 // For the curious, in the browser console: `edgeCart.view()`.
 globalThis.edgeCart = cart;
 
 renderProducts();
 render(cart.view());
-if (cached) {
-  fresh.then((products) => {
-    if (!products) return;
-    setCatalog(products);
-    renderProducts();
-    drawnLines = '';
-    render(cart.view());
-  });
-}
+// The worker's answer replaces the copy shown (or fills a page whose first visit did not wait for it).
+fresh.then((products) => {
+  if (!products || products === catalog) return;
+  setCatalog(products);
+  renderProducts();
+  drawnLines = '';
+  render(cart.view());
+});
 // data-ready: the page works (the first-paint layer); data-library: whether the wasm library has taken over.
 document.body.dataset.library = 'loading';
 cart.ready.then(() => { document.body.dataset.library = 'ready'; });

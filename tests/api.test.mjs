@@ -173,6 +173,20 @@ describe('POST /v1/carts/{cartId}/lines', () => {
     assert.equal(res.body.error.code, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
+  test('a checkout body that is not JSON gets 415 and checks nothing out; an empty one needs no Content-Type', async () => {
+    const id = newCartId();
+    assert.equal((await add(id, { sku: 'TEA-SENCHA', qty: 2 })).status, 200);
+    const refused = await call('POST', `${cart(id)}/checkout`, {
+      body: 'removeCheckedOut=true',
+      headers: { 'content-type': 'text/plain', 'idempotency-key': `co-${id}` },
+    });
+    assert.equal(refused.status, 415);
+    assert.equal(refused.body.error.code, 'UNSUPPORTED_MEDIA_TYPE');
+    assert.deepEqual((await call('GET', cart(id))).body.lines.map((l) => [l.sku, l.qty]), [['TEA-SENCHA', 2]]);
+    const made = await call('POST', `${cart(id)}/checkout`, { headers: { 'idempotency-key': `co-${id}` } });
+    assert.equal(made.status, 201, 'the key was not used by the refused request');
+  });
+
   test('a JSON body over 64 KiB gets 413 PAYLOAD_TOO_LARGE', async () => {
     const id = newCartId();
     const res = await add(id, { sku: 'A', qty: 1, pad: 'x'.repeat(65 * 1024) });

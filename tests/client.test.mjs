@@ -55,6 +55,23 @@ test('errors are real Error objects named CartError with a stable code', () => {
   cart.free();
 });
 
+test('add and setQuantity refuse a quantity that is not a whole number, as batch does, and never round it', () => {
+  const cart = new CartClient(base, { storageKey: prefix(), autoConnect: false });
+  cart.add('A', 2);
+  for (const qty of [1.5, -1, 2 ** 32 + 1, Number.NaN, Infinity, '2', true]) {
+    assert.throws(() => cart.add('A', qty), (e) => e.code === 'INVALID_QUANTITY', `add ${String(qty)}`);
+    assert.throws(() => cart.setQuantity('A', qty), (e) => e.code === 'INVALID_QUANTITY', `setQuantity ${String(qty)}`);
+    assert.throws(() => cart.batch([{ op: 'add', sku: 'A', qty }]), (e) => e.code === 'INVALID_QUANTITY', `batch ${String(qty)}`);
+  }
+  assert.throws(() => cart.setQuantity('A'), (e) => e.code === 'INVALID_QUANTITY', 'setQuantity needs a quantity');
+  assert.deepEqual(qtys(cart.view()), { A: 2 }, 'nothing was applied');
+  cart.add('A');
+  cart.add('A', null);
+  cart.setQuantity('B', 3);
+  assert.deepEqual(qtys(cart.view()), { A: 4, B: 3 }, 'a left-out (or null) add quantity is 1');
+  cart.free();
+});
+
 test('every edit notifies subscribers with the new view, and unsubscribing stops it', () => {
   const cart = new CartClient(base, { storageKey: prefix(), autoConnect: false });
   const seen = [];

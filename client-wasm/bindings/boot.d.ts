@@ -18,7 +18,7 @@ export interface BootOptions {
  * `NOT_READY` before it is ready (`login`, `setToken`) or wait for it (the ones returning promises).
  */
 export interface BootedCart {
-  /** The library's client, once it has loaded. */
+  /** The library's client, once it has loaded (rejects with `FREED` if `free()` came first). */
   readonly ready: Promise<CartClient>;
   /** The library's client, or null while it is loading. */
   readonly client: CartClient | null;
@@ -38,13 +38,16 @@ export interface BootedCart {
   login(token: string, policy?: "max" | "sum"): MergeReport;
   setToken(token: string): void;
   logout(timeoutMs?: number): Promise<boolean>;
+  /** The library's flush; before it is ready, `false` once `timeoutMs` pass without it (no timeout: waits). */
   flush(timeoutMs?: number): Promise<boolean>;
   priced(timeoutMs?: number): Promise<PricedCart>;
   checkout(options?: CheckoutOptions): Promise<CheckoutSnapshot>;
   share(): Promise<ShareLink>;
   addEventListener<K extends keyof CartEventMap>(kind: K, listener: (event: CustomEvent<CartEventMap[K]>) => void): void;
   removeEventListener<K extends keyof CartEventMap>(kind: K, listener: (event: CustomEvent<CartEventMap[K]>) => void): void;
-  /** Stops listening and frees the library's client. */
+  /** Calls `callback(view)` on every change; returns a function that stops it. */
+  subscribe(callback: (view: CartView) => void): () => void;
+  /** Stops listening, stops loading the library (or frees its client). */
   free(): void;
 }
 

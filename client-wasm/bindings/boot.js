@@ -3,8 +3,9 @@
 // `<prefix>:view`, written by this layer at idle and when the page is hidden) and takes edits: each is checked
 // against the limits it can check (quantities, skus, 120 lines), shown at once, and recorded under
 // `<prefix>:boot:<page id>`. Meanwhile the library is fetched and compiled (streaming); when it is ready it
-// restores the cart from LocalStorage and the recorded edits are applied to it one by one, as ordinary edits
-// made offline, before its first sync. A page closed before the library arrived leaves its edits recorded: the
+// restores the cart from LocalStorage and the recorded edits are applied to it in the order they were made, each
+// as one `batch()` (a batch made here is applied whole, as it was checked), as ordinary edits made offline, before
+// its first sync. The edits other pages of this browser recorded and have not applied yet are shown too. A page closed before the library arrived leaves its edits recorded: the
 // next page that loads the library applies them (a page's record is another page's to apply once that page has
 // gone: it was hidden, or stopped writing for two minutes). Everything that needs the cart itself (login,
 // checkout, undo of an edit made before this page) waits for the library or says NOT_READY.
@@ -54,8 +55,23 @@ const EMPTY = { lines: [], version: '', pending: 0, persisted: true, canUndo: fa
 /** The view stored by the last page that had the library, if it is of a layout this code reads. */
 function storedView(prefix) {
   const stored = read(`${prefix}:view`);
-  return stored?.v === VIEW_LAYOUT && Array.isArray(stored.view?.lines) ? stored.view : EMPTY;
+  const view = stored?.v === VIEW_LAYOUT ? stored.view : null;
+  const lineOk = (l) => typeof l?.sku === 'string' && SKU.test(l.sku) && Number.isInteger(l.qty) && l.qty > 0
+    && typeof l.selected === 'boolean' && Number.isFinite(l.addedAt);
+  if (!Array.isArray(view?.lines) || !view.lines.every(lineOk)) return EMPTY;
+  return { ...EMPTY, ...view, pending: Number.isInteger(view.pending) ? view.pending : 0 };
 }
+
+/** The edits of a stored record, oldest first: `{at, ops}` each (a record of 60e1ac6 held single ops). */
+function recordEdits(record) {
+  const ok = (e) => Number.isFinite(e?.at) && Array.isArray(e.ops) && e.ops.length > 0;
+  if (Array.isArray(record?.edits)) return record.edits.filter(ok);
+  if (Array.isArray(record?.ops)) {
+    return record.ops.filter((o) => typeof o === 'object' && o !== null).map(({ at, ...op }) => ({ at, ops: [op] })).filter(ok);
+  }
+  return [];
+}
+const byTime = (a, b) => a.at - b.at;
 
 const qtyIn = (qty, min, i) => {
   if (!Number.isInteger(qty) || qty < min || qty > MAX_QTY) {
@@ -68,62 +84,93 @@ const skuOf = (sku, i) => {
   return sku;
 };
 
+/** What each operation takes besides `op` (`add`'s `qty` is optional), as the library's batch() reads them. */
+const SHAPES = { add: ['sku'], set: ['sku', 'qty'], remove: ['sku'], select: ['sku', 'selected'], selectAll: ['selected'], clear: [] };
+
 /**
- * `lines` (a Map by sku) after `ops`, all or nothing, with the rules of the library's batch(): each operation sees
+ * Operation `o` (at `i`) read as the library reads a batch's operations, all of them before any applies: the same
+ * codes in the same order (a malformed operation INVALID_BODY, then INVALID_SKU, then INVALID_QUANTITY).
+ */
+function readOp(o, i) {
+  const bad = (message) => cartError('INVALID_BODY', message, i);
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw bad('an operation is an object');
+  for (const key of Object.keys(o)) {
+    if (!['op', 'sku', 'qty', 'selected'].includes(key)) throw bad(`unknown member "${key}"`);
+  }
+  const has = (key) => o[key] !== undefined;
+  if (!has('op')) throw bad('op is required');
+  if (typeof o.op !== 'string') throw bad('op must be a string');
+  if (has('sku') && typeof o.sku !== 'string') throw bad('sku must be a string');
+  if (has('selected') && typeof o.selected !== 'boolean') throw bad('selected must be true or false');
+  const want = Object.hasOwn(SHAPES, o.op) ? SHAPES[o.op] : null;
+  if (!want) throw bad(`unknown op "${o.op}": add, set, remove, select, selectAll or clear`);
+  for (const key of ['sku', 'qty', 'selected']) {
+    if (has(key) && !want.includes(key) && !(key === 'qty' && o.op === 'add')) throw bad(`"${o.op}" takes no "${key}"`);
+    if (!has(key) && want.includes(key)) throw bad(`"${o.op}" needs "${key}"`);
+  }
+  const op = { op: o.op };
+  if (has('sku')) op.sku = skuOf(o.sku, i);
+  if (o.op === 'add') op.qty = qtyIn(has('qty') ? o.qty : 1, 1, i);
+  if (o.op === 'set') op.qty = qtyIn(o.qty, 0, i);
+  if (has('selected')) op.selected = o.selected;
+  return op;
+}
+
+/**
+ * `lines` (a Map by sku) after `ops` (read by readOp), all or nothing, with the rules of the library's batch(): each operation sees
  * the ones before it, and the limits hold for the result (a line above 999 is QUANTITY_LIMIT at the last add that
  * raised it, more than 120 lines CART_FULL at the operation that made the first line beyond them).
  */
 function applied(lines, ops, now) {
   if (ops.length === 0 || ops.length > MAX_OPS) throw cartError(ops.length ? 'TOO_MANY_OPS' : 'INVALID_BODY', 'batch() needs 1-250 operations');
   const next = new Map(lines);
-  const made = [];
+  /** sku -> the index of the operation that last created its line. */
+  const made = new Map();
   const lastAdd = new Map();
   const line = (sku, i) => {
     if (!next.has(sku)) {
       next.set(sku, { sku, qty: 0, selected: true, addedAt: now });
-      made.push([i, sku]);
+      made.set(sku, i);
     }
     return next.get(sku);
   };
   ops.forEach((o, i) => {
-    switch (o?.op) {
+    switch (o.op) {
       case 'add': {
-        const l = line(skuOf(o.sku, i), i);
-        next.set(l.sku, { ...l, qty: l.qty + qtyIn(o.qty ?? 1, 1, i) });
+        const l = line(o.sku, i);
+        next.set(l.sku, { ...l, qty: l.qty + o.qty });
         lastAdd.set(l.sku, i);
         break;
       }
       case 'set':
-        skuOf(o.sku, i);
-        if (qtyIn(o.qty, 0, i) === 0) next.delete(o.sku);
+        if (o.qty === 0) next.delete(o.sku);
         else next.set(o.sku, { ...line(o.sku, i), qty: o.qty });
         break;
       case 'remove':
-        next.delete(skuOf(o.sku, i));
+        next.delete(o.sku);
         break;
       case 'select': {
-        const l = next.get(skuOf(o.sku, i));
+        const l = next.get(o.sku);
         if (!l) throw cartError('LINE_NOT_FOUND', `the cart has no line for sku "${o.sku}"`, i);
-        next.set(o.sku, { ...l, selected: o.selected === true });
+        next.set(o.sku, { ...l, selected: o.selected });
         break;
       }
       case 'selectAll':
-        for (const l of next.values()) next.set(l.sku, { ...l, selected: o.selected === true });
+        for (const l of next.values()) next.set(l.sku, { ...l, selected: o.selected });
         break;
       case 'clear':
         next.clear();
         break;
-      default:
-        throw cartError('INVALID_BODY', `unknown operation ${o?.op}`, i);
     }
   });
-  for (const [sku, l] of next) {
-    if (l.qty > MAX_QTY) throw cartError('QUANTITY_LIMIT', `the line for ${sku} would exceed ${MAX_QTY}`, lastAdd.get(sku));
-  }
-  const kept = made.filter(([, sku]) => next.has(sku) && !lines.has(sku));
-  if (next.size > MAX_LINES && kept.length) {
-    const [index] = kept[Math.max(0, kept.length - (next.size - MAX_LINES))];
-    throw cartError('CART_FULL', `the cart already holds ${MAX_LINES} lines`, index);
+  // The library's limits: QUANTITY_LIMIT at the first of the last adds that took a line over 999; CART_FULL at the
+  // new line (counted once, at its last creation) that went beyond 120, for a batch that creates lines.
+  const over = [...next].filter(([, l]) => l.qty > MAX_QTY).map(([sku]) => lastAdd.get(sku)).sort((a, b) => a - b);
+  if (over.length) throw cartError('QUANTITY_LIMIT', `a line would exceed ${MAX_QTY}`, over[0]);
+  const created = [...made].filter(([sku]) => next.has(sku) && !lines.has(sku)).map(([, i]) => i).sort((a, b) => a - b);
+  const kept = [...lines.keys()].filter((sku) => next.has(sku)).length;
+  if (created.length && kept + created.length > MAX_LINES) {
+    throw cartError('CART_FULL', `the cart already holds ${MAX_LINES} lines`, created[Math.max(0, MAX_LINES - kept)]);
   }
   return next;
 }
@@ -141,9 +188,14 @@ class BootedCart {
   #events = new EventTarget();
   #client = null;
   #base;
+  /** This page's edits, oldest first: `{at, ops}` each (one call, a batch whole). */
   #ops = [];
-  /** What this page's record held when last written: ops adopted by another page from then on are not ours. */
+  /** Other pages' recorded edits (shown, theirs to apply while they live), by record key. */
+  #others = new Map();
+  /** What this page's record held when last written: edits adopted by another page from then on are not ours. */
   #written = 0;
+  #hiddenNow = false;
+  #freed = false;
   #key;
   #view;
   /** The lines before this page's last removal, which undo() brings back (the library's rule), or null. */
@@ -158,21 +210,23 @@ class BootedCart {
     this.#prefix = options?.storageKey ?? 'edge-cart';
     this.#key = `${this.#prefix}:boot:${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
     this.#base = storedView(this.#prefix);
+    this.#readOthers();
     this.#render();
     const on = (target, kind, f) => {
       target?.addEventListener?.(kind, f);
       this.#stop.push(() => target?.removeEventListener?.(kind, f));
     };
     on(globalThis, 'storage', (e) => {
-      if (!this.#client && e.key === `${this.#prefix}:view`) {
-        this.#base = storedView(this.#prefix);
-        this.#changed();
-      }
+      if (this.#client) return;
+      if (e.key === `${this.#prefix}:view`) this.#base = storedView(this.#prefix);
+      else if (e.key === null || e.key?.startsWith(`${this.#prefix}:boot:`)) this.#readOthers();
+      else return;
+      this.#changed();
     });
     // A hidden page may never run again: its edits become another page's to apply, unless it comes back first.
     on(globalThis, 'pagehide', () => this.#hidden());
-    on(globalThis.document, 'visibilitychange', () => (document.visibilityState === 'hidden' ? this.#hidden() : this.#record()));
-    on(globalThis, 'pageshow', (e) => e.persisted && this.#record());
+    on(globalThis.document, 'visibilitychange', () => (document.visibilityState === 'hidden' ? this.#hidden() : this.#shown()));
+    on(globalThis, 'pageshow', (e) => e.persisted && this.#shown());
     const beat = setInterval(() => this.#ops.length && this.#record(), HEARTBEAT_MS);
     beat.unref?.();
     this.#stop.push(() => clearInterval(beat));
@@ -182,46 +236,60 @@ class BootedCart {
 
   async #start(baseUrl, options, load) {
     for (let attempt = 0; ; attempt++) {
+      let client;
       try {
-        const client = await load({ ...options, autoConnect: false });
-        this.#adopt(client, options);
-        return client;
+        client = await load({ ...options, autoConnect: false });
       } catch (e) {
+        if (this.#freed) throw cartError('FREED', 'free() was called before the cart library arrived');
         this.#emit('error', cartError('LIBRARY_UNAVAILABLE', `the cart library could not load: ${e?.message ?? e}; edits are kept and applied when it does`));
-        // Try again when the network comes back, or after a while.
+        // Try again when the network comes back, or after a while (or stop, once freed).
         await new Promise((resolve) => {
-          const t = setTimeout(resolve, Math.min(30_000, 1000 * 2 ** attempt));
-          globalThis.addEventListener?.('online', () => { clearTimeout(t); resolve(); }, { once: true });
+          const done = () => {
+            clearTimeout(t);
+            globalThis.removeEventListener?.('online', done);
+            this.#stop.splice(this.#stop.indexOf(done) >>> 0, 1);
+            resolve();
+          };
+          const t = setTimeout(done, Math.min(30_000, 1000 * 2 ** attempt));
+          t.unref?.();
+          globalThis.addEventListener?.('online', done);
+          this.#stop.push(done);
         });
+        if (this.#freed) throw cartError('FREED', 'free() was called before the cart library arrived');
+        continue;
       }
+      if (this.#freed) {
+        client.free();
+        throw cartError('FREED', 'free() was called before the cart library arrived');
+      }
+      this.#adopt(client);
+      return client;
     }
   }
 
-  /** Hands over to the library: applies this page's recorded edits and the ones of pages that have gone. */
-  #adopt(client, options) {
-    const mine = this.#mine();
-    const gone = [];
-    const s = storage();
-    for (let i = 0; s && i < s.length; i++) {
-      const key = s.key(i);
-      if (key?.startsWith(`${this.#prefix}:boot:`) && key !== this.#key) {
-        const record = read(key);
-        if (!record || !(record.t <= Date.now() - ORPHAN_MS) || !Array.isArray(record.ops)) continue;
-        gone.push(key);
-        mine.unshift(...record.ops);
-      }
+  /**
+   * Hands over to the library: applies this page's recorded edits and the ones of pages that have gone, in the
+   * order they were made. The records are removed first, so nothing here can apply an edit twice.
+   */
+  #adopt(client) {
+    const edits = this.#mine();
+    for (const [key, record] of this.#records()) {
+      if (!(record?.t <= Date.now() - ORPHAN_MS)) continue;
+      edits.push(...recordEdits(record));
+      remove(key);
     }
-    gone.forEach(remove);
     remove(this.#key);
+    this.#ops = [];
+    this.#others.clear();
+    this.#written = 0;
     this.#client = client;
-    for (const { at, ...op } of mine) {
+    for (const { ops } of edits.sort(byTime)) {
       try {
-        client.batch([op]);
+        client.batch(ops);
       } catch (e) {
         this.#emit('error', e);
       }
     }
-    this.#ops = [];
     for (const kind of ['change', 'status', 'error']) {
       const f = (e) => {
         if (kind !== 'error') this.#viewChanged();
@@ -244,25 +312,47 @@ class BootedCart {
     return this.#written > 0 && storage() && storage().getItem(this.#key) === null ? this.#written : 0;
   }
 
+  /** Every other page's record of this cart prefix: [key, record]. */
+  #records() {
+    const found = [];
+    const s = storage();
+    for (let i = 0; s && i < s.length; i++) {
+      const key = s.key(i);
+      if (key?.startsWith(`${this.#prefix}:boot:`) && key !== this.#key) found.push([key, read(key)]);
+    }
+    return found;
+  }
+
+  #readOthers() {
+    this.#others = new Map(this.#records().map(([key, record]) => [key, recordEdits(record)]));
+  }
+
   #online() {
     return this.#wanted ?? this.#options?.autoConnect !== false;
   }
 
+  /** Writes this page's record: `t` is its heartbeat, 0 while the page is hidden (adoptable at once). */
   #record() {
     if (this.#client) return;
     const gone = this.#adopted();
     if (gone) {
       this.#ops = this.#ops.slice(gone);
+      this.#written = 0;
       this.#undoFrom = null;
     }
     if (this.#ops.length === 0) return remove(this.#key), (this.#written = 0);
-    if (write(this.#key, { t: Date.now(), ops: this.#ops })) this.#written = this.#ops.length;
+    if (write(this.#key, { t: this.#hiddenNow ? 0 : Date.now(), edits: this.#ops })) this.#written = this.#ops.length;
   }
 
   #hidden() {
+    this.#hiddenNow = true;
     if (this.#client) return this.#saveView();
     this.#record();
-    if (this.#ops.length) write(this.#key, { t: 0, ops: this.#ops });
+  }
+
+  #shown() {
+    this.#hiddenNow = false;
+    this.#record();
   }
 
   #viewChanged() {
@@ -277,18 +367,25 @@ class BootedCart {
     if (view) write(`${this.#prefix}:view`, { v: VIEW_LAYOUT, view });
   }
 
-  #lines(ops) {
+  /** Every edit not in the stored view yet, oldest first: other pages' and this page's. */
+  #edits() {
+    return [...this.#others.values()].flat().concat(this.#ops).sort(byTime);
+  }
+
+  /** The lines of the stored view after `edits` (each all or nothing; one the view refuses now is left out). */
+  #lines(edits = this.#edits()) {
     let lines = new Map(this.#base.lines.map((l) => [l.sku, l]));
-    for (const op of ops) {
+    for (const { at, ops } of edits) {
       try {
-        lines = applied(lines, [op], op.at);
+        lines = applied(lines, ops.map(readOp), at);
       } catch {}
     }
     return lines;
   }
 
   #render() {
-    const lines = [...this.#lines(this.#ops).values()].sort((a, b) => a.addedAt - b.addedAt);
+    const edits = this.#edits();
+    const lines = [...this.#lines(edits).values()].sort((a, b) => a.addedAt - b.addedAt);
     const { cartId, userId, version, persisted, upgradeRequired } = this.#base;
     const online = globalThis.navigator?.onLine !== false && this.#online();
     this.#view = freeze({
@@ -299,7 +396,7 @@ class BootedCart {
       itemCount: lines.reduce((n, l) => n + l.qty, 0),
       version,
       status: online ? 'connecting' : 'offline',
-      pending: this.#base.pending + this.#ops.length,
+      pending: this.#base.pending + edits.length,
       persisted,
       canUndo: this.#undoFrom !== null,
       upgradeRequired,
@@ -315,18 +412,29 @@ class BootedCart {
     this.#events.dispatchEvent(new CustomEvent(kind, { detail }));
   }
 
-  /** One edit: the library's `method` once it is ready, else `ops` checked, shown and recorded. */
+  /**
+   * One edit: the library's `method` once it is ready, else `ops` checked, shown and recorded as one edit. A
+   * single method's error has no `index` (as the library's); a batch's says which operation.
+   */
   #edit(method, args, ops, removal) {
     if (this.#client) return this.#client[method](...args);
     if (this.#base.upgradeRequired) throw cartError('UPGRADE_REQUIRED', 'this cart needs a newer version of the cart library; nothing was changed');
     if (this.#adopted()) this.#record();
-    const before = this.#lines(this.#ops);
+    const before = this.#lines();
     const at = Date.now();
-    const after = applied(before, ops, at);
+    let read, after;
+    try {
+      // Too many operations is refused before any is read, as the library does.
+      read = ops.length > MAX_OPS ? ops : ops.map(readOp);
+      after = applied(before, read, at);
+    } catch (e) {
+      if (method !== 'batch') delete e.index;
+      throw e;
+    }
     // Like the library, an edit that changes nothing records nothing.
     if (same(before, after)) return;
-    // A batch is recorded as its operations, each applied on its own later: the checks above held for them together.
-    this.#ops.push(...ops.map((o) => ({ ...o, at })));
+    // Recorded whole and applied later as one batch(): the checks above held for its operations together.
+    this.#ops.push({ at, ops: read });
     if (removal ?? lowers(before, after)) this.#undoFrom = before;
     this.#record();
     this.#changed();
@@ -355,11 +463,11 @@ class BootedCart {
   }
 
   setSelected(sku, selected) {
-    this.#edit('setSelected', [sku, selected], [{ op: 'select', sku, selected }], false);
+    this.#edit('setSelected', [sku, selected], [{ op: 'select', sku, selected: selected === true }], false);
   }
 
   selectAll(selected) {
-    this.#edit('selectAll', [selected], [{ op: 'selectAll', selected }], false);
+    this.#edit('selectAll', [selected], [{ op: 'selectAll', selected: selected === true }], false);
   }
 
   remove(sku) {
@@ -385,16 +493,15 @@ class BootedCart {
     this.#undoFrom = null;
     const restored = [];
     for (const line of then?.values() ?? []) {
-      const now = this.#lines(this.#ops).get(line.sku)?.qty ?? 0;
+      const now = this.#lines().get(line.sku)?.qty ?? 0;
       if (now >= line.qty) continue;
       const ops = [{ op: 'add', sku: line.sku, qty: line.qty - now }, ...(line.selected ? [] : [{ op: 'select', sku: line.sku, selected: false }])];
       try {
-        applied(this.#lines(this.#ops), ops.slice(0, 1), 0);
+        applied(this.#lines(), ops.slice(0, 1), 0);
       } catch {
         continue;
       }
-      const at = Date.now();
-      this.#ops.push(...ops.map((o) => ({ ...o, at })));
+      this.#ops.push({ at: Date.now(), ops });
       restored.push(line.sku);
     }
     this.#record();
@@ -432,8 +539,15 @@ class BootedCart {
     return (await this.ready).logout(timeoutMs);
   }
 
+  /** The library's flush; before it is ready, `false` once `timeoutMs` have passed without it (no timeout: waits). */
   async flush(timeoutMs) {
-    return (await this.ready).flush(timeoutMs);
+    if (this.#client || timeoutMs === undefined) return (await this.ready).flush(timeoutMs);
+    const started = Date.now();
+    let timer;
+    const late = new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs, null); });
+    const client = await Promise.race([this.ready.catch(() => null), late]);
+    clearTimeout(timer);
+    return client ? client.flush(Math.max(0, timeoutMs - (Date.now() - started))) : false;
   }
 
   async priced(timeoutMs) {
@@ -456,9 +570,17 @@ class BootedCart {
     this.#events.removeEventListener(kind, listener);
   }
 
+  /** Calls `callback(view)` on every change (the layer's, then the library's); returns a function that stops it. */
+  subscribe(callback) {
+    const f = (e) => callback(e.detail);
+    this.#events.addEventListener('change', f);
+    return () => this.#events.removeEventListener('change', f);
+  }
+
   /** Stops listening and frees the library's client. */
   free() {
-    this.#stop.forEach((f) => f());
+    this.#freed = true;
+    [...this.#stop].forEach((f) => f());
     this.#client?.free();
     this.#client = null;
   }

@@ -362,19 +362,28 @@ impl CartClient {
         view_of(&mut self.inner.borrow_mut())
     }
 
-    /// Adds `qty` (default 1) of `sku`. Applies and persists at once, then syncs.
-    pub fn add(&self, sku: &str, qty: Option<u32>) -> Result<(), JsValue> {
-        self.edit(Some(false), |cart| {
-            cart.add(sku, qty.unwrap_or(1)).map_err(edit_error)
-        })
+    /// Adds `qty` (default 1) of `sku`. Applies and persists at once, then syncs. A `qty` that is not a whole
+    /// number (`1.5`, `-1`, `"2"`) is `INVALID_QUANTITY`, as in `batch()` and the HTTP API, never rounded.
+    pub fn add(
+        &self,
+        sku: &str,
+        #[wasm_bindgen(unchecked_param_type = "number")] qty: Option<JsValue>,
+    ) -> Result<(), JsValue> {
+        // `null` is "not given" here, as before and as in the first-paint layer (`qty ?? 1`).
+        let op = one_op("add", sku, qty.filter(|q| !q.is_null()))?;
+        self.edit(Some(false), |cart| cart.apply(&[op]).map_err(|e| edit_error(e.error)))
     }
 
-    /// Sets the quantity of `sku`; 0 removes the line.
+    /// Sets the quantity of `sku`; 0 removes the line. A `qty` that is not a whole number is `INVALID_QUANTITY`.
     #[wasm_bindgen(js_name = setQuantity)]
-    pub fn set_quantity(&self, sku: &str, qty: u32) -> Result<(), JsValue> {
-        self.edit(Some(qty == 0), |cart| {
-            cart.set_quantity(sku, qty).map_err(edit_error)
-        })
+    pub fn set_quantity(
+        &self,
+        sku: &str,
+        #[wasm_bindgen(unchecked_param_type = "number")] qty: JsValue,
+    ) -> Result<(), JsValue> {
+        let op = one_op("set", sku, Some(qty))?;
+        let removal = matches!(op, Op::Set { qty: 0, .. });
+        self.edit(Some(removal), |cart| cart.apply(&[op]).map_err(|e| edit_error(e.error)))
     }
 
     /// Removes the line for `sku` (absent is fine).
@@ -848,14 +857,32 @@ fn op_json(item: &JsValue) -> Result<OpJson, String> {
     Ok(OpJson {
         op: text("op")?.ok_or("op is required")?,
         sku: text("sku")?,
-        qty: member("qty").map(|v| match v.as_f64() {
-            Some(n) => Quantity::Number(n),
-            None => Quantity::Other(serde::de::IgnoredAny),
-        }),
+        qty: member("qty").map(|v| quantity_of(&v)),
         selected: member("selected")
             .map(|v| v.as_bool().ok_or("selected must be true or false"))
             .transpose()?,
     })
+}
+
+/// The operation a single edit (`add`, `setQuantity`) names, read by the rule `batch()` reads `qty` with
+/// (`undefined` or `null`: left out).
+fn one_op(op: &str, sku: &str, qty: Option<JsValue>) -> Result<Op, JsValue> {
+    let qty = qty.map(|q| quantity_of(&q));
+    Op::from_json(OpJson {
+        op: op.to_owned(),
+        sku: Some(sku.to_owned()),
+        qty,
+        selected: None,
+    })
+    .map_err(edit_error)
+}
+
+/// A JS `qty` as the core reads it: a number, or anything else (refused as `INVALID_QUANTITY`).
+fn quantity_of(value: &JsValue) -> Quantity {
+    match value.as_f64() {
+        Some(n) => Quantity::Number(n),
+        None => Quantity::Other(serde::de::IgnoredAny),
+    }
 }
 
 /// `error` with the position of the operation it is about.

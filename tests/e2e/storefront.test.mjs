@@ -299,7 +299,9 @@ test('in Chromium, a refused token over WebSocket raises one error event, and se
   try {
     const page = await openPage(context, base);
     const seen = await page.evaluate(async ({ expired, fresh }) => {
-      const { CartClient } = await import('/pkg/cart_client.js');
+      // The raw package (dev builds copy it to /pkg/); the storefront's own copy is bundled under /assets/.
+      const { default: init, CartClient } = await import('/pkg/cart_client.js');
+      await init();
       const cart = new CartClient(location.origin, { storageKey: 'token-test', transport: 'websocket', autoConnect: false });
       const errors = [];
       cart.addEventListener('error', (e) => errors.push(e.detail.code));

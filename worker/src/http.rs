@@ -57,19 +57,36 @@ pub async fn read_body(req: &mut Request, limit: usize) -> ApiResult<Vec<u8>> {
 /// The body of a request that must be JSON: `415` without `Content-Type: application/json`, `413` when too large.
 /// [`crate::input`] parses it.
 pub async fn read_json_bytes(req: &mut Request) -> ApiResult<Vec<u8>> {
+    json_content_type(req)?;
+    read_body(req, MAX_JSON_BYTES).await
+}
+
+/// The body of a request whose JSON body may be left out (checkout): an empty body (or only whitespace) needs no
+/// `Content-Type`; any other is [`read_json_bytes`]'s.
+pub async fn read_optional_json_bytes(req: &mut Request) -> ApiResult<Vec<u8>> {
+    let body = read_body(req, MAX_JSON_BYTES).await?;
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        json_content_type(req)?;
+    }
+    Ok(body)
+}
+
+/// `415 UNSUPPORTED_MEDIA_TYPE` unless the request says `Content-Type: application/json`.
+fn json_content_type(req: &Request) -> ApiResult<()> {
     let content_type = req.headers().get("content-type")?.unwrap_or_default();
-    if !content_type
+    if content_type
         .trim_start()
         .to_ascii_lowercase()
         .starts_with("application/json")
     {
-        return Err(ApiError::new(
+        Ok(())
+    } else {
+        Err(ApiError::new(
             415,
             "UNSUPPORTED_MEDIA_TYPE",
             "send Content-Type: application/json",
-        ));
+        ))
     }
-    read_body(req, MAX_JSON_BYTES).await
 }
 
 /// Headers for a cart object's command: its `Idempotency-Key`, if the request has one, with what the request was

@@ -16,7 +16,7 @@ use super::{carts::merge_into, Answer};
 use crate::catalog;
 use crate::ctx::{Ctx, Target};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{self, only, read_body, read_json_bytes};
+use crate::http::{self, only, read_body, read_json_bytes, read_optional_json_bytes};
 use crate::input;
 use crate::object::now_ms;
 use crate::protocol::{self, op};
@@ -59,7 +59,7 @@ pub async fn checkout(req: &mut Request, ctx: &Ctx, target: &Target) -> ApiResul
 
 async fn checkout_snapshot(req: &mut Request, ctx: &Ctx, target: &Target) -> ApiResult<Response> {
     let key = idempotency_key(req)?;
-    let body = input::checkout(&read_body(req, MAX_JSON_BYTES).await?)?;
+    let body = input::checkout(&read_optional_json_bytes(req).await?)?;
     let remove = body.remove_checked_out.unwrap_or(false);
     let cmd =
         |id: String, version: String, snapshot: Value, remove: Vec<String>| protocol::Checkout {
