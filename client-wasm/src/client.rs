@@ -371,7 +371,9 @@ impl CartClient {
     ) -> Result<(), JsValue> {
         // `null` is "not given" here, as before and as in the first-paint layer (`qty ?? 1`).
         let op = one_op("add", sku, qty.filter(|q| !q.is_null()))?;
-        self.edit(Some(false), |cart| cart.apply(&[op]).map_err(|e| edit_error(e.error)))
+        self.edit(Some(false), |cart| {
+            cart.apply(&[op]).map_err(|e| edit_error(e.error))
+        })
     }
 
     /// Sets the quantity of `sku`; 0 removes the line. A `qty` that is not a whole number is `INVALID_QUANTITY`.
@@ -383,7 +385,9 @@ impl CartClient {
     ) -> Result<(), JsValue> {
         let op = one_op("set", sku, Some(qty))?;
         let removal = matches!(op, Op::Set { qty: 0, .. });
-        self.edit(Some(removal), |cart| cart.apply(&[op]).map_err(|e| edit_error(e.error)))
+        self.edit(Some(removal), |cart| {
+            cart.apply(&[op]).map_err(|e| edit_error(e.error))
+        })
     }
 
     /// Removes the line for `sku` (absent is fine).
