@@ -1,8 +1,8 @@
 // Server path benchmark on the real workerd (`wrangler dev`, started by the project's scripts): requests/s and
 // latency of add-to-cart and read on one cart, side by side with a no-op Durable Object round trip (the local floor:
 // same proxy, same worker, same object, no work) measured in the same run, at 0, 1,000 and 10,000 edits of history.
-// Beside them, to show where an add's time goes: a no-op that writes one SQLite row, and the add without the catalog
-// join. Also the stored bytes after 10,000 edits, a cold load and an object's start-up. Prints markdown tables.
+// Beside them, to show where an add's time goes: a no-op that writes one SQLite row, the same answering as many
+// bytes as the add's reply, and the add without the catalog join. Also the stored bytes after 10,000 edits, a cold load and an object's start-up. Prints markdown tables.
 // `make bench-server`.
 import http from 'node:http';
 import { call, newCartId, startServer, unlimited } from '../tests/support/cart.mjs';
@@ -90,14 +90,18 @@ try {
     // Warm the object and the connections, then measure them side by side.
     await run(agent, { request: (a) => send(a, 'POST', noopUrl), next: 0, latencies: [], errors: 0, seconds: 0 }, SECONDS);
     const body = (i) => JSON.stringify({ sku: `SKU-${i % 120}`, qty: 1 });
-    const { noop, noopWrite, unpriced, add, read } = await cell(agent, {
+    // The size of the cart's JSON as an add answers it, for a durable no-op that answers as many bytes.
+    const replyBytes = Buffer.byteLength(JSON.stringify((await call('GET', `/v1/carts/${id}`, { url: server.url })).body));
+    const padded = JSON.stringify({ bytes: replyBytes });
+    const { noop, noopWrite, noopBody, unpriced, add, read } = await cell(agent, {
       noop: (a) => send(a, 'POST', noopUrl),
       noopWrite: (a) => send(a, 'POST', `${server.url}/v1/dev/carts/${id}/noop-write`),
+      noopBody: (a) => send(a, 'POST', `${server.url}/v1/dev/carts/${id}/noop-write`, padded),
       unpriced: (a, i) => send(a, 'POST', `${server.url}/v1/dev/carts/${id}/lines-unpriced`, body(i)),
       add: (a, i) => send(a, 'POST', `${cart}/lines`, body(i)),
       read: (a) => send(a, 'GET', cart),
     });
-    rows.push({ history: before, noop, noopWrite, unpriced, add, read });
+    rows.push({ history: before, replyBytes, noop, noopWrite, noopBody, unpriced, add, read });
     // The adds are history too; set the lines back to 1 so the next round stays below the 999 cap.
     history += add.requests + unpriced.requests;
     for (let s = 0; s < 120; s++) await call('PATCH', `/v1/carts/${id}/lines/SKU-${s}`, { json: { qty: 1 }, url: server.url });
@@ -145,6 +149,13 @@ console.log('| history (edits) | durable no-op req/s (p50 / p99 ms) | add, unpri
 console.log('|---|---|---|---|---|---|---|');
 for (const { history, noop, noopWrite, unpriced, add } of rows) {
   console.log(`| ${history.toLocaleString('en')} | ${show(noopWrite)} | ${show(unpriced)} | ${(noopWrite.rps / noop.rps).toFixed(2)} | ${(add.rps / noopWrite.rps).toFixed(2)} | ${(unpriced.rps / noopWrite.rps).toFixed(2)} | ${(add.rps / unpriced.rps).toFixed(2)} |`);
+}
+console.log('\nHow much of that is the reply itself: the durable no-op answering as many bytes of JSON as the add does');
+console.log('(passed through unpriced), same run.\n');
+console.log('| history (edits) | reply bytes | durable no-op with the reply\'s size req/s (p50 / p99 ms) | with body / durable no-op | add / durable no-op with body | add unpriced / durable no-op with body |');
+console.log('|---|---|---|---|---|---|');
+for (const { history, replyBytes, noopWrite, noopBody, unpriced, add } of rows) {
+  console.log(`| ${history.toLocaleString('en')} | ${replyBytes.toLocaleString('en')} | ${show(noopBody)} | ${(noopBody.rps / noopWrite.rps).toFixed(2)} | ${(add.rps / noopBody.rps).toFixed(2)} | ${(unpriced.rps / noopBody.rps).toFixed(2)} |`);
 }
 console.log(`\nStorage of that cart afterwards (120 lines, over 10,000 edits): snapshot ${storage.snapshotBytes} B, ${storage.changeRows} change rows (${storage.changeBytes} B), read model ${storage.viewBytes} B, SQLite database ${storage.databaseBytes} B.`);
 

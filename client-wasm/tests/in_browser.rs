@@ -33,14 +33,14 @@ fn fill_storage(prefix: &str) -> Vec<String> {
 async fn a_full_local_storage_is_reported_and_the_cart_keeps_working_in_memory() {
     let prefix = fresh_prefix("quota");
     let client = offline_client(&prefix);
-    client.add("TEA", Some(1)).expect("add");
+    client.add("TEA", Some(JsValue::from(1))).expect("add");
     let errors = Recorder::on(&client, "error");
     let filler = fill_storage(&prefix);
     assert!(!filler.is_empty());
     // Enough new lines that the document no longer fits in what is left.
     for i in 0..40 {
         client
-            .add(&format!("SKU-{i}"), Some(1))
+            .add(&format!("SKU-{i}"), Some(JsValue::from(1)))
             .expect("edits work while storage is full");
     }
     settle(0).await;
@@ -56,7 +56,7 @@ async fn a_full_local_storage_is_reported_and_the_cart_keeps_working_in_memory()
     for key in &filler {
         local_storage().remove_item(key).expect("removeItem");
     }
-    client.add("TEA", Some(1)).expect("add");
+    client.add("TEA", Some(JsValue::from(1))).expect("add");
     assert_eq!(get(&client.view(), "persisted"), JsValue::TRUE);
     let reloaded = offline_client(&prefix).view();
     assert_eq!(get(&reloaded, "lineCount").as_f64(), Some(41.0));
@@ -102,7 +102,7 @@ struct Tabs {
 fn two_tabs(label: &str) -> Tabs {
     let prefix = fresh_prefix(label);
     let here = offline_client(&prefix);
-    here.add("TEA", Some(1)).expect("add");
+    here.add("TEA", Some(JsValue::from(1))).expect("add");
     let id = get(&here.view(), "cartId").as_string().expect("guest id");
     let cart = format!("guest:{id}");
     let theirs = fresh_prefix("other");
@@ -131,8 +131,8 @@ async fn another_tab_editing_the_cart_notifies_this_tab_at_once() {
         theirs,
         other_tab,
     } = two_tabs("tabs");
-    other_tab.add("CUP", Some(2)).expect("add");
-    other_tab.add("TEA", Some(1)).expect("add");
+    other_tab.add("CUP", Some(JsValue::from(2))).expect("add");
+    other_tab.add("TEA", Some(JsValue::from(1))).expect("add");
     let changes = Recorder::on(&here, "change");
     mirror_from_another_window(&theirs, &prefix, &cart);
     settle(50).await;
@@ -149,14 +149,15 @@ async fn another_tab_editing_the_cart_notifies_this_tab_at_once() {
     write_from_another_window(&format!("{prefix}:inc:{cart}:yyy"), "bm90IGEgY2hhbmdl");
     settle(50).await;
     assert_eq!(get(&here.view(), "version"), before);
-    here.add("TEA", Some(1)).expect("still editable");
+    here.add("TEA", Some(JsValue::from(1)))
+        .expect("still editable");
 }
 
 #[wasm_bindgen_test]
 async fn another_tab_signing_in_switches_this_tab_to_the_users_cart() {
     let prefix = fresh_prefix("tabs-login");
     let here = offline_client(&prefix);
-    here.add("TEA", Some(1)).expect("add");
+    here.add("TEA", Some(JsValue::from(1))).expect("add");
     let sub = format!("shopper-{}", fresh_prefix("u"));
     let theirs = fresh_prefix("other");
     for key in storage_keys(&format!("{prefix}:")) {
@@ -190,9 +191,9 @@ async fn two_tabs_editing_at_the_same_moment_keep_both_edits_in_storage_even_acr
         other_tab,
     } = two_tabs("race");
     // Both tabs edit before either hears of the other: each edit is a key of its own, so neither replaces the other.
-    other_tab.add("CUP", Some(2)).expect("add");
+    other_tab.add("CUP", Some(JsValue::from(2))).expect("add");
     let mine = storage_keys(&format!("{prefix}:inc:{cart}:"));
-    here.add("MUG", Some(3)).expect("add");
+    here.add("MUG", Some(JsValue::from(3))).expect("add");
     let mug_key = storage_keys(&format!("{prefix}:inc:{cart}:"))
         .into_iter()
         .find(|k| !mine.contains(k))
@@ -257,7 +258,7 @@ async fn a_page_restored_from_the_back_forward_cache_reads_what_other_tabs_wrote
         theirs,
         other_tab,
     } = two_tabs("bfcache");
-    other_tab.add("CUP", Some(2)).expect("add");
+    other_tab.add("CUP", Some(JsValue::from(2))).expect("add");
     // Written while this page was frozen: no `storage` event reaches it (this window's own writes fire none).
     for key in storage_keys(&format!("{theirs}:inc:{cart}:")) {
         storage_set(

@@ -109,6 +109,15 @@ pub struct Fail {
     pub statement: u32,
 }
 
+/// `POST /noop-write` (dev only): the durable no-op, answering `bytes` bytes of JSON (none when 0), so the benchmark
+/// can tell a reply body's transport from the work behind it.
+#[cfg(feature = "dev")]
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct NoopWrite {
+    #[serde(default)]
+    pub bytes: u32,
+}
+
 /// `POST /seed` (dev only).
 #[cfg(feature = "dev")]
 #[derive(Debug, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ fn a_guest_cart_is_in_storage_before_each_edit_returns_and_survives_recreating_t
         .as_string()
         .expect("a guest cart has an id");
     assert_eq!(id.len(), 22, "128 random bits, base64url");
-    first.add("TEA", Some(2)).expect("add");
+    first.add("TEA", Some(JsValue::from(2))).expect("add");
     first.set_selected("TEA", false).expect("deselect");
     // Another client reading the same storage right now is what a reload, a crash or a new tab would see.
     let second = offline_client(&prefix);
@@ -23,23 +23,42 @@ fn a_guest_cart_is_in_storage_before_each_edit_returns_and_survives_recreating_t
     assert_eq!(qty(&view, "TEA"), 2);
     assert_eq!(get(&view, "persisted"), JsValue::TRUE);
     drop(first);
-    second.add("TEA", Some(1)).expect("add");
+    second.add("TEA", Some(JsValue::from(1))).expect("add");
     assert_eq!(qty(&offline_client(&prefix).view(), "TEA"), 3);
 }
 
 #[wasm_bindgen_test]
 fn bad_input_throws_a_coded_error_and_leaves_the_cart_unchanged() {
     let client = offline_client(&fresh_prefix("bad"));
-    client.add("TEA", Some(1)).expect("add");
+    client.add("TEA", Some(JsValue::from(1))).expect("add");
     let before = get(&client.view(), "version");
     let failures = [
         (
             "INVALID_SKU",
-            client.add("no spaces allowed", Some(1)).err(),
+            client
+                .add("no spaces allowed", Some(JsValue::from(1)))
+                .err(),
         ),
-        ("INVALID_QUANTITY", client.add("TEA", Some(0)).err()),
-        ("INVALID_QUANTITY", client.set_quantity("TEA", 1000).err()),
-        ("QUANTITY_LIMIT", client.add("TEA", Some(999)).err()),
+        (
+            "INVALID_QUANTITY",
+            client.add("TEA", Some(JsValue::from(0))).err(),
+        ),
+        (
+            "INVALID_QUANTITY",
+            client.add("TEA", Some(JsValue::from(1.5))).err(),
+        ),
+        (
+            "INVALID_QUANTITY",
+            client.add("TEA", Some(JsValue::from("2"))).err(),
+        ),
+        (
+            "INVALID_QUANTITY",
+            client.set_quantity("TEA", JsValue::from(1000)).err(),
+        ),
+        (
+            "QUANTITY_LIMIT",
+            client.add("TEA", Some(JsValue::from(999))).err(),
+        ),
         ("INVALID_TOKEN", client.login("not-a-jwt", None).err()),
         (
             "INVALID_POLICY",
@@ -64,7 +83,7 @@ fn user_cart_in_storage(prefix: &str, sub: &str, sku: &str, n: u32) {
     let elsewhere = fresh_prefix("seed");
     let seeder = offline_client(&elsewhere);
     seeder.login(&token_for(sub), None).expect("login");
-    seeder.add(sku, Some(n)).expect("add");
+    seeder.add(sku, Some(JsValue::from(n))).expect("add");
     assert!(
         storage_get(&format!("{elsewhere}:doc:user:{sub}")).is_some(),
         "the user cart was stored"
@@ -79,8 +98,8 @@ fn login_merges_the_guest_cart_by_max_by_default_and_by_sum_on_request() {
         let sub = format!("shopper-{}", fresh_prefix("u"));
         user_cart_in_storage(&prefix, &sub, "TEA", 2);
         let client = offline_client(&prefix);
-        client.add("TEA", Some(3)).expect("add");
-        client.add("CUP", Some(1)).expect("add");
+        client.add("TEA", Some(JsValue::from(3))).expect("add");
+        client.add("CUP", Some(JsValue::from(1))).expect("add");
         let guest_id = get(&client.view(), "cartId").as_string().expect("guest id");
         let report = client
             .login(&token_for(&sub), policy.map(Into::into))
@@ -106,7 +125,7 @@ fn two_tabs_logging_in_with_the_same_guest_cart_merge_it_once() {
     let prefix = fresh_prefix("twice");
     let sub = format!("shopper-{}", fresh_prefix("u"));
     let tab_a = offline_client(&prefix);
-    tab_a.add("TEA", Some(2)).expect("add");
+    tab_a.add("TEA", Some(JsValue::from(2))).expect("add");
     // A second tab restores the same guest cart from storage.
     let tab_b = offline_client(&prefix);
     assert_eq!(qty(&tab_b.view(), "TEA"), 2);
@@ -168,7 +187,9 @@ async fn corrupt_storage_is_reported_kept_aside_and_a_clean_cart_starts() {
         let kept: Vec<_> = storage_keys(&format!("{prefix}:corrupt:doc:guest:{id}:"));
         assert_eq!(kept.len(), 1, "the raw data is kept aside");
         assert_eq!(storage_get(&kept[0]).as_deref(), Some(doc));
-        client.add("TEA", Some(1)).expect("the clean cart works");
+        client
+            .add("TEA", Some(JsValue::from(1)))
+            .expect("the clean cart works");
         // The next start reads the clean cart and reports nothing.
         let next = offline_client(&prefix);
         let quiet = Recorder::on(&next, "error");
@@ -191,8 +212,8 @@ async fn corrupt_storage_is_reported_kept_aside_and_a_clean_cart_starts() {
 fn subscribers_get_every_change_with_the_new_view_until_they_unsubscribe() {
     let client = offline_client(&fresh_prefix("subscribe"));
     let changes = Recorder::on(&client, "change");
-    client.add("TEA", Some(1)).expect("add");
-    client.add("TEA", Some(1)).expect("add");
+    client.add("TEA", Some(JsValue::from(1))).expect("add");
+    client.add("TEA", Some(JsValue::from(1))).expect("add");
     client
         .remove("ABSENT")
         .expect("removing an absent line is fine and changes nothing");
@@ -208,8 +229,8 @@ fn subscribers_get_every_change_with_the_new_view_until_they_unsubscribe() {
 fn the_last_removal_or_clear_can_be_undone_and_the_undo_is_stored() {
     let prefix = fresh_prefix("undo");
     let client = offline_client(&prefix);
-    client.add("TEA", Some(2)).expect("add");
-    client.add("MUG", Some(1)).expect("add");
+    client.add("TEA", Some(JsValue::from(2))).expect("add");
+    client.add("MUG", Some(JsValue::from(1))).expect("add");
     assert_eq!(
         get(&client.view(), "canUndo"),
         JsValue::FALSE,
@@ -238,9 +259,9 @@ fn stored_cart(prefix: &str, client: &cart_client::CartClient) -> (String, Vec<S
 fn an_edit_stores_its_change_under_a_key_of_its_own_and_leaves_the_snapshot_as_it_was() {
     let prefix = fresh_prefix("append");
     let client = offline_client(&prefix);
-    client.add("TEA", Some(1)).expect("add");
+    client.add("TEA", Some(JsValue::from(1))).expect("add");
     let (snapshot, before) = stored_cart(&prefix, &client);
-    client.add("CUP", Some(2)).expect("add");
+    client.add("CUP", Some(JsValue::from(2))).expect("add");
     let (after, increments) = stored_cart(&prefix, &client);
     assert_eq!(after, snapshot, "the snapshot is not written again");
     assert_eq!(increments.len(), before.len() + 1, "one key more");
@@ -261,12 +282,14 @@ fn an_edit_stores_its_change_under_a_key_of_its_own_and_leaves_the_snapshot_as_i
 async fn increments_are_compacted_into_the_snapshot_at_an_idle_moment_not_inside_an_edit() {
     let prefix = fresh_prefix("compact");
     let client = offline_client(&prefix);
-    client.add("TEA", Some(1)).expect("add");
+    client.add("TEA", Some(JsValue::from(1))).expect("add");
     let (snapshot, _) = stored_cart(&prefix, &client);
     let mut edits = 0;
     // Increments pile up until they weigh as much as the snapshot (at least 4 KiB); no edit compacts.
     loop {
-        client.set_quantity("TEA", 1 + (edits % 9)).expect("set");
+        client
+            .set_quantity("TEA", JsValue::from(1 + (edits % 9)))
+            .expect("set");
         edits += 1;
         let (now, increments) = stored_cart(&prefix, &client);
         assert_eq!(now, snapshot, "edit {edits} rewrote the snapshot");
@@ -305,7 +328,7 @@ async fn increments_are_compacted_into_the_snapshot_at_an_idle_moment_not_inside
 #[wasm_bindgen_test]
 fn the_view_is_one_frozen_snapshot_until_something_it_shows_changes() {
     let client = offline_client(&fresh_prefix("view"));
-    client.add("TEA", Some(1)).expect("add");
+    client.add("TEA", Some(JsValue::from(1))).expect("add");
     let first = client.view();
     assert!(
         js_sys::Object::is(&first, &client.view()),
@@ -322,7 +345,7 @@ fn the_view_is_one_frozen_snapshot_until_something_it_shows_changes() {
     assert!(js_sys::Object::is_frozen(
         line.unchecked_ref::<js_sys::Object>()
     ));
-    client.add("TEA", Some(1)).expect("add");
+    client.add("TEA", Some(JsValue::from(1))).expect("add");
     let second = client.view();
     assert!(
         !js_sys::Object::is(&first, &second),
@@ -333,7 +356,9 @@ fn the_view_is_one_frozen_snapshot_until_something_it_shows_changes() {
         (1, 2),
         "the old one is as it was"
     );
-    client.add("TEA", Some(0)).expect_err("refused");
+    client
+        .add("TEA", Some(JsValue::from(0)))
+        .expect_err("refused");
     assert!(
         js_sys::Object::is(&second, &client.view()),
         "a refused edit changes nothing"
@@ -347,8 +372,8 @@ fn each_offline_edit_is_one_pending_change_before_and_after_a_reload() {
     let pending =
         |view: &JsValue| get(view, "pending").as_f64().expect("pending is a number") as u32;
     assert_eq!(pending(&client.view()), 0);
-    client.add("TEA", Some(1)).expect("add");
-    client.add("CUP", Some(1)).expect("add");
+    client.add("TEA", Some(JsValue::from(1))).expect("add");
+    client.add("CUP", Some(JsValue::from(1))).expect("add");
     client
         .remove("MUG")
         .expect("removing an absent line changes nothing");

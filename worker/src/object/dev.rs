@@ -13,12 +13,24 @@ impl CartObject {
         Ok(Some(match path {
             op::NOOP => Response::empty()?.with_status(204),
             op::NOOP_WRITE => {
+                let cmd: protocol::NoopWrite = if body.is_empty() {
+                    protocol::NoopWrite::default()
+                } else {
+                    internal_json(body)?
+                };
                 let now = now_ms();
                 self.with_live(|live| {
                     live.store
                         .set_meta("benchNoopWrite", SqlStorageValue::Integer(now))
                 })?;
-                Response::empty()?.with_status(204)
+                if cmd.bytes == 0 {
+                    Response::empty()?.with_status(204)
+                } else {
+                    // `{"pad":"x…x"}`, `bytes` long (at least the 10 bytes of its frame).
+                    let pad = "x".repeat((cmd.bytes as usize).saturating_sub(10));
+                    let body = format!("{{\"pad\":\"{pad}\"}}");
+                    super::idempotency::json_response(200, body)?
+                }
             }
             op::EVICT => {
                 *self.live.borrow_mut() = None;

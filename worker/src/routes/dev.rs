@@ -36,7 +36,16 @@ async fn dev_route(req: &mut Request, ctx: &Ctx, rest: &[&str]) -> ApiResult<Res
         ["carts", id, "noop-write"] => {
             only(method, &[Method::Post])?;
             let target = Target::Guest(valid_cart_id(id)?);
-            ctx.post(&target, op::NOOP_WRITE).await
+            let body = read_body(req, 64).await?;
+            let cmd: protocol::NoopWrite = if body.is_empty() {
+                protocol::NoopWrite::default()
+            } else {
+                input::parse(&body)?
+            };
+            if cmd.bytes > 1 << 20 {
+                return Err(ApiError::new(400, "INVALID_BODY", "at most 1 MiB of reply"));
+            }
+            ctx.send_json(&target, op::NOOP_WRITE, &cmd, &[]).await
         }
         // The add route without the catalog join: what pricing costs, for the server benchmark.
         ["carts", id, "lines-unpriced"] => {
