@@ -91,6 +91,19 @@ async function measure({ mode, history, id, version: seeded, samples, lines }) {
     for (const entry of list.getEntries()) longest = Math.max(longest, entry.duration);
   });
   const prefix = `bench-${mode}-${history}`;
+  // Every cell starts with the library's edit code run once on a scratch cart (V8 compiles a wasm function when
+  // it first runs): a seeded cell would otherwise pay that compilation in its first add, which the cells that
+  // build their history by local edits have already paid, and the first add would measure the page, not the history.
+  {
+    const scratch = new lib.CartClient(location.origin, { storageKey: `${prefix}-warm-up`, transport: 'none' });
+    for (let i = 0; i < 5; i++) scratch.add(`WARM-${i}`, 1);
+    scratch.setQuantity('WARM-0', 3);
+    scratch.setSelected('WARM-1', false);
+    scratch.remove('WARM-2');
+    scratch.view();
+    scratch.free();
+    for (const key of Object.keys(localStorage)) if (key.startsWith(`${prefix}-warm-up`)) localStorage.removeItem(key);
+  }
   const idle = () => new Promise((resolve) => requestIdleCallback(resolve, { timeout: 1000 }));
   let client;
   let edits = 0;
