@@ -45,11 +45,16 @@ async function cell(agent, requests) {
   }));
 }
 
-function send(agent, method, url, body) {
+/** One request; `counted(bytes)` hears the length of the answer's body. */
+function send(agent, method, url, body, counted) {
   return new Promise((resolve) => {
     const req = http.request(url, { method, agent, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
+      let bytes = 0;
+      res.on('data', (chunk) => { bytes += chunk.length; });
+      res.on('end', () => {
+        counted?.(bytes);
+        resolve(res.statusCode);
+      });
     });
     req.on('error', () => resolve(0));
     req.end(body);
@@ -90,15 +95,15 @@ try {
     // Warm the object and the connections, then measure them side by side.
     await run(agent, { request: (a) => send(a, 'POST', noopUrl), next: 0, latencies: [], errors: 0, seconds: 0 }, SECONDS);
     const body = (i) => JSON.stringify({ sku: `SKU-${i % 120}`, qty: 1 });
-    // The size of the cart's JSON as an add answers it, for a durable no-op that answers as many bytes.
-    const replyBytes = Buffer.byteLength(JSON.stringify((await call('GET', `/v1/carts/${id}`, { url: server.url })).body));
-    const padded = JSON.stringify({ bytes: replyBytes });
-    const { noop, noopWrite, noopBody, unpriced, add, read } = await cell(agent, {
+    // A durable no-op that answers as many bytes as the last add did (the cart grows while the cell runs, so its
+    // turns come after the add's).
+    let replyBytes = Buffer.byteLength(JSON.stringify((await call('GET', `/v1/carts/${id}`, { url: server.url })).body));
+    const { noop, noopWrite, unpriced, add, noopBody, read } = await cell(agent, {
       noop: (a) => send(a, 'POST', noopUrl),
       noopWrite: (a) => send(a, 'POST', `${server.url}/v1/dev/carts/${id}/noop-write`),
-      noopBody: (a) => send(a, 'POST', `${server.url}/v1/dev/carts/${id}/noop-write`, padded),
       unpriced: (a, i) => send(a, 'POST', `${server.url}/v1/dev/carts/${id}/lines-unpriced`, body(i)),
-      add: (a, i) => send(a, 'POST', `${cart}/lines`, body(i)),
+      add: (a, i) => send(a, 'POST', `${cart}/lines`, body(i), (bytes) => { replyBytes = bytes; }),
+      noopBody: (a) => send(a, 'POST', `${server.url}/v1/dev/carts/${id}/noop-write`, JSON.stringify({ bytes: replyBytes })),
       read: (a) => send(a, 'GET', cart),
     });
     rows.push({ history: before, replyBytes, noop, noopWrite, noopBody, unpriced, add, read });
